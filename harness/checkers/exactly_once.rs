@@ -1,0 +1,168 @@
+//! `exactly-once`: no effect of a message is applied more than once by one
+//! consumer group.
+//!
+//! An effect is a committed store transaction that wrote something, or an
+//! external side effect, labelled by the handler. The same label applied
+//! twice for one message is a violation; the witness is the two
+//! applications and what happened between them (a crash before the commit,
+//! a rebalance, a duplicate in the log).
+
+use faultline_models::event::EventKind;
+use faultline_models::{Event, MessageId, NodeId};
+
+use super::index::Index;
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use crate::history::Names;
+use crate::history::describe::what;
+
+/// Checks `exactly-once`.
+pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
+    let mut effects = ix.effects.clone();
+    // Stable: equal (group, message, label) keep history order.
+    effects.sort_by_key(|&(g, m, l, _)| (g, m, l));
+    let mut count = 0;
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < effects.len() {
+        let (g, m, l, first) = effects[i];
+        let mut j = i + 1;
+        while j < effects.len() && (effects[j].0, effects[j].1, effects[j].2) == (g, m, l) {
+            j += 1;
+        }
+        if j - i > 1 {
+            count += 1;
+            if found.len() < FINDINGS_PER_INVARIANT_MAX {
+                found.push(witness(ix, names, m, first as usize, effects[i + 1].3 as usize, j - i));
+            }
+        }
+        i = j;
+    }
+    // Report in the order the duplicates happened.
+    found.sort_by_key(|f| f.witness.last().copied());
+    (count, found)
+}
+
+fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: usize) -> Finding {
+    let events = &names.history.events;
+    let msg = MessageId(m);
+    let (EventKind::Effect {
+        consumer: c1,
+        label,
+        ..
+    }, EventKind::Effect { consumer: c2, .. }) = (events[e1].kind, events[e2].kind)
+    else {
+        unreachable!("effects index Effect events");
+    };
+    let label = names.history.label_name(label);
+    let key = ix.keys[m as usize];
+    let d1 = delivery_before(events, e1, c1, msg);
+    let d2 = delivery_before(events, e2, c2, msg);
+    let mut f = Finding::new(
+        Invariant::ExactlyOnce,
+        format!(
+            "effect `{label}` of m{m} (key {}) was applied {times} times: first by {} at {}, then by {} at {}",
+            names.key(key),
+            names.node(c1),
+            events[e1].time,
+            names.node(c2),
+            events[e2].time
+        ),
+    );
+    f.msg = Some(msg);
+    f.key = Some(key);
+    f.nodes = if c1 == c2 { vec![c1] } else { vec![c1, c2] };
+    let mut chain = vec![e1, e2];
+    chain.extend(d1);
+    chain.extend(d2);
+    for (_, off) in [d1, d2].iter().flatten().filter_map(|d| delivered(events, *d)) {
+        if !f.offsets.contains(&off) {
+            f.offsets.push(off);
+        }
+    }
+    if let Some(d) = d1.and_then(|d| delivered(events, d)) {
+        f.partition = Some(d.0);
+    }
+    // What happened in between, to the first consumer and to the group.
+    let mut because = Vec::new();
+    for (i, e) in events.iter().enumerate().take(e2).skip(e1 + 1) {
+        let relevant = match e.kind {
+            EventKind::Crashed { node, .. } => node == c1,
+            EventKind::CommitRejected { consumer, .. } => consumer == c1,
+            EventKind::PollIntervalExceeded { consumer, .. } => consumer == c1,
+            EventKind::MemberRemoved { consumer, .. } => consumer == c1,
+            EventKind::GenerationStarted { .. } => true,
+            _ => false,
+        };
+        if relevant && !because.iter().any(|&j: &usize| same_kind(&events[j].kind, &e.kind)) {
+            because.push(i);
+        }
+    }
+    chain.extend(&because);
+    if ix.appends[m as usize] > 1 {
+        // The log holds the message more than once.
+        for (i, e) in events.iter().enumerate() {
+            if matches!(e.kind, EventKind::Appended { msg: x, .. } if x == msg) {
+                chain.push(i);
+            }
+        }
+    }
+    chain.sort_unstable();
+    chain.dedup();
+    for &i in &chain {
+        f.explanation
+            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+    }
+    f.explanation.push(reason(events, &because, ix.appends[m as usize] > 1, c1, names));
+    f.witness = chain;
+    f
+}
+
+fn same_kind(a: &EventKind, b: &EventKind) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+fn reason(events: &[Event], because: &[usize], duplicated_in_log: bool, c1: NodeId, names: &Names<'_>) -> String {
+    let c1 = names.node(c1);
+    for &i in because {
+        match events[i].kind {
+            EventKind::Crashed { point, .. } => {
+                let at = crate::history::jsonl::point_name(point, names);
+                return format!(
+                    "{c1} crashed ({at}) after applying the effect and before its offset was committed, so the message was delivered again and the handler did not recognise it."
+                );
+            }
+            EventKind::PollIntervalExceeded { .. } | EventKind::MemberRemoved { .. } => {
+                return format!(
+                    "{c1} was removed from the group while it was still handling its batch, so the partition moved to another member, which re-read it from the last committed offset."
+                );
+            }
+            EventKind::CommitRejected { .. } => {
+                return format!(
+                    "{c1}'s commit was rejected after a rebalance, so the batch was read again from the last committed offset."
+                );
+            }
+            _ => {}
+        }
+    }
+    if duplicated_in_log {
+        return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into();
+    }
+    "The message was delivered again and the handler did not recognise it.".into()
+}
+
+/// The `Delivered` event of `msg` to `consumer` last before `before`.
+fn delivery_before(events: &[Event], before: usize, consumer: NodeId, msg: MessageId) -> Option<usize> {
+    events[..before].iter().rposition(|e| {
+        matches!(e.kind, EventKind::Delivered { consumer: c, msg: m, .. } if c == consumer && m == msg)
+    })
+}
+
+/// `(partition, offset)` of a `Delivered` event.
+fn delivered(events: &[Event], i: usize) -> Option<(faultline_models::PartitionId, u64)> {
+    match events[i].kind {
+        EventKind::Delivered {
+            partition, offset, ..
+        } => Some((partition, offset)),
+        _ => None,
+    }
+}

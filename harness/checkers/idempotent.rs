@@ -1,0 +1,158 @@
+//! `idempotent`: redeliveries do not change the outcome. The group's final
+//! store must equal the store obtained by applying each distinct message
+//! once, in the order the run first applied it, with a fresh handler and
+//! no faults.
+//!
+//! Only messages the run applied (or settled) are replayed, so a lost
+//! message does not count here (that is `no-loss`), and the replay follows
+//! the run's own order, so reordering does not count either (that is
+//! `per-key-order`). Handlers whose effects depend on their random stream
+//! cannot be judged this way.
+
+use faultline_models::event::{EventKind, Settle};
+use faultline_models::handler::HandlerCx;
+use faultline_models::kafka::KafkaWorld;
+use faultline_models::model::NoFaults;
+use faultline_models::panic_guard::run_user_code;
+use faultline_models::rng::Stream;
+use faultline_models::{GroupId, History, SimRng, SimTime, Store, TxBuffer};
+
+use super::index::{Index, NONE, some};
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use crate::history::Names;
+use crate::history::describe::what;
+
+/// Rows of a store difference shown in a finding.
+const ROWS_SHOWN_MAX: usize = 8;
+
+/// Checks `idempotent`.
+pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
+    let mut count = 0;
+    let mut found = Vec::new();
+    for g in 0..names.layout.groups.len() {
+        let reference = reference_store(ix, names, world, g);
+        let actual = world.store(GroupId(g as u16));
+        let diff = actual.diff(&reference);
+        if diff.is_empty() {
+            continue;
+        }
+        count += diff.len();
+        if found.len() >= FINDINGS_PER_INVARIANT_MAX {
+            continue;
+        }
+        let group = &names.layout.groups[g];
+        let mut f = Finding::new(
+            Invariant::Idempotent,
+            format!(
+                "group {}'s store differs in {} row{} from applying each distinct message once",
+                group.name,
+                diff.len(),
+                if diff.len() == 1 { "" } else { "s" }
+            ),
+        );
+        for (table, key, here, there) in diff.iter().take(ROWS_SHOWN_MAX) {
+            let show = |v: &Option<&faultline_models::Value>| v.map_or_else(|| "(absent)".to_owned(), |v| v.to_string());
+            f.explanation.push(format!(
+                "{table}[{key}]: the run left {}, applying each message once gives {}",
+                show(here),
+                show(there)
+            ));
+        }
+        if diff.len() > ROWS_SHOWN_MAX {
+            f.explanation
+                .push(format!("... and {} more rows", diff.len() - ROWS_SHOWN_MAX));
+        }
+        // Witness: effects applied more than once in this group.
+        let mut effects: Vec<_> = ix.effects.iter().filter(|e| usize::from(e.0) == g).copied().collect();
+        effects.sort_by_key(|&(_, m, l, _)| (m, l));
+        let mut repeated = Vec::new();
+        for w in effects.windows(2) {
+            if (w[0].1, w[0].2) == (w[1].1, w[1].2) {
+                repeated.push(w[0].3 as usize);
+                repeated.push(w[1].3 as usize);
+            }
+            if repeated.len() >= 6 {
+                break;
+            }
+        }
+        repeated.sort_unstable();
+        repeated.dedup();
+        let events = &names.history.events;
+        if !repeated.is_empty() {
+            f.explanation.push("Effects applied more than once:".into());
+        }
+        for &i in &repeated {
+            f.explanation
+                .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+        }
+        f.witness = repeated;
+        found.push(f);
+    }
+    (count, found)
+}
+
+/// Applies each message group `g` applied (or settled), once, in the order
+/// of its first effect or settlement, to an empty store.
+pub fn reference_store(ix: &Index, names: &Names<'_>, world: &KafkaWorld, g: usize) -> Store {
+    let events = &names.history.events;
+    let layout = names.layout;
+    let mut first = vec![NONE; ix.msgs];
+    for &(eg, m, _, i) in &ix.effects {
+        if usize::from(eg) == g && first[m as usize] == NONE {
+            first[m as usize] = i;
+        }
+    }
+    for m in 0..ix.msgs {
+        let s = ix.settled[g * ix.msgs + m];
+        if s != NONE
+            && matches!(events[s as usize].kind, EventKind::Handled { settle: Settle::Ok, .. })
+        {
+            first[m] = first[m].min(s);
+        }
+    }
+    let mut order: Vec<(u32, usize)> = first
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| **i != NONE)
+        .map(|(m, i)| (*i, m))
+        .collect();
+    order.sort_unstable();
+
+    let meta = &layout.groups[g];
+    let mut handler = (meta.handler)();
+    let mut store = Store::new();
+    let mut buffer = TxBuffer::default();
+    let mut scratch = History::new();
+    let mut env = NoFaults;
+    let mut rng = SimRng::new(0, Stream::Handler(g as u16));
+    let consumer = meta.members.first().copied().unwrap_or_default();
+    for (_, m) in order {
+        let Some(a) = some(ix.first_append[m]) else {
+            continue;
+        };
+        let EventKind::Appended {
+            partition, offset, ..
+        } = events[a].kind
+        else {
+            continue;
+        };
+        let Some(record) = world.log(partition).get(offset).copied() else {
+            continue;
+        };
+        let delivery = layout.delivery(partition, offset, &record, 1);
+        scratch.events.clear();
+        let mut cx = HandlerCx::new(
+            SimTime::ZERO,
+            consumer,
+            record.msg,
+            record.entity,
+            &mut store,
+            &mut buffer,
+            &mut scratch,
+            &mut env,
+            &mut rng,
+        );
+        let _ = run_user_code(|| handler.handle(&delivery, &mut cx));
+    }
+    store
+}

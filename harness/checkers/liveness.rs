@@ -1,0 +1,77 @@
+//! `liveness`: once the fault window closes and every fault heals, each
+//! group must drain (every acknowledged record settled, lag 0, members
+//! idle) within `limits.liveness_ms`.
+
+use faultline_models::GroupId;
+use faultline_models::event::EventKind;
+use faultline_models::kafka::KafkaWorld;
+
+use super::{Finding, Invariant, Verdicts};
+use crate::engine::{RunStats, Stop};
+use crate::history::Names;
+use crate::history::describe::what;
+
+/// Checks `liveness`.
+pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdicts {
+    if stats.stop == Stop::Drained {
+        return (0, Vec::new());
+    }
+    let summary = match (stats.stop, stats.healed_at) {
+        (Stop::LivenessTimeout, Some(t)) => format!(
+            "the system did not drain within the liveness bound after faults healed at {t}"
+        ),
+        (Stop::EventLimit, _) => format!("the run hit limits.events_max ({} events) before draining", stats.events),
+        (Stop::SimTimeLimit, _) => format!("the run hit limits.sim_time_ms at {} before draining", stats.end),
+        (Stop::Stalled, _) => "the run stalled: nothing was left to do, yet work remained".to_owned(),
+        _ => format!("the run stopped ({}) before draining", stats.stop.name()),
+    };
+    let mut f = Finding::new(Invariant::Liveness, summary);
+    let layout = names.layout;
+    for (g, meta) in layout.groups.iter().enumerate() {
+        let topic = &layout.topics[usize::from(meta.topic)];
+        for p in 0..topic.partitions {
+            let pid = faultline_models::PartitionId(topic.first.0 + p as u16);
+            let lag = world.lag(GroupId(g as u16), pid);
+            if lag > 0 {
+                f.explanation.push(format!(
+                    "group {} lags {lag} record{} on {} (log end {}, committed {})",
+                    meta.name,
+                    if lag == 1 { "" } else { "s" },
+                    layout.partition_name(pid),
+                    world.log(pid).end(),
+                    world
+                        .committed(GroupId(g as u16), pid)
+                        .map_or_else(|| "nothing".to_owned(), |c| c.to_string())
+                ));
+            }
+        }
+    }
+    // The last membership and crash events tell what kept it busy.
+    let events = &names.history.events;
+    let mut tail: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, e)| {
+            matches!(
+                e.kind,
+                EventKind::Crashed { .. }
+                    | EventKind::MemberRemoved { .. }
+                    | EventKind::GenerationStarted { .. }
+                    | EventKind::CommitRejected { .. }
+                    | EventKind::PollIntervalExceeded { .. }
+                    | EventKind::ProduceFailed { .. }
+                    | EventKind::FaultsHealed
+            )
+        })
+        .map(|(i, _)| i)
+        .take(6)
+        .collect();
+    tail.reverse();
+    for &i in &tail {
+        f.explanation
+            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+    }
+    f.witness = tail;
+    (1, vec![f])
+}

@@ -1,0 +1,175 @@
+//! `no-loss`: every acknowledged record is handled to completion (or
+//! dead-lettered) by every consumer group.
+//!
+//! A record that is not settled by the end of a run that drained is lost.
+//! In a run that did not drain it may only be late (Jepsen calls that
+//! *unseen*); it counts as lost only if the group's committed offset has
+//! moved past every copy of it, since then no member will ever read it
+//! again. Late records are the liveness checker's business.
+
+use faultline_models::event::EventKind;
+use faultline_models::{GroupId, NodeId, PartitionId};
+
+use super::index::{Index, NONE, some};
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use crate::history::Names;
+use crate::history::describe::what;
+
+/// Checks `no-loss`.
+pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
+    let events = &names.history.events;
+    let groups = names.layout.groups.len();
+    // Final committed offset per (group, partition).
+    let parts = names.layout.partitions.len();
+    let mut committed = vec![None::<u64>; groups * parts];
+    for e in events {
+        if let EventKind::CommitAccepted {
+            group,
+            partition,
+            offset,
+            ..
+        } = e.kind
+        {
+            committed[group.index() * parts + partition.index()] = Some(offset);
+        }
+    }
+    let mut count = 0;
+    let mut found = Vec::new();
+    for g in 0..groups {
+        for m in 0..ix.msgs {
+            if ix.acked[m] == NONE || ix.settled[g * ix.msgs + m] != NONE {
+                continue;
+            }
+            let Some(last) = some(ix.last_append[m]) else {
+                // Acknowledged without an append: acks=0 records the
+                // network lost before they reached the broker.
+                count += 1;
+                if found.len() < FINDINGS_PER_INVARIANT_MAX {
+                    found.push(unappended(ix, names, g, m));
+                }
+                continue;
+            };
+            let EventKind::Appended {
+                partition, offset, ..
+            } = events[last].kind
+            else {
+                continue;
+            };
+            let passed = committed[g * parts + partition.index()].is_some_and(|c| c > offset);
+            if !drained && !passed {
+                continue;
+            }
+            count += 1;
+            if found.len() < FINDINGS_PER_INVARIANT_MAX {
+                found.push(witness(ix, names, g, m));
+            }
+        }
+    }
+    (count, found)
+}
+
+fn unappended(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
+    let events = &names.history.events;
+    let acked = ix.acked[m] as usize;
+    let mut f = Finding::new(
+        Invariant::NoLoss,
+        format!(
+            "m{m} was sent (acks=0) but never reached a partition log, so group {} never handled it",
+            names.group(GroupId(g as u16))
+        ),
+    );
+    f.msg = Some(faultline_models::MessageId(m as u32));
+    f.witness.push(acked);
+    f.explanation.push(format!("{}: {}", events[acked].time, what(&events[acked].kind, names)));
+    f.explanation
+        .push("With acks=0 the producer does not wait for the broker, so nothing retries a lost request.".into());
+    f
+}
+
+fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
+    let events = &names.history.events;
+    let first = ix.first_append[m] as usize;
+    let EventKind::Appended {
+        partition, offset, ..
+    } = events[first].kind
+    else {
+        unreachable!("first_append indexes an Appended event");
+    };
+    let group = GroupId(g as u16);
+    let msg = faultline_models::MessageId(m as u32);
+    let key = Some(ix.keys[m]);
+    let mut f = Finding::new(
+        Invariant::NoLoss,
+        format!(
+            "m{m}{} at {} offset {offset} was acknowledged but group {} never handled it",
+            key.map_or(String::new(), |k| format!(" (key {})", names.key(k))),
+            names.partition(partition),
+            names.group(group)
+        ),
+    );
+    f.msg = Some(msg);
+    f.key = key;
+    f.partition = Some(partition);
+    f.offsets.push(offset);
+    let mut chain = vec![first, ix.acked[m] as usize];
+    // Who received it, and what became of them.
+    let delivered = some(ix.first_delivery[g * ix.msgs + m]);
+    let mut culprit: Option<NodeId> = None;
+    if let Some(d) = delivered {
+        chain.push(d);
+        if let EventKind::Delivered { consumer, .. } = events[d].kind {
+            culprit = Some(consumer);
+            if let Some(c) = next_crash(events, d, consumer) {
+                chain.push(c);
+            }
+        }
+    }
+    // The commit that moved the group past it.
+    if let Some(c) = commit_past(events, group, partition, offset) {
+        chain.push(c);
+        if let EventKind::CommitAccepted { consumer, .. } = events[c].kind {
+            if culprit.is_none()
+                && let Some(crash) = next_crash(events, c, consumer)
+            {
+                chain.push(crash);
+            }
+            culprit.get_or_insert(consumer);
+        }
+    }
+    chain.sort_unstable();
+    chain.dedup();
+    for &i in &chain {
+        f.explanation
+            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+    }
+    f.explanation.push(match delivered {
+        Some(_) => "It was delivered but never settled, and the committed offset had already moved past it, so no member reads it again.".into(),
+        None => "It was never delivered: the group's committed offset moved past it before any member handled it.".into(),
+    });
+    if let Some(c) = culprit {
+        f.nodes.push(c);
+    }
+    f.witness = chain;
+    f
+}
+
+/// The first crash of `node` after event `after`.
+pub fn next_crash(events: &[faultline_models::Event], after: usize, node: NodeId) -> Option<usize> {
+    events[after..]
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Crashed { node: n, .. } if n == node))
+        .map(|i| after + i)
+}
+
+/// The first accepted commit of `group` on `partition` past `offset`.
+fn commit_past(
+    events: &[faultline_models::Event],
+    group: GroupId,
+    partition: PartitionId,
+    offset: u64,
+) -> Option<usize> {
+    events.iter().position(|e| {
+        matches!(e.kind, EventKind::CommitAccepted { group: g, partition: p, offset: o, .. }
+            if g == group && p == partition && o > offset)
+    })
+}

@@ -1,0 +1,56 @@
+//! `no-panic`: user handler code never panics. A panic is caught, the
+//! record is dead-lettered so the run can go on, and the panic is reported
+//! here with the seed that caused it.
+
+use faultline_models::Event;
+use faultline_models::event::EventKind;
+
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use crate::history::Names;
+use crate::history::describe::what;
+
+/// Checks `no-panic`.
+pub fn check(names: &Names<'_>) -> Verdicts {
+    let events = &names.history.events;
+    let mut count = 0;
+    let mut found = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let EventKind::HandlerPanicked {
+            consumer,
+            msg,
+            panic,
+        } = e.kind
+        else {
+            continue;
+        };
+        count += 1;
+        if found.len() >= FINDINGS_PER_INVARIANT_MAX {
+            continue;
+        }
+        let text = names
+            .history
+            .panics
+            .get(panic as usize)
+            .map_or("?", String::as_str);
+        let mut f = Finding::new(
+            Invariant::NoPanic,
+            format!("{}'s handler panicked on {}: {text}", names.node(consumer), names.msg(msg)),
+        );
+        f.msg = Some(msg);
+        f.nodes.push(consumer);
+        let delivered = delivery_before(events, i, consumer, msg);
+        f.witness = delivered.into_iter().chain([i]).collect();
+        for &w in &f.witness {
+            f.explanation
+                .push(format!("{}: {}", events[w].time, what(&events[w].kind, names)));
+        }
+        found.push(f);
+    }
+    (count, found)
+}
+
+fn delivery_before(events: &[Event], before: usize, consumer: faultline_models::NodeId, msg: faultline_models::MessageId) -> Option<usize> {
+    events[..before].iter().rposition(|e| {
+        matches!(e.kind, EventKind::Delivered { consumer: c, msg: m, .. } if c == consumer && m == msg)
+    })
+}

@@ -1,0 +1,114 @@
+//! `per-key-order`: the messages of one key take effect in the order the
+//! application produced them.
+//!
+//! For each group, the first effect of each message is taken in history
+//! order; a message whose position among its key's messages is lower than
+//! one already effected took effect out of order. Repeated effects of a
+//! message are the exactly-once checker's business, not this one's.
+
+use faultline_models::event::EventKind;
+use faultline_models::{Event, MessageId, PartitionId};
+
+use super::index::Index;
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use crate::history::Names;
+use crate::history::describe::what;
+
+/// Checks `per-key-order`.
+pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
+    let keys = names.layout.keys.len();
+    let mut count = 0;
+    let mut found = Vec::new();
+    for g in 0..ix.groups {
+        let mut seen = vec![false; ix.msgs];
+        // Per key: (highest seq effected, its message, its effect event).
+        let mut high: Vec<Option<(u32, u32, u32)>> = vec![None; keys];
+        let mut reported = vec![false; keys];
+        for &(eg, m, _, i) in &ix.effects {
+            if usize::from(eg) != g || seen[m as usize] {
+                continue;
+            }
+            seen[m as usize] = true;
+            let k = ix.keys[m as usize].index();
+            let seq = ix.seqs[m as usize];
+            match high[k] {
+                Some((hs, hm, hi)) if seq < hs => {
+                    count += 1;
+                    if !reported[k] && found.len() < FINDINGS_PER_INVARIANT_MAX {
+                        reported[k] = true;
+                        found.push(witness(ix, names, g, m, i as usize, hm, hi as usize));
+                    }
+                }
+                _ => high[k] = Some((seq, m, i)),
+            }
+        }
+    }
+    (count, found)
+}
+
+/// Where a message sat: its first append's partition and offset.
+fn placement(events: &[Event], ix: &Index, m: u32) -> Option<(usize, PartitionId, u64)> {
+    let i = super::index::some(ix.first_append[m as usize])?;
+    match events[i].kind {
+        EventKind::Appended {
+            partition, offset, ..
+        } => Some((i, partition, offset)),
+        _ => None,
+    }
+}
+
+fn witness(ix: &Index, names: &Names<'_>, _g: usize, late: u32, late_effect: usize, early: u32, early_effect: usize) -> Finding {
+    let events = &names.history.events;
+    let key = ix.keys[late as usize];
+    let (ls, es) = (ix.seqs[late as usize], ix.seqs[early as usize]);
+    let mut f = Finding::new(
+        Invariant::PerKeyOrder,
+        format!(
+            "key {}: m{late} (its message #{ls}) took effect at {}, after m{early} (message #{es}) at {}",
+            names.key(key),
+            events[late_effect].time,
+            events[early_effect].time
+        ),
+    );
+    f.msg = Some(MessageId(late));
+    f.key = Some(key);
+    let lp = placement(events, ix, late);
+    let ep = placement(events, ix, early);
+    let mut chain = vec![early_effect, late_effect];
+    if let Some((i, p, o)) = lp {
+        chain.push(i);
+        f.partition = Some(p);
+        f.offsets.push(o);
+    }
+    if let Some((i, _, o)) = ep {
+        chain.push(i);
+        f.offsets.push(o);
+    }
+    for e in [early_effect, late_effect] {
+        if let EventKind::Effect { consumer, .. } = events[e].kind
+            && !f.nodes.contains(&consumer)
+        {
+            f.nodes.push(consumer);
+        }
+    }
+    chain.sort_unstable();
+    chain.dedup();
+    for &i in &chain {
+        f.explanation
+            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+    }
+    f.explanation.push(match (lp, ep) {
+        (Some((_, p1, _)), Some((_, p2, _))) if p1 != p2 => format!(
+            "The two messages sit in different partitions ({} and {}). Kafka orders records only within a partition; records produced without a key are spread over partitions, so one entity's messages are consumed in no particular order.",
+            names.partition(p1),
+            names.partition(p2)
+        ),
+        (Some((_, p, lo)), Some((_, _, eo))) if lo > eo => format!(
+            "The log of {} holds them out of order (m{early} at offset {eo}, m{late} at offset {lo}): a producer retry with more than one request in flight let a later batch overtake an earlier one.",
+            names.partition(p)
+        ),
+        _ => "The log holds them in order, but they took effect out of order: a rebalance moved the partition while a member was still handling records.".into(),
+    });
+    f.witness = chain;
+    f
+}

@@ -1,0 +1,625 @@
+//! The discrete-event engine.
+//!
+//! One queue of items ordered by `(virtual time, insertion order)`; time
+//! jumps to the next item. Items are network deliveries, node timers and
+//! fault actions. The engine owns the network (latency, FIFO links, the
+//! injector's faults), all randomness (per-concern streams of the run seed),
+//! node lifecycles (crash, restart) and the two phases of a run: the fault
+//! window, then the liveness phase in which every fault is healed and the
+//! system must drain within a bound.
+//!
+//! Nothing here reads a clock, spawns a thread or iterates a hash map: a run
+//! is a pure function of the model, the fault plan and the seed.
+
+mod injector;
+mod queue;
+
+pub use injector::{Fate, Injector};
+pub use queue::Queue;
+
+use faultline_models::event::EventKind;
+use faultline_models::model::{Message, Outbox};
+use faultline_models::rng::Stream;
+use faultline_models::{Cx, History, Model, NodeId, SimRng, SimTime};
+
+use crate::faults::{EpisodeChaos, FaultAction, FaultPlan, Latency, PointSpec};
+
+/// Hard bounds on one run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Virtual time at which a run is stopped, whatever its state.
+    pub sim_time_max: SimTime,
+    /// Events after which a run is stopped.
+    pub events_max: u64,
+    /// How long the liveness phase may take to drain.
+    pub liveness_max: SimTime,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sim_time_max: SimTime::from_ms(3_600_000),
+            events_max: 20_000_000,
+            liveness_max: SimTime::from_ms(600_000),
+        }
+    }
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Faults healed and everything drained.
+    Drained,
+    /// The liveness phase ran out before the system drained.
+    LivenessTimeout,
+    /// `sim_time_max` was reached.
+    SimTimeLimit,
+    /// `events_max` was reached.
+    EventLimit,
+    /// Nothing was left to do, without draining.
+    Stalled,
+}
+
+impl Stop {
+    /// Kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Drained => "drained",
+            Stop::LivenessTimeout => "liveness-timeout",
+            Stop::SimTimeLimit => "sim-time-limit",
+            Stop::EventLimit => "event-limit",
+            Stop::Stalled => "stalled",
+        }
+    }
+}
+
+/// Summary of how a run went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunStats {
+    /// Why it stopped.
+    pub stop: Stop,
+    /// Items processed.
+    pub events: u64,
+    /// Virtual time at the end.
+    pub end: SimTime,
+    /// When the fault window closed (`None` if the run stopped before).
+    pub healed_at: Option<SimTime>,
+    /// Network messages sent.
+    pub messages: u64,
+    /// Timeline entries that never fired.
+    pub unfired: Unfired,
+}
+
+/// Timeline entries that never fired (or did not use up their count)
+/// before the fault window closed: the run could not have caught what
+/// they were meant to provoke.
+pub type Unfired = Vec<usize>;
+
+/// The sides of each network partition fault, by partition id.
+pub type PartitionSides = Vec<(Vec<NodeId>, Vec<NodeId>, bool)>;
+
+enum Item<Msg, Timer> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        incarnation: u32,
+        msg: Msg,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: Timer,
+    },
+    Fault(usize),
+    Restart {
+        node: NodeId,
+        incarnation: u32,
+    },
+    Heal(u16),
+    EndSlow {
+        node: NodeId,
+        token: u64,
+    },
+    BrokerCrashEpisode,
+    PartitionEpisode,
+    SlowEpisode,
+    CloseWindow,
+    LivenessDeadline,
+}
+
+enum Input<Msg, Timer> {
+    Start,
+    Message(NodeId, Msg),
+    Timer(Timer),
+}
+
+/// Which nodes play which part, as far as fault injection cares.
+#[derive(Clone, Debug, Default)]
+pub struct Roles {
+    /// Consumer nodes.
+    pub consumers: Vec<NodeId>,
+    /// Broker nodes.
+    pub brokers: Vec<NodeId>,
+}
+
+/// One run of a model under a fault plan.
+pub struct Engine<M: Model> {
+    model: M,
+    queue: Queue<Item<M::Msg, M::Timer>>,
+    history: History,
+    rngs: Vec<SimRng>,
+    episodes: SimRng,
+    injector: Injector,
+    plan: FaultPlan,
+    roles: Roles,
+    up: Vec<bool>,
+    incarnation: Vec<u32>,
+    partition_open: Vec<bool>,
+    unfired: Unfired,
+    outbox: Outbox<M::Msg, M::Timer>,
+    partitions: PartitionSides,
+    slow_token: u64,
+    now: SimTime,
+    events: u64,
+    messages: u64,
+    healed_at: Option<SimTime>,
+    limits: Limits,
+}
+
+impl<M: Model> Engine<M> {
+    /// Sets up a run of `model` with `seed`.
+    pub fn new(model: M, seed: u64, plan: FaultPlan, latency: Latency, limits: Limits, roles: Roles) -> Self {
+        let n = model.node_count();
+        let mut consumers = vec![false; n];
+        for c in &roles.consumers {
+            consumers[c.index()] = true;
+        }
+        Engine {
+            queue: Queue::default(),
+            history: History::new(),
+            rngs: (0..n).map(|i| SimRng::new(seed, Stream::Node(i as u16))).collect(),
+            episodes: SimRng::new(seed, Stream::BrokerCrash),
+            injector: Injector::new(seed, n, plan.chaos.clone(), latency, consumers),
+            plan,
+            roles,
+            up: vec![true; n],
+            incarnation: vec![0; n],
+            partition_open: Vec::new(),
+            unfired: Vec::new(),
+            outbox: Outbox::default(),
+            partitions: Vec::new(),
+            slow_token: 0,
+            now: SimTime::ZERO,
+            events: 0,
+            messages: 0,
+            healed_at: None,
+            limits,
+            model,
+        }
+    }
+
+    /// The model (its final state after [`Engine::run`]).
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// The recorded history.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The sides of each partition fault that happened.
+    pub fn partitions(&self) -> &PartitionSides {
+        &self.partitions
+    }
+
+    /// Takes the model and the history out of a finished engine.
+    pub fn into_parts(self) -> (M, History, PartitionSides) {
+        (self.model, self.history, self.partitions)
+    }
+
+    /// Runs to the end: drained after the fault window, or a limit.
+    pub fn run(&mut self) -> RunStats {
+        for i in 0..self.model.node_count() {
+            self.step(NodeId(i as u16), Input::Start);
+        }
+        for (i, f) in self.plan.timeline.iter().enumerate() {
+            self.queue.push(f.at, Item::Fault(i));
+        }
+        let chaos = self.plan.chaos.clone();
+        if let Some(e) = &chaos.broker_crash {
+            self.schedule_episode(e, Item::BrokerCrashEpisode);
+        }
+        if let Some(e) = &chaos.partition {
+            self.schedule_episode(e, Item::PartitionEpisode);
+        }
+        if let Some(e) = &chaos.slow {
+            self.schedule_episode(e, Item::SlowEpisode);
+        }
+        self.queue.push(self.plan.window_end, Item::CloseWindow);
+
+        let stop = loop {
+            let Some((time, item)) = self.queue.pop() else {
+                break if self.healed_at.is_some() && self.model.drained() {
+                    Stop::Drained
+                } else {
+                    Stop::Stalled
+                };
+            };
+            if time > self.limits.sim_time_max {
+                break Stop::SimTimeLimit;
+            }
+            self.events += 1;
+            if self.events > self.limits.events_max {
+                break Stop::EventLimit;
+            }
+            self.now = time;
+            if let Some(stop) = self.dispatch(item) {
+                break stop;
+            }
+            if self.healed_at.is_some() && self.model.drained() {
+                break Stop::Drained;
+            }
+        };
+        RunStats {
+            stop,
+            events: self.events,
+            end: self.now,
+            healed_at: self.healed_at,
+            messages: self.messages,
+            unfired: self.unfired.clone(),
+        }
+    }
+
+    fn dispatch(&mut self, item: Item<M::Msg, M::Timer>) -> Option<Stop> {
+        match item {
+            Item::Deliver {
+                from,
+                to,
+                incarnation,
+                msg,
+            } => {
+                // A crash closes the node's connections: what was in flight
+                // to the old incarnation is gone.
+                if self.up[to.index()] && self.incarnation[to.index()] == incarnation {
+                    self.step(to, Input::Message(from, msg));
+                }
+            }
+            Item::Timer {
+                node,
+                incarnation,
+                timer,
+            } => {
+                if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                    self.step(node, Input::Timer(timer));
+                }
+            }
+            Item::Fault(i) => self.fault(i),
+            Item::Restart { node, incarnation } => {
+                if !self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                    self.restart(node);
+                }
+            }
+            Item::Heal(id) => self.heal_partition(id),
+            Item::EndSlow { node, token } => {
+                if self.injector.slow_end(node, token) {
+                    self.history.record(self.now, EventKind::SlowEnded { node });
+                }
+            }
+            Item::BrokerCrashEpisode => self.broker_crash_episode(),
+            Item::PartitionEpisode => self.partition_episode(),
+            Item::SlowEpisode => self.slow_episode(),
+            Item::CloseWindow => self.close_window(),
+            Item::LivenessDeadline => return Some(Stop::LivenessTimeout),
+        }
+        None
+    }
+
+    /// Steps one node and applies what it asked for.
+    fn step(&mut self, node: NodeId, input: Input<M::Msg, M::Timer>) {
+        let crashed = {
+            let mut cx = Cx::new(
+                self.now,
+                node,
+                &mut self.rngs[node.index()],
+                &mut self.history,
+                &mut self.injector,
+                &mut self.outbox,
+            );
+            match input {
+                Input::Start => self.model.start(node, &mut cx),
+                Input::Message(from, msg) => self.model.on_message(node, from, msg, &mut cx),
+                Input::Timer(t) => self.model.on_timer(node, t, &mut cx),
+            }
+            cx.crashed()
+        };
+        let mut out = std::mem::take(&mut self.outbox);
+        for (to, msg) in out.sends.drain(..) {
+            self.transmit(node, to, msg);
+        }
+        let incarnation = self.incarnation[node.index()];
+        for (at, timer) in out.timers.drain(..) {
+            self.queue.push(
+                at,
+                Item::Timer {
+                    node,
+                    incarnation,
+                    timer,
+                },
+            );
+        }
+        self.outbox = out;
+        if crashed.is_some() {
+            self.crash(node, true);
+        }
+    }
+
+    /// Puts a message on the network.
+    fn transmit(&mut self, from: NodeId, to: NodeId, msg: M::Msg) {
+        self.messages += 1;
+        let kind = msg.kind();
+        let (fate, times) = self.injector.route(self.now, from, to, kind);
+        if let Some(cause) = fate.dropped {
+            self.history.record(
+                self.now,
+                EventKind::MessageDropped {
+                    from,
+                    to,
+                    kind,
+                    cause,
+                },
+            );
+            return;
+        }
+        if let Some((extra, reorder)) = fate.delay {
+            self.history.record(
+                self.now,
+                EventKind::MessageDelayed {
+                    from,
+                    to,
+                    kind,
+                    extra_us: extra.as_us(),
+                    reorder,
+                },
+            );
+        }
+        let incarnation = self.incarnation[to.index()];
+        if let Some(t2) = times[1] {
+            self.history
+                .record(self.now, EventKind::MessageDuplicated { from, to, kind });
+            self.queue.push(
+                t2,
+                Item::Deliver {
+                    from,
+                    to,
+                    incarnation,
+                    msg: msg.clone(),
+                },
+            );
+        }
+        if let Some(t) = times[0] {
+            self.queue.push(
+                t,
+                Item::Deliver {
+                    from,
+                    to,
+                    incarnation,
+                    msg,
+                },
+            );
+        }
+    }
+
+    /// Crashes a node. `recorded`: the crash event is already in the
+    /// history (the node crashed at one of its points).
+    fn crash(&mut self, node: NodeId, recorded: bool) {
+        if !self.up[node.index()] {
+            return;
+        }
+        if !recorded {
+            self.history.record(
+                self.now,
+                EventKind::Crashed {
+                    node,
+                    point: faultline_models::CrashPoint::Now,
+                },
+            );
+        }
+        self.model.crash(node);
+        self.up[node.index()] = false;
+        self.incarnation[node.index()] += 1;
+        let incarnation = self.incarnation[node.index()];
+        match self.injector.take_restart(node) {
+            Some(after) if self.healed_at.is_none() => {
+                self.queue.push(self.now + after, Item::Restart { node, incarnation });
+            }
+            _ if self.healed_at.is_some() => {
+                // Already in the liveness phase: come back at once.
+                self.queue.push(self.now, Item::Restart { node, incarnation });
+            }
+            // Otherwise it stays down until the window closes.
+            _ => {}
+        }
+    }
+
+    fn restart(&mut self, node: NodeId) {
+        self.up[node.index()] = true;
+        self.history.record(self.now, EventKind::Restarted { node });
+        self.step(node, Input::Start);
+    }
+
+    fn fault(&mut self, i: usize) {
+        if self.healed_at.is_some() {
+            return;
+        }
+        let action = self.plan.timeline[i].action.clone();
+        match action {
+            FaultAction::Crash {
+                node,
+                point: PointSpec::Now,
+                restart_after,
+            } => {
+                if self.up[node.index()] && self.model.crashable(node) {
+                    self.injector.set_restart(node, restart_after);
+                    self.crash(node, false);
+                }
+            }
+            FaultAction::Crash {
+                node,
+                point,
+                restart_after,
+            } => self.injector.arm(i, node, point, restart_after),
+            FaultAction::Partition {
+                a,
+                b,
+                oneway,
+                heal_after,
+            } => self.start_partition(a, b, oneway, heal_after),
+            FaultAction::Link {
+                effect,
+                from,
+                to,
+                kind,
+                count,
+            } => self.injector.add_link_fault(i, effect, from, to, kind, count),
+            FaultAction::Slow {
+                node,
+                processing,
+                duration,
+            } => self.start_slow(node, processing, duration),
+        }
+    }
+
+    fn start_partition(&mut self, a: Vec<NodeId>, b: Vec<NodeId>, oneway: bool, heal_after: Option<SimTime>) {
+        let id = self.partitions.len() as u16;
+        self.injector.cut(&a, &b, oneway, true);
+        self.partitions.push((a, b, oneway));
+        self.partition_open.push(true);
+        self.history.record(self.now, EventKind::PartitionStarted { id });
+        if let Some(d) = heal_after {
+            self.queue.push(self.now + d, Item::Heal(id));
+        }
+    }
+
+    fn heal_partition(&mut self, id: u16) {
+        if self.healed_at.is_some() || !self.partition_open[usize::from(id)] {
+            return;
+        }
+        self.partition_open[usize::from(id)] = false;
+        let (a, b, oneway) = self.partitions[usize::from(id)].clone();
+        self.injector.cut(&a, &b, oneway, false);
+        self.history.record(self.now, EventKind::PartitionHealed { id });
+    }
+
+    fn start_slow(&mut self, node: NodeId, processing: SimTime, duration: Option<SimTime>) {
+        self.slow_token += 1;
+        let token = self.slow_token;
+        self.injector.slow_start(node, processing, token);
+        self.history.record(
+            self.now,
+            EventKind::SlowStarted {
+                node,
+                processing_us: processing.as_us(),
+            },
+        );
+        if let Some(d) = duration {
+            self.queue.push(self.now + d, Item::EndSlow { node, token });
+        }
+    }
+
+    fn schedule_episode(&mut self, e: &EpisodeChaos, item: Item<M::Msg, M::Timer>) {
+        let gap = self.episodes.exponential(e.mean_interval.as_us() as f64) as u64;
+        let at = self.now + SimTime(gap.max(1));
+        if at < self.plan.window_end {
+            self.queue.push(at, item);
+        }
+    }
+
+    fn episode_length(&mut self, e: &EpisodeChaos) -> SimTime {
+        SimTime(self.episodes.between(e.duration.0.as_us(), e.duration.1.as_us()))
+    }
+
+    fn broker_crash_episode(&mut self) {
+        let Some(e) = self.plan.chaos.broker_crash.clone() else {
+            return;
+        };
+        if self.healed_at.is_some() {
+            return;
+        }
+        let up: Vec<NodeId> = self
+            .roles
+            .brokers
+            .iter()
+            .copied()
+            .filter(|b| self.up[b.index()])
+            .collect();
+        if !up.is_empty() {
+            let node = up[self.episodes.below(up.len() as u64) as usize];
+            let down = self.episode_length(&e);
+            self.injector.set_restart(node, Some(down));
+            self.crash(node, false);
+        }
+        self.schedule_episode(&e, Item::BrokerCrashEpisode);
+    }
+
+    fn partition_episode(&mut self) {
+        let Some(e) = self.plan.chaos.partition.clone() else {
+            return;
+        };
+        if self.healed_at.is_some() {
+            return;
+        }
+        let n = self.model.node_count();
+        let victim = NodeId(self.episodes.below(n as u64) as u16);
+        let others: Vec<NodeId> = (0..n as u16).map(NodeId).filter(|x| *x != victim).collect();
+        let oneway = self.episodes.chance(e.oneway_probability);
+        // A one-way cut isolates either the victim's sends or its receives.
+        let (a, b) = if oneway && self.episodes.chance(0.5) {
+            (others, vec![victim])
+        } else {
+            (vec![victim], others)
+        };
+        let len = self.episode_length(&e);
+        self.start_partition(a, b, oneway, Some(len));
+        self.schedule_episode(&e, Item::PartitionEpisode);
+    }
+
+    fn slow_episode(&mut self) {
+        let Some(e) = self.plan.chaos.slow.clone() else {
+            return;
+        };
+        if self.healed_at.is_some() || self.roles.consumers.is_empty() {
+            return;
+        }
+        let c = self.roles.consumers[self.episodes.below(self.roles.consumers.len() as u64) as usize];
+        let len = self.episode_length(&e);
+        self.start_slow(c, e.processing, Some(len));
+        self.schedule_episode(&e, Item::SlowEpisode);
+    }
+
+    fn close_window(&mut self) {
+        if self.healed_at.is_some() {
+            return;
+        }
+        self.healed_at = Some(self.now);
+        self.history.record(self.now, EventKind::FaultsHealed);
+        for node in self.injector.slow_nodes() {
+            self.history.record(self.now, EventKind::SlowEnded { node });
+        }
+        self.unfired = self.injector.heal();
+        for id in 0..self.partition_open.len() {
+            if self.partition_open[id] {
+                self.partition_open[id] = false;
+                self.history
+                    .record(self.now, EventKind::PartitionHealed { id: id as u16 });
+            }
+        }
+        for i in 0..self.up.len() {
+            if !self.up[i] {
+                self.restart(NodeId(i as u16));
+            }
+        }
+        self.queue
+            .push(self.now + self.limits.liveness_max, Item::LivenessDeadline);
+    }
+}

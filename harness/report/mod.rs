@@ -1,0 +1,23 @@
+//! Run output: `result.json` (the machine-readable verdict, with the
+//! scenario embedded so a result replays on its own), `history.jsonl`, and
+//! the console summary.
+
+pub mod result;
+pub mod text;
+
+pub use result::{ResultFile, SCHEMA_VERSION, build_result};
+
+/// Installs a panic hook that stays quiet about panics in user handler
+/// code (they are caught and reported as `no-panic` findings) and keeps
+/// the default behaviour for everything else.
+pub fn quiet_user_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !faultline_models::panic_guard::in_user_code() {
+                previous(info);
+            }
+        }));
+    });
+}

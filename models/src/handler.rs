@@ -1,0 +1,317 @@
+//! The user's consumer logic: the [`Handler`] trait and what it works with.
+//!
+//! A handler receives one [`Delivery`] at a time. Through its [`HandlerCx`]
+//! it reads and writes the consumer's durable [`Store`] in transactions,
+//! emits external side effects (an email, a payment), and may name its own
+//! crash points. It answers with an [`Outcome`].
+//!
+//! Everything a handler does that lasts is recorded as an effect in the
+//! history: a committed transaction that wrote at least one row, or an
+//! external side effect. Checkers judge those effects (exactly once, in key
+//! order, idempotent).
+//!
+//! A handler's own fields are its in-memory state: a crash loses them,
+//! because the engine builds a fresh handler from its factory on restart.
+//! The store survives.
+
+use std::sync::Arc;
+
+use crate::event::{CrashPoint, EventKind, History};
+use crate::ids::{KeyId, MessageId, NodeId};
+use crate::model::Env;
+use crate::rng::SimRng;
+use crate::store::{RowKey, Store, Tx, TxBuffer, Value, Write};
+use crate::time::SimTime;
+
+/// How a handler settled a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; move on to the next record.
+    Ok,
+    /// Try this record again after the consumer's retry backoff (bounded by
+    /// its `handler_attempts_max`, after which it is dead-lettered).
+    Retry,
+    /// Give up on this record: it is dead-lettered.
+    Fail,
+}
+
+/// The value of a record header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderValue<'a> {
+    /// A text header.
+    Str(&'a str),
+    /// A numeric header.
+    Int(u64),
+}
+
+/// One record header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// Header name.
+    pub name: &'static str,
+    /// Header value.
+    pub value: HeaderValue<'a>,
+}
+
+/// One record handed to a handler.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivery<'a> {
+    /// The topic.
+    pub topic: &'a str,
+    /// The partition number within the topic.
+    pub partition: u32,
+    /// The record's offset in its partition.
+    pub offset: u64,
+    /// The record's Kafka key; `None` for a keyless record.
+    pub key: Option<&'a str>,
+    /// The record's value: the amount the workload attached to it.
+    pub value: i64,
+    /// The message id the producer gave the record. Retries and duplicates
+    /// of one produced message share it (it travels as a header).
+    pub message_id: MessageId,
+    /// The entity (business key) the message is about, set even when the
+    /// record has no Kafka key.
+    pub entity: &'a str,
+    /// The entity as an id, convenient as a store key.
+    pub entity_id: KeyId,
+    /// The message's position among its entity's messages, from 1, in the
+    /// order the application produced them.
+    pub entity_seq: u32,
+    /// The producer's name.
+    pub producer: &'a str,
+    /// Which attempt this is on this consumer: 1 for the first, more after
+    /// the handler answered [`Outcome::Retry`].
+    pub attempt: u32,
+}
+
+impl<'a> Delivery<'a> {
+    /// The record's headers: `message-id`, `entity`, `entity-seq`,
+    /// `producer`.
+    pub fn headers(&self) -> [Header<'a>; 4] {
+        [
+            Header {
+                name: "message-id",
+                value: HeaderValue::Int(u64::from(self.message_id.0)),
+            },
+            Header {
+                name: "entity",
+                value: HeaderValue::Str(self.entity),
+            },
+            Header {
+                name: "entity-seq",
+                value: HeaderValue::Int(u64::from(self.entity_seq)),
+            },
+            Header {
+                name: "producer",
+                value: HeaderValue::Str(self.producer),
+            },
+        ]
+    }
+
+    /// The header called `name`.
+    pub fn header(&self, name: &str) -> Option<HeaderValue<'a>> {
+        self.headers()
+            .into_iter()
+            .find(|h| h.name == name)
+            .map(|h| h.value)
+    }
+}
+
+/// The user's consumer logic.
+///
+/// ```
+/// use faultline_models::{Delivery, Handler, HandlerCx, Outcome};
+///
+/// /// Adds each payment to its account, once, by remembering message ids in
+/// /// the same transaction as the balance.
+/// struct Payments;
+///
+/// impl Handler for Payments {
+///     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
+///         let res = cx.transaction("apply", |tx| {
+///             if tx.contains("inbox", d.message_id) {
+///                 return;
+///             }
+///             tx.put("inbox", d.message_id, d.offset as i64);
+///             tx.add("balance", d.entity_id, d.value);
+///         });
+///         match res {
+///             Ok(()) => Outcome::Ok,
+///             Err(_crashed) => Outcome::Ok, // the process is gone; nothing more happens
+///         }
+///     }
+/// }
+/// ```
+pub trait Handler {
+    /// Handles one delivery.
+    fn handle(&mut self, delivery: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome;
+}
+
+/// Builds a fresh handler: at start and after every crash.
+pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+
+/// The process crashed under the handler: a fault fired at one of its crash
+/// points. Nothing the handler does after this takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crashed;
+
+impl std::fmt::Display for Crashed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the consumer crashed")
+    }
+}
+
+impl std::error::Error for Crashed {}
+
+/// What a handler can do while handling one delivery.
+pub struct HandlerCx<'a> {
+    now: SimTime,
+    consumer: NodeId,
+    msg: MessageId,
+    key: KeyId,
+    store: &'a mut Store,
+    writes: &'a mut Vec<Write>,
+    history: &'a mut History,
+    env: &'a mut dyn Env,
+    rng: &'a mut SimRng,
+    crashed: Option<CrashPoint>,
+}
+
+impl<'a> HandlerCx<'a> {
+    /// A context for handling `msg` (about `key`) on `consumer` at `now`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        now: SimTime,
+        consumer: NodeId,
+        msg: MessageId,
+        key: KeyId,
+        store: &'a mut Store,
+        buffer: &'a mut TxBuffer,
+        history: &'a mut History,
+        env: &'a mut dyn Env,
+        rng: &'a mut SimRng,
+    ) -> Self {
+        HandlerCx {
+            now,
+            consumer,
+            msg,
+            key,
+            store,
+            writes: &mut buffer.writes,
+            history,
+            env,
+            rng,
+            crashed: None,
+        }
+    }
+
+    /// Runs `f` as one store transaction called `label`.
+    ///
+    /// The transaction commits when `f` returns, unless `f` called
+    /// [`Tx::abort`]. A committed transaction that wrote at least one row is
+    /// an effect of this message. Right after it commits, the process may
+    /// crash (the `mid-handle` crash point); then this returns
+    /// `Err(Crashed)`, although the transaction did commit.
+    pub fn transaction<R>(
+        &mut self,
+        label: &'static str,
+        f: impl FnOnce(&mut Tx<'_>) -> R,
+    ) -> Result<R, Crashed> {
+        if self.crashed.is_some() {
+            return Err(Crashed);
+        }
+        let (r, aborted) = {
+            let mut tx = Tx::new(self.store, self.writes);
+            let r = f(&mut tx);
+            (r, tx.is_aborted())
+        };
+        if aborted || self.writes.is_empty() {
+            self.writes.clear();
+            return Ok(r);
+        }
+        self.store.apply(self.writes);
+        self.effect(label, false);
+        self.after_step()?;
+        Ok(r)
+    }
+
+    /// Reads `table`/`key` outside any transaction.
+    pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<&Value> {
+        self.store.get(table, key)
+    }
+
+    /// Performs an external side effect called `label` (an email, a
+    /// payment): it happens at once and cannot be rolled back. The process
+    /// may crash right after it (the `mid-handle` crash point).
+    pub fn emit(&mut self, label: &'static str) -> Result<(), Crashed> {
+        if self.crashed.is_some() {
+            return Err(Crashed);
+        }
+        self.effect(label, true);
+        self.after_step()
+    }
+
+    /// A crash point the handler names itself. A scenario can crash the
+    /// consumer here with `point = "handler:<name>"`.
+    pub fn crash_point(&mut self, name: &'static str) -> Result<(), Crashed> {
+        if self.crashed.is_some() {
+            return Err(Crashed);
+        }
+        let label = self.history.label(name);
+        self.check(CrashPoint::Named(label), Some(name))
+    }
+
+    /// The current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// A deterministic random generator for the handler's own choices.
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// Whether the process has crashed under this handler.
+    pub fn crashed(&self) -> bool {
+        self.crashed.is_some()
+    }
+
+    /// Where the process crashed, if it did.
+    pub fn crash(&self) -> Option<CrashPoint> {
+        self.crashed
+    }
+
+    fn effect(&mut self, label: &'static str, external: bool) {
+        let label = self.history.label(label);
+        self.history.record(
+            self.now,
+            EventKind::Effect {
+                consumer: self.consumer,
+                msg: self.msg,
+                key: self.key,
+                label,
+                external,
+            },
+        );
+    }
+
+    fn after_step(&mut self) -> Result<(), Crashed> {
+        self.check(CrashPoint::MidHandle, None)
+    }
+
+    fn check(&mut self, point: CrashPoint, label: Option<&'static str>) -> Result<(), Crashed> {
+        if self.env.crash_at(self.now, self.consumer, point, label) {
+            self.crashed = Some(point);
+            self.history.record(
+                self.now,
+                EventKind::Crashed {
+                    node: self.consumer,
+                    point,
+                },
+            );
+            Err(Crashed)
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,672 @@
+//! A broker: partition leader (appends, fetches, idempotent-producer
+//! deduplication) and group coordinator.
+
+use std::collections::VecDeque;
+
+use crate::event::{CommitError, EventKind, RemoveReason};
+use crate::ids::{GroupId, NodeId, PartitionId};
+use crate::model::Cx;
+use crate::time::SimTime;
+
+use super::assignor::range_assign;
+use super::config::Acks;
+use super::protocol::{GroupError, Msg, ProduceResult, Timer};
+use super::world::{Durable, Layout};
+
+/// Batches remembered per producer and partition for deduplication
+/// (Kafka keeps the last five).
+const PRODUCER_WINDOW: usize = 5;
+
+/// Idempotent-producer state of one producer id on one partition (durable:
+/// Kafka snapshots it with the log).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SeqState {
+    next_seq: u32,
+    /// `(base_seq, base_offset)` of the last batches.
+    recent: VecDeque<(u32, u64)>,
+}
+
+/// The durable part of a group: what `__consumer_offsets` keeps.
+#[derive(Clone, Debug)]
+pub(crate) struct GroupDurable {
+    pub generation: u32,
+    pub next_member: u32,
+    /// Committed offset per partition of the group's topic.
+    pub committed: Vec<Option<u64>>,
+}
+
+impl GroupDurable {
+    pub fn new(partitions: u32) -> Self {
+        GroupDurable {
+            generation: 0,
+            next_member: 1,
+            committed: vec![None; partitions as usize],
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Empty,
+    /// Waiting for members to (re)join until `deadline`.
+    Preparing {
+        deadline: SimTime,
+        /// Started on an empty group: wait out the initial delay.
+        initial: bool,
+    },
+    Stable,
+}
+
+#[derive(Clone, Debug)]
+struct Member {
+    id: u32,
+    node: NodeId,
+    last_heartbeat: SimTime,
+    /// Request id of a join waiting for the rebalance to complete.
+    pending_join: Option<u32>,
+    assignment: Vec<PartitionId>,
+}
+
+/// Volatile state of a group on its coordinator.
+#[derive(Clone, Debug)]
+struct GroupState {
+    phase: Phase,
+    members: Vec<Member>,
+    check_at: Option<SimTime>,
+}
+
+impl Default for GroupState {
+    fn default() -> Self {
+        GroupState {
+            phase: Phase::Empty,
+            members: Vec::new(),
+            check_at: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Parked {
+    token: u64,
+    from: NodeId,
+    req: u32,
+    partition: PartitionId,
+    offset: u64,
+}
+
+/// A broker's volatile state. Logs, producer sequence state and committed
+/// offsets are durable and live in the world.
+#[derive(Debug)]
+pub(crate) struct Broker {
+    node: NodeId,
+    parked: Vec<Parked>,
+    next_token: u64,
+    groups: Vec<GroupState>,
+}
+
+impl Broker {
+    pub fn new(node: NodeId) -> Broker {
+        Broker {
+            node,
+            parked: Vec::new(),
+            next_token: 0,
+            groups: Vec::new(),
+        }
+    }
+
+    pub fn start(&mut self, layout: &Layout, _durable: &mut Durable, _cx: &mut Cx<'_, Msg, Timer>) {
+        self.groups = vec![GroupState::default(); layout.groups.len()];
+    }
+
+    pub fn on_message(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        from: NodeId,
+        msg: Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        match msg {
+            Msg::Produce {
+                req,
+                partition,
+                batch,
+                attempt,
+                pid,
+                base_seq,
+                acks,
+                records,
+            } => {
+                let result = self.produce(
+                    durable, from, partition, batch, attempt, pid, base_seq, &records, cx,
+                );
+                if acks != Acks::Zero {
+                    cx.send(from, Msg::ProduceResponse { req, batch, result });
+                }
+                if matches!(result, ProduceResult::Appended { .. }) {
+                    self.wake(layout, durable, partition, cx);
+                }
+            }
+            Msg::Fetch {
+                req,
+                partition,
+                offset,
+            } => self.fetch(layout, durable, from, req, partition, offset, cx),
+            Msg::ListOffsets { req, partition } => {
+                let end = durable.logs[partition.index()].end();
+                cx.send(
+                    from,
+                    Msg::ListOffsetsResponse {
+                        req,
+                        partition,
+                        end,
+                    },
+                );
+            }
+            Msg::Join { req, group, member } => self.join(layout, durable, from, req, group, member, cx),
+            Msg::Heartbeat {
+                group,
+                member,
+                generation,
+            } => {
+                let error = self.heartbeat(durable, group, member, generation, cx.now);
+                cx.send(from, Msg::HeartbeatResponse { error, generation });
+            }
+            Msg::Leave { group, member } => self.leave(layout, durable, group, member, cx),
+            Msg::Commit {
+                req,
+                group,
+                member,
+                generation,
+                offsets,
+            } => {
+                let result = self.commit(layout, durable, from, group, member, generation, &offsets, cx);
+                cx.send(from, Msg::CommitResponse { req, result });
+            }
+            Msg::OffsetFetch {
+                req,
+                group,
+                partitions,
+            } => {
+                let first = layout.topics[usize::from(layout.groups[group.index()].topic)].first;
+                let committed = &durable.groups[group.index()].committed;
+                let offsets = partitions
+                    .into_iter()
+                    .map(|p| (p, committed[usize::from(p.0 - first.0)]))
+                    .collect();
+                cx.send(from, Msg::OffsetFetchResponse { req, offsets });
+            }
+            // Responses are for clients; a broker ignores any that reach it.
+            Msg::ProduceResponse { .. }
+            | Msg::FetchResponse { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::JoinResponse { .. }
+            | Msg::HeartbeatResponse { .. }
+            | Msg::CommitResponse { .. }
+            | Msg::OffsetFetchResponse { .. } => {}
+        }
+    }
+
+    pub fn on_timer(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        timer: Timer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        match timer {
+            Timer::FetchWait { token } => {
+                if let Some(i) = self.parked.iter().position(|p| p.token == token) {
+                    let p = self.parked.swap_remove(i);
+                    let records = durable.logs[p.partition.index()]
+                        .read(p.offset, layout.broker_config.fetch_records_max)
+                        .to_vec();
+                    cx.send(
+                        p.from,
+                        Msg::FetchResponse {
+                            req: p.req,
+                            partition: p.partition,
+                            offset: p.offset,
+                            records,
+                            out_of_range: false,
+                        },
+                    );
+                }
+            }
+            Timer::GroupCheck { group } => {
+                self.groups[group.index()].check_at = None;
+                self.check_group(layout, durable, group, cx);
+            }
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn produce(
+        &mut self,
+        durable: &mut Durable,
+        from: NodeId,
+        partition: PartitionId,
+        batch: u32,
+        attempt: u16,
+        pid: u32,
+        base_seq: u32,
+        records: &[super::protocol::Record],
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) -> ProduceResult {
+        let n = records.len() as u32;
+        if pid != 0 {
+            let st = durable.seqs[partition.index()].entry(pid).or_default();
+            if base_seq != st.next_seq {
+                if let Some(&(_, base_offset)) = st.recent.iter().find(|(s, _)| *s == base_seq) {
+                    cx.record(EventKind::DuplicateBatch {
+                        broker: self.node,
+                        partition,
+                        producer: from,
+                        batch,
+                        attempt,
+                    });
+                    return ProduceResult::Duplicate { base_offset };
+                }
+                return ProduceResult::OutOfOrderSequence;
+            }
+        }
+        let log = &mut durable.logs[partition.index()];
+        let base_offset = log.append(records);
+        for (i, r) in records.iter().enumerate() {
+            cx.record(EventKind::Appended {
+                broker: self.node,
+                partition,
+                offset: base_offset + i as u64,
+                msg: r.msg,
+                producer: from,
+                batch,
+                attempt,
+            });
+        }
+        if pid != 0 {
+            let st = durable.seqs[partition.index()].entry(pid).or_default();
+            st.next_seq = base_seq.wrapping_add(n);
+            st.recent.push_back((base_seq, base_offset));
+            if st.recent.len() > PRODUCER_WINDOW {
+                st.recent.pop_front();
+            }
+        }
+        ProduceResult::Appended { base_offset }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fetch(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        from: NodeId,
+        req: u32,
+        partition: PartitionId,
+        offset: u64,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let log = &durable.logs[partition.index()];
+        if offset != log.end() {
+            let out_of_range = offset > log.end();
+            let records = log.read(offset, layout.broker_config.fetch_records_max).to_vec();
+            cx.send(
+                from,
+                Msg::FetchResponse {
+                    req,
+                    partition,
+                    offset,
+                    records,
+                    out_of_range,
+                },
+            );
+            return;
+        }
+        // Nothing new: hold the fetch until data arrives or the wait ends.
+        let token = self.next_token;
+        self.next_token += 1;
+        self.parked.push(Parked {
+            token,
+            from,
+            req,
+            partition,
+            offset,
+        });
+        let wait = layout
+            .group_of(from)
+            .map(|g| layout.groups[g.index()].config.fetch_max_wait)
+            .unwrap_or(SimTime::from_ms(500));
+        cx.after(wait, Timer::FetchWait { token });
+    }
+
+    /// Answers the fetches parked on `partition` now that it has new data.
+    fn wake(&mut self, layout: &Layout, durable: &Durable, partition: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
+        let log = &durable.logs[partition.index()];
+        let mut i = 0;
+        while i < self.parked.len() {
+            let p = self.parked[i];
+            if p.partition == partition && p.offset < log.end() {
+                self.parked.swap_remove(i);
+                let records = log.read(p.offset, layout.broker_config.fetch_records_max).to_vec();
+                cx.send(
+                    p.from,
+                    Msg::FetchResponse {
+                        req: p.req,
+                        partition,
+                        offset: p.offset,
+                        records,
+                        out_of_range: false,
+                    },
+                );
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    // ----- group coordination -----
+
+    #[allow(clippy::too_many_arguments)]
+    fn join(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        from: NodeId,
+        req: u32,
+        group: GroupId,
+        member: Option<u32>,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let now = cx.now;
+        let gd = &mut durable.groups[group.index()];
+        let gs = &mut self.groups[group.index()];
+        let known = member.and_then(|id| gs.members.iter().position(|m| m.id == id));
+        if let (Some(i), Phase::Stable) = (known, gs.phase) {
+            // A known member re-sending its join (its response was lost):
+            // answer with the current generation, no rebalance.
+            let m = &mut gs.members[i];
+            m.last_heartbeat = now;
+            m.node = from;
+            cx.send(
+                from,
+                Msg::JoinResponse {
+                    req,
+                    member: m.id,
+                    generation: gd.generation,
+                    assignment: m.assignment.clone(),
+                },
+            );
+            return;
+        }
+        let i = match known {
+            Some(i) => i,
+            None => {
+                let id = gd.next_member;
+                gd.next_member += 1;
+                gs.members.push(Member {
+                    id,
+                    node: from,
+                    last_heartbeat: now,
+                    pending_join: None,
+                    assignment: Vec::new(),
+                });
+                gs.members.len() - 1
+            }
+        };
+        gs.members[i].pending_join = Some(req);
+        gs.members[i].last_heartbeat = now;
+        gs.members[i].node = from;
+        match gs.phase {
+            Phase::Empty => self.begin_rebalance(layout, group, true, cx),
+            Phase::Stable => self.begin_rebalance(layout, group, false, cx),
+            Phase::Preparing { .. } => {}
+        }
+        self.try_complete(layout, durable, group, cx);
+    }
+
+    fn heartbeat(
+        &mut self,
+        durable: &Durable,
+        group: GroupId,
+        member: u32,
+        generation: u32,
+        now: SimTime,
+    ) -> Option<GroupError> {
+        let gs = &mut self.groups[group.index()];
+        let Some(m) = gs.members.iter_mut().find(|m| m.id == member) else {
+            return Some(GroupError::UnknownMember);
+        };
+        m.last_heartbeat = now;
+        if matches!(gs.phase, Phase::Preparing { .. }) {
+            return Some(GroupError::RebalanceInProgress);
+        }
+        if generation != durable.groups[group.index()].generation {
+            return Some(GroupError::IllegalGeneration);
+        }
+        None
+    }
+
+    fn leave(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        group: GroupId,
+        member: u32,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let gs = &mut self.groups[group.index()];
+        let Some(i) = gs.members.iter().position(|m| m.id == member) else {
+            return;
+        };
+        let m = gs.members.remove(i);
+        cx.record(EventKind::MemberRemoved {
+            group,
+            consumer: m.node,
+            reason: RemoveReason::PollInterval,
+        });
+        self.after_removal(layout, durable, group, cx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn commit(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        from: NodeId,
+        group: GroupId,
+        member: u32,
+        generation: u32,
+        offsets: &[(PartitionId, u64)],
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) -> Result<(), CommitError> {
+        let gs = &self.groups[group.index()];
+        let gd = &mut durable.groups[group.index()];
+        let result = if !gs.members.iter().any(|m| m.id == member) {
+            Err(CommitError::UnknownMember)
+        } else if generation != gd.generation {
+            Err(CommitError::IllegalGeneration)
+        } else if matches!(gs.phase, Phase::Preparing { .. }) {
+            Err(CommitError::RebalanceInProgress)
+        } else {
+            Ok(())
+        };
+        match result {
+            Ok(()) => {
+                let first = layout.topics[usize::from(layout.groups[group.index()].topic)].first;
+                for &(p, offset) in offsets {
+                    gd.committed[usize::from(p.0 - first.0)] = Some(offset);
+                    cx.record(EventKind::CommitAccepted {
+                        group,
+                        consumer: from,
+                        generation,
+                        partition: p,
+                        offset,
+                    });
+                }
+            }
+            Err(reason) => cx.record(EventKind::CommitRejected {
+                group,
+                consumer: from,
+                generation,
+                reason,
+            }),
+        }
+        result
+    }
+
+    fn begin_rebalance(&mut self, layout: &Layout, group: GroupId, initial: bool, cx: &mut Cx<'_, Msg, Timer>) {
+        let cfg = &layout.groups[group.index()].config;
+        let wait = if initial {
+            layout.broker_config.initial_rebalance_delay
+        } else {
+            cfg.max_poll_interval
+        };
+        let deadline = cx.now + wait;
+        self.groups[group.index()].phase = Phase::Preparing { deadline, initial };
+        self.schedule_check(group, deadline, cx);
+    }
+
+    fn schedule_check(&mut self, group: GroupId, at: SimTime, cx: &mut Cx<'_, Msg, Timer>) {
+        let gs = &mut self.groups[group.index()];
+        if gs.check_at.is_some_and(|t| t <= at) {
+            return;
+        }
+        gs.check_at = Some(at);
+        cx.after(at.since(cx.now), Timer::GroupCheck { group });
+    }
+
+    fn try_complete(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+        let gs = &self.groups[group.index()];
+        let Phase::Preparing { deadline, initial } = gs.phase else {
+            return;
+        };
+        if gs.members.is_empty() {
+            self.groups[group.index()].phase = Phase::Empty;
+            return;
+        }
+        let all_joined = gs.members.iter().all(|m| m.pending_join.is_some());
+        if (all_joined && !initial) || cx.now >= deadline {
+            self.complete(layout, durable, group, cx);
+        }
+    }
+
+    fn complete(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+        let now = cx.now;
+        let meta = &layout.groups[group.index()];
+        let topic = &layout.topics[usize::from(meta.topic)];
+        let gd = &mut durable.groups[group.index()];
+        let gs = &mut self.groups[group.index()];
+        // Members that did not rejoin in time are out.
+        let mut i = 0;
+        while i < gs.members.len() {
+            if gs.members[i].pending_join.is_none() {
+                let m = gs.members.remove(i);
+                cx.record(EventKind::MemberRemoved {
+                    group,
+                    consumer: m.node,
+                    reason: RemoveReason::RebalanceTimeout,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        if gs.members.is_empty() {
+            gs.phase = Phase::Empty;
+            return;
+        }
+        gd.generation += 1;
+        let generation = gd.generation;
+        gs.members.sort_by_key(|m| m.id);
+        let ranges = range_assign(topic.partitions, gs.members.len(), topic.first);
+        cx.record(EventKind::GenerationStarted {
+            group,
+            generation,
+            members: gs.members.len() as u16,
+        });
+        for (m, range) in gs.members.iter_mut().zip(ranges) {
+            for &p in &range {
+                cx.record(EventKind::Assigned {
+                    group,
+                    generation,
+                    consumer: m.node,
+                    partition: p,
+                });
+            }
+            m.assignment = range;
+            m.last_heartbeat = now;
+            if let Some(req) = m.pending_join.take() {
+                cx.send(
+                    m.node,
+                    Msg::JoinResponse {
+                        req,
+                        member: m.id,
+                        generation,
+                        assignment: m.assignment.clone(),
+                    },
+                );
+            }
+        }
+        gs.phase = Phase::Stable;
+        let session = meta.config.session_timeout;
+        self.schedule_check(group, now + session, cx);
+    }
+
+    fn after_removal(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+        match self.groups[group.index()].phase {
+            Phase::Stable => {
+                if self.groups[group.index()].members.is_empty() {
+                    self.groups[group.index()].phase = Phase::Empty;
+                } else {
+                    self.begin_rebalance(layout, group, false, cx);
+                }
+            }
+            Phase::Preparing { .. } => self.try_complete(layout, durable, group, cx),
+            Phase::Empty => {}
+        }
+    }
+
+    fn check_group(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+        let now = cx.now;
+        let session = layout.groups[group.index()].config.session_timeout;
+        // Session expiry of members not waiting on a join.
+        let gs = &mut self.groups[group.index()];
+        let mut removed = false;
+        let mut i = 0;
+        while i < gs.members.len() {
+            let m = &gs.members[i];
+            if m.pending_join.is_none() && m.last_heartbeat + session <= now {
+                let m = gs.members.remove(i);
+                cx.record(EventKind::MemberRemoved {
+                    group,
+                    consumer: m.node,
+                    reason: RemoveReason::SessionTimeout,
+                });
+                removed = true;
+            } else {
+                i += 1;
+            }
+        }
+        if removed {
+            self.after_removal(layout, durable, group, cx);
+        }
+        if let Phase::Preparing { deadline, .. } = self.groups[group.index()].phase
+            && now >= deadline
+        {
+            self.complete(layout, durable, group, cx);
+        }
+        // Next check: the earliest session expiry or rebalance deadline.
+        let gs = &self.groups[group.index()];
+        let mut next = SimTime::NEVER;
+        for m in &gs.members {
+            if m.pending_join.is_none() {
+                next = next.min(m.last_heartbeat + session);
+            }
+        }
+        if let Phase::Preparing { deadline, .. } = gs.phase {
+            next = next.min(deadline);
+        }
+        if next != SimTime::NEVER {
+            self.schedule_check(group, next.max(now + SimTime::from_us(1)), cx);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Configuration of the Kafka-style model, with Kafka's defaults.
+
+use crate::time::SimTime;
+
+/// Producer `acks`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Acks {
+    /// Fire and forget: no response, no retries, no offset.
+    Zero,
+    /// The leader has appended the record.
+    One,
+    /// Every in-sync replica has it. With one replica per partition (this
+    /// model has no replication yet) this is the same as `One`.
+    All,
+}
+
+/// Producer settings (`ProducerConfig`).
+#[derive(Clone, Debug)]
+pub struct ProducerConfig {
+    /// `acks` (default `all`).
+    pub acks: Acks,
+    /// `enable.idempotence` (default `true`).
+    pub idempotence: bool,
+    /// `retries` (default effectively unbounded; bounded here by
+    /// `delivery_timeout`).
+    pub retries: u32,
+    /// `request.timeout.ms` (default 30 s).
+    pub request_timeout: SimTime,
+    /// `delivery.timeout.ms` (default 120 s).
+    pub delivery_timeout: SimTime,
+    /// `retry.backoff.ms` (default 100 ms); each wait is jittered by ±20 %.
+    pub retry_backoff: SimTime,
+    /// `max.in.flight.requests.per.connection` (default 5).
+    pub max_in_flight: u32,
+    /// `linger.ms` (default 5 ms).
+    pub linger: SimTime,
+    /// Records per batch before it is sent without waiting for `linger`
+    /// (stands in for `batch.size`).
+    pub batch_records: u32,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            idempotence: true,
+            retries: u32::MAX,
+            request_timeout: SimTime::from_ms(30_000),
+            delivery_timeout: SimTime::from_ms(120_000),
+            retry_backoff: SimTime::from_ms(100),
+            max_in_flight: 5,
+            linger: SimTime::from_ms(5),
+            batch_records: 16,
+        }
+    }
+}
+
+/// When a consumer commits offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitMode {
+    /// `commitSync` of the batch's offsets right after `poll`, before
+    /// handling: at most once.
+    BeforeProcess,
+    /// `commitSync` after the whole batch is handled: at least once.
+    AfterBatch,
+    /// `enable.auto.commit`: inside `poll`, every `auto_commit_interval`,
+    /// the positions of records returned by earlier polls are committed
+    /// asynchronously, and synchronously before a rebalance.
+    Auto,
+}
+
+/// `auto.offset.reset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// Start from the beginning of the log.
+    Earliest,
+    /// Start from the end of the log (Kafka's default).
+    Latest,
+}
+
+/// Consumer settings (`ConsumerConfig`) and the loop around the handler.
+#[derive(Clone, Debug)]
+pub struct ConsumerConfig {
+    /// When offsets are committed.
+    pub commit: CommitMode,
+    /// `auto.commit.interval.ms` (default 5 s).
+    pub auto_commit_interval: SimTime,
+    /// `auto.offset.reset` (Kafka's default is `latest`).
+    pub offset_reset: OffsetReset,
+    /// `max.poll.records` (default 500).
+    pub max_poll_records: u32,
+    /// `session.timeout.ms` (default 45 s).
+    pub session_timeout: SimTime,
+    /// `heartbeat.interval.ms` (default 3 s).
+    pub heartbeat_interval: SimTime,
+    /// `max.poll.interval.ms` (default 300 s); also the rebalance timeout.
+    pub max_poll_interval: SimTime,
+    /// `request.timeout.ms` (default 30 s).
+    pub request_timeout: SimTime,
+    /// `fetch.max.wait.ms` (default 500 ms): how long a broker holds a fetch
+    /// when there is nothing new to return.
+    pub fetch_max_wait: SimTime,
+    /// `retry.backoff.ms` (default 100 ms) between retried requests.
+    pub retry_backoff: SimTime,
+    /// Processing time per record, as a range sampled uniformly.
+    pub processing: (SimTime, SimTime),
+    /// Attempts at one record when the handler keeps answering `Retry`,
+    /// before it is dead-lettered.
+    pub handler_attempts_max: u32,
+    /// Wait between handler retries.
+    pub handler_retry_backoff: SimTime,
+    /// Attempts at one `commitSync` that times out before the consumer gives
+    /// up on it (`default.api.timeout.ms` bounds this in the Java client).
+    pub commit_attempts_max: u32,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            commit: CommitMode::AfterBatch,
+            auto_commit_interval: SimTime::from_ms(5_000),
+            offset_reset: OffsetReset::Latest,
+            max_poll_records: 500,
+            session_timeout: SimTime::from_ms(45_000),
+            heartbeat_interval: SimTime::from_ms(3_000),
+            max_poll_interval: SimTime::from_ms(300_000),
+            request_timeout: SimTime::from_ms(30_000),
+            fetch_max_wait: SimTime::from_ms(500),
+            retry_backoff: SimTime::from_ms(100),
+            processing: (SimTime::ZERO, SimTime::ZERO),
+            handler_attempts_max: 3,
+            handler_retry_backoff: SimTime::from_ms(100),
+            commit_attempts_max: 2,
+        }
+    }
+}
+
+/// Broker-side settings.
+#[derive(Clone, Debug)]
+pub struct BrokerConfig {
+    /// `group.initial.rebalance.delay.ms` (default 3 s): how long the
+    /// coordinator waits for more members when an empty group gets its
+    /// first one.
+    pub initial_rebalance_delay: SimTime,
+    /// Records returned by one fetch at most (stands in for
+    /// `fetch.max.bytes`).
+    pub fetch_records_max: u32,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            initial_rebalance_delay: SimTime::from_ms(3_000),
+            fetch_records_max: 500,
+        }
+    }
+}

@@ -1,0 +1,900 @@
+//! A group consumer running a user handler.
+//!
+//! The loop is the Java client's, as applications write it:
+//!
+//! ```text
+//! loop {
+//!     batch = poll()            // rejoins first if a rebalance is pending
+//!     [commitSync(batch)]       // commit-before-process
+//!     for record in batch { handler.handle(record) }
+//!     [commitSync(batch)]       // process-then-commit
+//! }
+//! ```
+//!
+//! with auto-commit inside `poll` as the third option. A heartbeat runs
+//! beside the loop; it also notices when the loop has not polled within
+//! `max.poll.interval.ms` and leaves the group, as the Java heartbeat thread
+//! does. Rebalances are eager: all partitions are revoked before rejoining,
+//! and positions restart from the committed offsets.
+//!
+//! Crash points are checked where the loop passes them: `before-handle`,
+//! `mid-batch`, `after-handle-before-commit`, `after-commit`, and inside the
+//! handler (`mid-handle`, named points).
+
+use std::collections::VecDeque;
+
+use crate::event::{CommitError, CrashPoint, EventKind, Settle};
+use crate::handler::{Handler, HandlerCx, Outcome};
+use crate::ids::{GroupId, NodeId, PartitionId};
+use crate::model::Cx;
+use crate::panic_guard::run_user_code;
+use crate::store::TxBuffer;
+use crate::time::SimTime;
+
+use super::config::{CommitMode, OffsetReset};
+use super::protocol::{GroupError, Msg, Record, Timer};
+use super::world::{Durable, Layout};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not started yet.
+    Idle,
+    /// Waiting for the rebalance to complete.
+    Joining,
+    /// Looking up where to start on the assigned partitions.
+    Resetting,
+    /// Inside `poll`, waiting for records.
+    Polling,
+    /// `commitSync` before handling the batch.
+    CommitBefore,
+    /// Handling the batch.
+    Handling,
+    /// `commitSync` after handling the batch.
+    CommitAfter,
+    /// Committing positions synchronously before revoking (auto-commit).
+    CommitRevoke,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    BeforeProcess,
+    AfterBatch,
+    Revoke,
+    Auto,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    Join,
+    OffsetFetch,
+    ListOffsets,
+    Fetch(PartitionId),
+    Commit {
+        purpose: Purpose,
+        attempt: u32,
+        offsets: Vec<(PartitionId, u64)>,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Part {
+    partition: PartitionId,
+    /// Next offset `poll` returns (`None` until known).
+    position: Option<u64>,
+    /// Next offset to fetch.
+    fetch_at: u64,
+    /// Request id of the fetch in flight.
+    fetching: Option<u32>,
+    /// Fetched records from `position` on.
+    buffer: VecDeque<Record>,
+}
+
+/// One record of the current batch.
+#[derive(Clone, Copy, Debug)]
+struct Item {
+    partition: PartitionId,
+    offset: u64,
+    record: Record,
+}
+
+/// A consumer's volatile state (all of it: a crash rebuilds it).
+pub(crate) struct Consumer {
+    group: GroupId,
+    handler: Box<dyn Handler>,
+    member: Option<u32>,
+    generation: u32,
+    phase: Phase,
+    rejoin: bool,
+    parts: Vec<Part>,
+    next_req: u32,
+    pending: Vec<(u32, Pending)>,
+    batch: Vec<Item>,
+    pos: usize,
+    attempt: u32,
+    /// Invalidates processing and backoff timers of earlier steps.
+    step: u64,
+    waiting: bool,
+    poll_returned_at: SimTime,
+    last_auto_commit: SimTime,
+    heartbeat_running: bool,
+    rr: usize,
+}
+
+impl Consumer {
+    pub fn new(layout: &Layout, index: usize) -> Consumer {
+        let group = layout.consumers[index].1;
+        let handler = (layout.groups[group.index()].handler)();
+        Consumer {
+            group,
+            handler,
+            member: None,
+            generation: 0,
+            phase: Phase::Idle,
+            rejoin: false,
+            parts: Vec::new(),
+            next_req: 0,
+            pending: Vec::new(),
+            batch: Vec::new(),
+            pos: 0,
+            attempt: 1,
+            step: 0,
+            waiting: false,
+            poll_returned_at: SimTime::ZERO,
+            last_auto_commit: SimTime::ZERO,
+            heartbeat_running: false,
+            rr: 0,
+        }
+    }
+
+    /// Idle in `poll` with nothing buffered and no rebalance pending.
+    pub fn idle(&self) -> bool {
+        self.phase == Phase::Polling
+            && !self.rejoin
+            && self.member.is_some()
+            && self.parts.iter().all(|p| p.buffer.is_empty())
+    }
+
+    /// The position on `p`, if this consumer owns it.
+    pub fn position(&self, p: PartitionId) -> Option<u64> {
+        self.parts
+            .iter()
+            .find(|x| x.partition == p)
+            .and_then(|x| x.position)
+    }
+
+    fn coordinator(&self, layout: &Layout) -> NodeId {
+        layout.groups[self.group.index()].coordinator
+    }
+
+    fn req(&mut self) -> u32 {
+        self.next_req = self.next_req.wrapping_add(1);
+        self.next_req
+    }
+
+    fn take_pending(&mut self, req: u32) -> Option<Pending> {
+        let i = self.pending.iter().position(|(r, _)| *r == req)?;
+        Some(self.pending.swap_remove(i).1)
+    }
+
+    pub fn start(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        self.send_join(layout, cx);
+    }
+
+    pub fn on_message(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        msg: Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        match msg {
+            Msg::JoinResponse {
+                req,
+                member,
+                generation,
+                assignment,
+            } => {
+                if !matches!(self.take_pending(req), Some(Pending::Join)) {
+                    return;
+                }
+                self.member = Some(member);
+                self.generation = generation;
+                self.rejoin = false;
+                self.parts = assignment
+                    .into_iter()
+                    .map(|partition| Part {
+                        partition,
+                        position: None,
+                        fetch_at: 0,
+                        fetching: None,
+                        buffer: VecDeque::new(),
+                    })
+                    .collect();
+                if !self.heartbeat_running {
+                    self.heartbeat_running = true;
+                    let cfg = &layout.groups[self.group.index()].config;
+                    cx.after(cfg.heartbeat_interval, Timer::Heartbeat);
+                }
+                self.phase = Phase::Resetting;
+                self.fetch_committed(layout, cx);
+                self.after_reset(layout, durable, scratch, cx);
+            }
+            Msg::OffsetFetchResponse { req, offsets } => {
+                if !matches!(self.take_pending(req), Some(Pending::OffsetFetch)) {
+                    return;
+                }
+                for (p, committed) in offsets {
+                    match committed {
+                        Some(o) => self.set_position(p, o),
+                        None => self.reset_position(layout, p, cx),
+                    }
+                }
+                self.after_reset(layout, durable, scratch, cx);
+            }
+            Msg::ListOffsetsResponse {
+                req,
+                partition,
+                end,
+            } => {
+                if !matches!(self.take_pending(req), Some(Pending::ListOffsets)) {
+                    return;
+                }
+                self.set_position(partition, end);
+                self.after_reset(layout, durable, scratch, cx);
+            }
+            Msg::FetchResponse {
+                req,
+                partition,
+                offset,
+                records,
+                out_of_range,
+            } => {
+                if !matches!(self.take_pending(req), Some(Pending::Fetch(_))) {
+                    return;
+                }
+                if let Some(part) = self.parts.iter_mut().find(|p| p.partition == partition) {
+                    part.fetching = None;
+                    if out_of_range {
+                        part.position = None;
+                        part.buffer.clear();
+                        self.reset_position(layout, partition, cx);
+                    } else if offset == part.fetch_at && part.position.is_some() {
+                        part.fetch_at += records.len() as u64;
+                        part.buffer.extend(records);
+                    }
+                }
+                if self.phase == Phase::Polling {
+                    self.poll(layout, durable, scratch, cx);
+                }
+            }
+            Msg::HeartbeatResponse { error, generation } => {
+                if generation != self.generation || self.member.is_none() {
+                    return;
+                }
+                match error {
+                    None => {}
+                    Some(GroupError::RebalanceInProgress | GroupError::IllegalGeneration) => {
+                        self.request_rejoin(layout, durable, scratch, cx);
+                    }
+                    Some(GroupError::UnknownMember) => {
+                        self.member = None;
+                        self.generation = 0;
+                        self.request_rejoin(layout, durable, scratch, cx);
+                    }
+                }
+            }
+            Msg::CommitResponse { req, result } => {
+                if let Some(Pending::Commit { purpose, .. }) = self.take_pending(req) {
+                    self.commit_done(layout, durable, scratch, purpose, result, cx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn on_timer(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        timer: Timer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let cfg = &layout.groups[self.group.index()].config;
+        match timer {
+            Timer::Heartbeat => {
+                cx.after(cfg.heartbeat_interval, Timer::Heartbeat);
+                let Some(member) = self.member else {
+                    return;
+                };
+                let busy = matches!(
+                    self.phase,
+                    Phase::Handling | Phase::CommitBefore | Phase::CommitAfter
+                );
+                if busy && cx.now.since(self.poll_returned_at) > cfg.max_poll_interval {
+                    // The Java heartbeat thread leaves the group when the
+                    // application has not polled in time.
+                    cx.record(EventKind::PollIntervalExceeded {
+                        consumer: cx.me,
+                        generation: self.generation,
+                    });
+                    cx.send(
+                        self.coordinator(layout),
+                        Msg::Leave {
+                            group: self.group,
+                            member,
+                        },
+                    );
+                    self.member = None;
+                    self.generation = 0;
+                    self.rejoin = true;
+                    return;
+                }
+                cx.send(
+                    self.coordinator(layout),
+                    Msg::Heartbeat {
+                        group: self.group,
+                        member,
+                        generation: self.generation,
+                    },
+                );
+            }
+            Timer::RequestTimeout { req } => {
+                let Some(pending) = self.take_pending(req) else {
+                    return;
+                };
+                match pending {
+                    Pending::Join => self.send_join(layout, cx),
+                    Pending::OffsetFetch => self.fetch_committed(layout, cx),
+                    Pending::ListOffsets => {
+                        let unknown: Vec<_> = self
+                            .parts
+                            .iter()
+                            .filter(|p| p.position.is_none())
+                            .map(|p| p.partition)
+                            .collect();
+                        for p in unknown {
+                            self.reset_position(layout, p, cx);
+                        }
+                    }
+                    Pending::Fetch(p) => {
+                        if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
+                            part.fetching = None;
+                        }
+                        if self.phase == Phase::Polling {
+                            self.poll(layout, durable, scratch, cx);
+                        }
+                    }
+                    Pending::Commit {
+                        purpose,
+                        attempt,
+                        offsets,
+                    } => {
+                        if purpose != Purpose::Auto && attempt < cfg.commit_attempts_max {
+                            self.send_commit(layout, durable, scratch, offsets, purpose, attempt + 1, cx);
+                        } else {
+                            self.commit_timed_out(layout, durable, scratch, purpose, cx);
+                        }
+                    }
+                }
+            }
+            Timer::Processed { step } | Timer::Backoff { step } => {
+                if step == self.step && self.phase == Phase::Handling {
+                    self.process(layout, durable, scratch, cx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ----- membership -----
+
+    fn send_join(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        self.phase = Phase::Joining;
+        let req = self.req();
+        self.pending.push((req, Pending::Join));
+        cx.send(
+            self.coordinator(layout),
+            Msg::Join {
+                req,
+                group: self.group,
+                member: self.member,
+            },
+        );
+        let cfg = &layout.groups[self.group.index()].config;
+        cx.after(
+            cfg.max_poll_interval + SimTime::from_ms(5_000),
+            Timer::RequestTimeout { req },
+        );
+    }
+
+    fn request_rejoin(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        self.rejoin = true;
+        if self.phase == Phase::Polling {
+            self.poll(layout, durable, scratch, cx);
+        }
+    }
+
+    /// Eager revocation: give up every partition, then rejoin.
+    fn rejoin_group(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let cfg = &layout.groups[self.group.index()].config;
+        if cfg.commit == CommitMode::Auto && self.member.is_some() {
+            let offsets = self.positions();
+            if !offsets.is_empty() {
+                self.parts.clear();
+                self.phase = Phase::CommitRevoke;
+                self.send_commit(layout, durable, scratch, offsets, Purpose::Revoke, 1, cx);
+                return;
+            }
+        }
+        self.parts.clear();
+        self.send_join(layout, cx);
+    }
+
+    // ----- positions -----
+
+    fn fetch_committed(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        let partitions: Vec<_> = self
+            .parts
+            .iter()
+            .filter(|p| p.position.is_none())
+            .map(|p| p.partition)
+            .collect();
+        if partitions.is_empty() {
+            return;
+        }
+        let req = self.req();
+        self.pending.push((req, Pending::OffsetFetch));
+        cx.send(
+            self.coordinator(layout),
+            Msg::OffsetFetch {
+                req,
+                group: self.group,
+                partitions,
+            },
+        );
+        let cfg = &layout.groups[self.group.index()].config;
+        cx.after(cfg.request_timeout, Timer::RequestTimeout { req });
+    }
+
+    fn reset_position(&mut self, layout: &Layout, p: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
+        let cfg = &layout.groups[self.group.index()].config;
+        match cfg.offset_reset {
+            OffsetReset::Earliest => self.set_position(p, 0),
+            OffsetReset::Latest => {
+                let req = self.req();
+                self.pending.push((req, Pending::ListOffsets));
+                cx.send(
+                    layout.partitions[p.index()].leader,
+                    Msg::ListOffsets { req, partition: p },
+                );
+                cx.after(cfg.request_timeout, Timer::RequestTimeout { req });
+            }
+        }
+    }
+
+    fn set_position(&mut self, p: PartitionId, offset: u64) {
+        if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
+            part.position = Some(offset);
+            part.fetch_at = offset;
+            part.buffer.clear();
+        }
+    }
+
+    /// Once every assigned partition has a position, start polling.
+    fn after_reset(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        if self.phase == Phase::Resetting && self.parts.iter().all(|p| p.position.is_some()) {
+            self.poll(layout, durable, scratch, cx);
+        }
+    }
+
+    /// `(partition, position)` of every partition with a known position.
+    fn positions(&self) -> Vec<(PartitionId, u64)> {
+        self.parts
+            .iter()
+            .filter_map(|p| p.position.map(|o| (p.partition, o)))
+            .collect()
+    }
+
+    // ----- the poll loop -----
+
+    fn poll(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        self.phase = Phase::Polling;
+        if self.rejoin || self.member.is_none() {
+            self.rejoin_group(layout, durable, scratch, cx);
+            return;
+        }
+        let cfg = &layout.groups[self.group.index()].config;
+        if cfg.commit == CommitMode::Auto
+            && cx.now.since(self.last_auto_commit) >= cfg.auto_commit_interval
+        {
+            self.last_auto_commit = cx.now;
+            let offsets = self.positions();
+            if !offsets.is_empty() {
+                self.send_commit(layout, durable, scratch, offsets, Purpose::Auto, 1, cx);
+            }
+        }
+        if self.take_batch(cfg.max_poll_records) {
+            self.poll_returned_at = cx.now;
+            if cfg.commit == CommitMode::BeforeProcess {
+                self.phase = Phase::CommitBefore;
+                let offsets = self.batch_offsets();
+                self.send_commit(layout, durable, scratch, offsets, Purpose::BeforeProcess, 1, cx);
+            } else {
+                self.begin_handling(layout, durable, scratch, cx);
+            }
+            return;
+        }
+        self.ensure_fetches(layout, cx);
+    }
+
+    /// Moves up to `max` buffered records into the batch, a partition at a
+    /// time starting from a rotating one. Advances positions.
+    fn take_batch(&mut self, max: u32) -> bool {
+        self.batch.clear();
+        let n = self.parts.len();
+        for k in 0..n {
+            let part = &mut self.parts[(self.rr + k) % n];
+            let Some(mut offset) = part.position else {
+                continue;
+            };
+            while (self.batch.len() as u32) < max {
+                let Some(record) = part.buffer.pop_front() else {
+                    break;
+                };
+                self.batch.push(Item {
+                    partition: part.partition,
+                    offset,
+                    record,
+                });
+                offset += 1;
+            }
+            part.position = Some(offset);
+        }
+        if n > 0 {
+            self.rr = (self.rr + 1) % n;
+        }
+        !self.batch.is_empty()
+    }
+
+    fn ensure_fetches(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        let cfg = &layout.groups[self.group.index()].config;
+        for i in 0..self.parts.len() {
+            let part = &self.parts[i];
+            if part.position.is_none() || part.fetching.is_some() || !part.buffer.is_empty() {
+                continue;
+            }
+            let (partition, offset) = (part.partition, part.fetch_at);
+            let req = self.req();
+            self.parts[i].fetching = Some(req);
+            self.pending.push((req, Pending::Fetch(partition)));
+            cx.send(
+                layout.partitions[partition.index()].leader,
+                Msg::Fetch {
+                    req,
+                    partition,
+                    offset,
+                },
+            );
+            cx.after(
+                cfg.request_timeout + cfg.fetch_max_wait,
+                Timer::RequestTimeout { req },
+            );
+        }
+    }
+
+    /// `(partition, last offset + 1)` for each partition in the batch.
+    fn batch_offsets(&self) -> Vec<(PartitionId, u64)> {
+        let mut out: Vec<(PartitionId, u64)> = Vec::new();
+        for item in &self.batch {
+            match out.iter_mut().find(|(p, _)| *p == item.partition) {
+                Some(e) => e.1 = e.1.max(item.offset + 1),
+                None => out.push((item.partition, item.offset + 1)),
+            }
+        }
+        out
+    }
+
+    // ----- commits -----
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_commit(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        offsets: Vec<(PartitionId, u64)>,
+        purpose: Purpose,
+        attempt: u32,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let Some(member) = self.member else {
+            // The client knows it is no longer in the group: the commit
+            // fails without being sent (CommitFailedException).
+            cx.record(EventKind::CommitRejected {
+                group: self.group,
+                consumer: cx.me,
+                generation: self.generation,
+                reason: CommitError::UnknownMember,
+            });
+            self.commit_done(layout, durable, scratch, purpose, Err(CommitError::UnknownMember), cx);
+            return;
+        };
+        let req = self.req();
+        cx.send(
+            self.coordinator(layout),
+            Msg::Commit {
+                req,
+                group: self.group,
+                member,
+                generation: self.generation,
+                offsets: offsets.clone(),
+            },
+        );
+        self.pending.push((
+            req,
+            Pending::Commit {
+                purpose,
+                attempt,
+                offsets,
+            },
+        ));
+        let cfg = &layout.groups[self.group.index()].config;
+        cx.after(cfg.request_timeout, Timer::RequestTimeout { req });
+    }
+
+    fn commit_done(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        purpose: Purpose,
+        result: Result<(), CommitError>,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        match (purpose, result) {
+            (Purpose::Auto, _) => {}
+            (Purpose::Revoke, _) => {
+                if self.phase == Phase::CommitRevoke {
+                    self.send_join(layout, cx);
+                }
+            }
+            (Purpose::BeforeProcess, Ok(())) => {
+                if self.phase != Phase::CommitBefore || cx.crash_point(CrashPoint::AfterCommit, None) {
+                    return;
+                }
+                self.begin_handling(layout, durable, scratch, cx);
+            }
+            (Purpose::AfterBatch, Ok(())) => {
+                if self.phase != Phase::CommitAfter || cx.crash_point(CrashPoint::AfterCommit, None) {
+                    return;
+                }
+                self.poll(layout, durable, scratch, cx);
+            }
+            (Purpose::BeforeProcess | Purpose::AfterBatch, Err(_)) => {
+                // CommitFailedException: the group moved on. The batch is
+                // abandoned; rejoining restarts from the committed offsets.
+                if matches!(self.phase, Phase::CommitBefore | Phase::CommitAfter) {
+                    self.batch.clear();
+                    self.rejoin = true;
+                    self.poll(layout, durable, scratch, cx);
+                }
+            }
+        }
+    }
+
+    fn commit_timed_out(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        purpose: Purpose,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        match purpose {
+            Purpose::Auto => {}
+            Purpose::Revoke => {
+                if self.phase == Phase::CommitRevoke {
+                    self.send_join(layout, cx);
+                }
+            }
+            // commitSync threw a timeout: the application skips the batch
+            // (commit-before-process) or moves on (process-then-commit);
+            // later commits cover these offsets if they succeed.
+            Purpose::BeforeProcess | Purpose::AfterBatch => {
+                if matches!(self.phase, Phase::CommitBefore | Phase::CommitAfter) {
+                    self.batch.clear();
+                    self.poll(layout, durable, scratch, cx);
+                }
+            }
+        }
+    }
+
+    // ----- handling -----
+
+    fn begin_handling(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        self.phase = Phase::Handling;
+        self.pos = 0;
+        self.attempt = 1;
+        self.waiting = false;
+        if cx.crash_point(CrashPoint::BeforeHandle, None) {
+            return;
+        }
+        self.process(layout, durable, scratch, cx);
+    }
+
+    /// Handles records of the batch until one needs time to pass.
+    fn process(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let cfg = &layout.groups[self.group.index()].config;
+        loop {
+            if self.pos >= self.batch.len() {
+                return self.batch_done(layout, durable, scratch, cx);
+            }
+            if !self.waiting {
+                let pt = match cx.env.slow_processing(cx.me) {
+                    Some(t) => t,
+                    None => {
+                        let (lo, hi) = cfg.processing;
+                        if hi.as_us() == 0 {
+                            SimTime::ZERO
+                        } else {
+                            SimTime::from_us(cx.rng.between(lo.as_us(), hi.as_us()))
+                        }
+                    }
+                };
+                if pt > SimTime::ZERO {
+                    self.step += 1;
+                    self.waiting = true;
+                    cx.after(pt, Timer::Processed { step: self.step });
+                    return;
+                }
+            }
+            self.waiting = false;
+            let settle = self.invoke(layout, durable, scratch, cx);
+            if cx.crashed().is_some() {
+                return;
+            }
+            match settle {
+                Settle::Retry => {
+                    self.attempt += 1;
+                    self.step += 1;
+                    cx.after(cfg.handler_retry_backoff, Timer::Backoff { step: self.step });
+                    return;
+                }
+                Settle::Ok | Settle::DeadLettered | Settle::Panicked => {
+                    self.pos += 1;
+                    self.attempt = 1;
+                    if self.pos < self.batch.len() && cx.crash_point(CrashPoint::MidBatch, None) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs the handler on the current record and records how it settled.
+    fn invoke(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) -> Settle {
+        let item = self.batch[self.pos];
+        let r = item.record;
+        let me = cx.me;
+        if self.attempt == 1 {
+            cx.record(EventKind::Delivered {
+                consumer: me,
+                partition: item.partition,
+                offset: item.offset,
+                msg: r.msg,
+                key: r.entity,
+                generation: self.generation,
+            });
+        }
+        let delivery = layout.delivery(item.partition, item.offset, &r, self.attempt);
+        let max_attempts = layout.groups[self.group.index()].config.handler_attempts_max;
+        let now = cx.now;
+        let mut hcx = HandlerCx::new(
+            now,
+            me,
+            r.msg,
+            r.entity,
+            &mut durable.stores[self.group.index()],
+            scratch,
+            cx.history,
+            cx.env,
+            cx.rng,
+        );
+        let handler = &mut self.handler;
+        let result = run_user_code(|| handler.handle(&delivery, &mut hcx));
+        let crashed = hcx.crash();
+        drop(hcx);
+        if let Some(point) = crashed {
+            cx.crashed_inside(point);
+            return Settle::Ok;
+        }
+        let settle = match result {
+            Ok(Outcome::Ok) => Settle::Ok,
+            Ok(Outcome::Fail) => Settle::DeadLettered,
+            Ok(Outcome::Retry) if self.attempt < max_attempts => Settle::Retry,
+            Ok(Outcome::Retry) => Settle::DeadLettered,
+            Err(message) => {
+                cx.history.panics.push(message);
+                let panic = (cx.history.panics.len() - 1) as u32;
+                cx.record(EventKind::HandlerPanicked {
+                    consumer: me,
+                    msg: r.msg,
+                    panic,
+                });
+                Settle::Panicked
+            }
+        };
+        cx.record(EventKind::Handled {
+            consumer: me,
+            partition: item.partition,
+            offset: item.offset,
+            msg: r.msg,
+            settle,
+        });
+        settle
+    }
+
+    fn batch_done(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        if cx.crash_point(CrashPoint::AfterHandleBeforeCommit, None) {
+            return;
+        }
+        let cfg = &layout.groups[self.group.index()].config;
+        if cfg.commit == CommitMode::AfterBatch {
+            self.phase = Phase::CommitAfter;
+            let offsets = self.batch_offsets();
+            self.send_commit(layout, durable, scratch, offsets, Purpose::AfterBatch, 1, cx);
+        } else {
+            self.poll(layout, durable, scratch, cx);
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! A producer client driven by its planned workload.
+//!
+//! Records are accumulated per partition into batches, closed when full or
+//! when `linger.ms` passes, and sent to the partition leader with at most
+//! `max.in.flight.requests.per.connection` requests outstanding per broker.
+//! A request that gets no response within `request.timeout.ms`, or an
+//! out-of-order-sequence error, is retried after a jittered backoff, at the
+//! front of its broker's queue, until `retries` or `delivery.timeout.ms`
+//! runs out. With idempotence off, a retry after a lost acknowledgement
+//! appends the batch again, and a retry overtaken by a later batch lands
+//! after it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::event::{EventKind, ProduceError};
+use crate::ids::PartitionId;
+use crate::model::Cx;
+use crate::time::SimTime;
+
+use super::config::Acks;
+use super::protocol::{Msg, ProduceResult, Record, Timer};
+use super::world::Layout;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BatchState {
+    Queued,
+    InFlight { req: u32 },
+    Backoff,
+    Done,
+}
+
+#[derive(Clone, Debug)]
+struct Batch {
+    partition: PartitionId,
+    leader: usize,
+    records: Arc<[Record]>,
+    base_seq: u32,
+    attempt: u16,
+    first_sent: Option<SimTime>,
+    state: BatchState,
+}
+
+#[derive(Clone, Debug)]
+struct Open {
+    batch: u32,
+    records: Vec<Record>,
+}
+
+/// A producer's volatile state.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    index: usize,
+    pid: u32,
+    next: usize,
+    /// Open batch per partition of the topic.
+    open: Vec<Option<Open>>,
+    batches: Vec<Batch>,
+    /// Queued batch ids per broker (index into `Layout::brokers`).
+    queues: Vec<VecDeque<u32>>,
+    in_flight: Vec<u32>,
+    next_req: u32,
+    next_batch: u32,
+    seqs: Vec<u32>,
+    sticky: Option<PartitionId>,
+    outstanding: usize,
+}
+
+impl Producer {
+    pub fn new(layout: &Layout, index: usize, incarnation: u32) -> Producer {
+        let meta = &layout.producers[index];
+        let parts = layout.topics[usize::from(meta.topic)].partitions as usize;
+        // A fresh producer id per incarnation, as `InitProducerId` gives a
+        // restarted producer without a transactional id.
+        let pid = if meta.config.idempotence {
+            1 + index as u32 + incarnation * layout.producers.len() as u32
+        } else {
+            0
+        };
+        Producer {
+            index,
+            pid,
+            next: 0,
+            open: vec![None; parts],
+            batches: Vec::new(),
+            queues: vec![VecDeque::new(); layout.brokers.len()],
+            in_flight: vec![0; layout.brokers.len()],
+            next_req: 0,
+            next_batch: 0,
+            seqs: vec![0; parts],
+            sticky: None,
+            outstanding: meta.plan.len(),
+        }
+    }
+
+    /// Whether every planned record is acknowledged or given up.
+    pub fn done(&self) -> bool {
+        self.outstanding == 0
+    }
+
+    pub fn start(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        if let Some(r) = layout.producers[self.index].plan.first() {
+            cx.after(r.at.since(cx.now), Timer::NextRecord);
+        }
+    }
+
+    pub fn on_message(&mut self, layout: &Layout, msg: Msg, cx: &mut Cx<'_, Msg, Timer>) {
+        let Msg::ProduceResponse { req, batch, result } = msg else {
+            return;
+        };
+        let Some(b) = self.batches.get(batch as usize) else {
+            return;
+        };
+        if b.state != (BatchState::InFlight { req }) {
+            return; // a late or duplicated response
+        }
+        let leader = b.leader;
+        self.in_flight[leader] -= 1;
+        match result {
+            ProduceResult::Appended { base_offset } | ProduceResult::Duplicate { base_offset } => {
+                self.finish(batch, Some(base_offset), cx);
+            }
+            ProduceResult::OutOfOrderSequence => self.retry(layout, batch, cx),
+        }
+        self.send_ready(layout, leader, cx);
+    }
+
+    pub fn on_timer(&mut self, layout: &Layout, timer: Timer, cx: &mut Cx<'_, Msg, Timer>) {
+        match timer {
+            Timer::NextRecord => self.accumulate(layout, cx),
+            Timer::Linger { partition, batch } => {
+                let slot = self.slot(layout, partition);
+                if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
+                    self.close(layout, partition, cx);
+                }
+            }
+            Timer::ProduceTimeout { batch, attempt } => {
+                let b = &self.batches[batch as usize];
+                if matches!(b.state, BatchState::InFlight { .. }) && b.attempt == attempt {
+                    let leader = b.leader;
+                    self.in_flight[leader] -= 1;
+                    self.retry(layout, batch, cx);
+                    self.send_ready(layout, leader, cx);
+                }
+            }
+            Timer::ProduceRetry { batch } => {
+                let b = &mut self.batches[batch as usize];
+                if b.state == BatchState::Backoff {
+                    b.state = BatchState::Queued;
+                    let leader = b.leader;
+                    // Retried batches go back to the front, as in the Java
+                    // client's accumulator.
+                    self.queues[leader].push_front(batch);
+                    self.send_ready(layout, leader, cx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn slot(&self, layout: &Layout, p: PartitionId) -> usize {
+        let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
+        usize::from(p.0 - first.0)
+    }
+
+    /// Hands every record that is due to the accumulator.
+    fn accumulate(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        let meta = &layout.producers[self.index];
+        let topic = &layout.topics[usize::from(meta.topic)];
+        while let Some(r) = meta.plan.get(self.next) {
+            if r.at > cx.now {
+                cx.after(r.at.since(cx.now), Timer::NextRecord);
+                break;
+            }
+            self.next += 1;
+            let partition = if meta.keyless {
+                match self.sticky {
+                    Some(p) => p,
+                    None => {
+                        let p = PartitionId(topic.first.0 + cx.rng.below(u64::from(topic.partitions)) as u16);
+                        self.sticky = Some(p);
+                        p
+                    }
+                }
+            } else {
+                layout.key_partitions[r.entity.index()]
+            };
+            let slot = self.slot(layout, partition);
+            if self.open[slot].is_none() {
+                // The id is taken when the batch opens; it is stored when
+                // it closes, possibly after batches opened later.
+                let batch = self.next_batch;
+                self.next_batch += 1;
+                self.open[slot] = Some(Open {
+                    batch,
+                    records: Vec::with_capacity(meta.config.batch_records as usize),
+                });
+                cx.after(meta.config.linger, Timer::Linger { partition, batch });
+            }
+            let open = self.open[slot].as_mut().expect("just opened");
+            open.records.push(Record {
+                msg: r.msg,
+                entity: r.entity,
+                seq: r.seq,
+                value: r.value,
+                keyed: !meta.keyless,
+                producer: meta.node,
+                batch: open.batch,
+            });
+            if open.records.len() as u32 >= meta.config.batch_records {
+                self.close(layout, partition, cx);
+            }
+        }
+    }
+
+    /// Closes the open batch of `partition` and queues it for sending.
+    fn close(&mut self, layout: &Layout, partition: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
+        let slot = self.slot(layout, partition);
+        let Some(open) = self.open[slot].take() else {
+            return;
+        };
+        let leader = layout
+            .brokers
+            .iter()
+            .position(|b| *b == layout.partitions[partition.index()].leader)
+            .unwrap_or(0);
+        let base_seq = self.seqs[slot];
+        self.seqs[slot] = base_seq.wrapping_add(open.records.len() as u32);
+        let id = open.batch as usize;
+        if self.batches.len() <= id {
+            self.batches.resize(
+                id + 1,
+                Batch {
+                    partition,
+                    leader,
+                    records: Arc::from(Vec::new()),
+                    base_seq: 0,
+                    attempt: 0,
+                    first_sent: None,
+                    state: BatchState::Done,
+                },
+            );
+        }
+        self.batches[id] = Batch {
+            partition,
+            leader,
+            records: Arc::from(open.records),
+            base_seq,
+            attempt: 0,
+            first_sent: None,
+            state: BatchState::Queued,
+        };
+        if self.sticky == Some(partition) {
+            self.sticky = None;
+        }
+        self.queues[leader].push_back(open.batch);
+        self.send_ready(layout, leader, cx);
+    }
+
+    fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
+        let cfg = &layout.producers[self.index].config;
+        while self.in_flight[leader] < cfg.max_in_flight {
+            let Some(id) = self.queues[leader].pop_front() else {
+                break;
+            };
+            let req = self.next_req;
+            self.next_req += 1;
+            let b = &mut self.batches[id as usize];
+            b.attempt += 1;
+            b.first_sent.get_or_insert(cx.now);
+            let msg = Msg::Produce {
+                req,
+                partition: b.partition,
+                batch: id,
+                attempt: b.attempt,
+                pid: self.pid,
+                base_seq: b.base_seq,
+                acks: cfg.acks,
+                records: b.records.clone(),
+            };
+            cx.record(EventKind::ProduceSent {
+                producer: cx.me,
+                partition: b.partition,
+                batch: id,
+                attempt: b.attempt,
+                records: b.records.len() as u16,
+            });
+            let to = layout.brokers[leader];
+            let attempt = b.attempt;
+            cx.send(to, msg);
+            if cfg.acks == Acks::Zero {
+                // Fire and forget: the send "succeeds" with no offset.
+                self.finish(id, None, cx);
+            } else {
+                self.batches[id as usize].state = BatchState::InFlight { req };
+                self.in_flight[leader] += 1;
+                cx.after(cfg.request_timeout, Timer::ProduceTimeout { batch: id, attempt });
+            }
+        }
+    }
+
+    fn finish(&mut self, id: u32, base_offset: Option<u64>, cx: &mut Cx<'_, Msg, Timer>) {
+        let b = &mut self.batches[id as usize];
+        b.state = BatchState::Done;
+        for (i, r) in b.records.iter().enumerate() {
+            cx.history.record(
+                cx.now,
+                EventKind::Acked {
+                    producer: cx.me,
+                    msg: r.msg,
+                    partition: b.partition,
+                    offset: base_offset.map(|o| o + i as u64),
+                },
+            );
+        }
+        self.outstanding -= b.records.len();
+    }
+
+    fn retry(&mut self, layout: &Layout, id: u32, cx: &mut Cx<'_, Msg, Timer>) {
+        let cfg = &layout.producers[self.index].config;
+        let b = &mut self.batches[id as usize];
+        let expired = b
+            .first_sent
+            .is_some_and(|t| cx.now.since(t) >= cfg.delivery_timeout);
+        let exhausted = u32::from(b.attempt) > cfg.retries;
+        if expired || exhausted {
+            let reason = if expired {
+                ProduceError::DeliveryTimeout
+            } else {
+                ProduceError::RetriesExhausted
+            };
+            b.state = BatchState::Done;
+            for r in b.records.iter() {
+                cx.history.record(
+                    cx.now,
+                    EventKind::ProduceFailed {
+                        producer: cx.me,
+                        msg: r.msg,
+                        partition: b.partition,
+                        reason,
+                    },
+                );
+            }
+            self.outstanding -= b.records.len();
+            return;
+        }
+        b.state = BatchState::Backoff;
+        // ±20 % jitter, as the Java client applies to retry.backoff.ms.
+        let base = cfg.retry_backoff.as_us();
+        let jitter = base / 5;
+        let wait = base - jitter + cx.rng.below(2 * jitter + 1);
+        cx.after(SimTime::from_us(wait), Timer::ProduceRetry { batch: id });
+    }
+}

@@ -1,0 +1,306 @@
+//! The wire protocol between producers, brokers and consumers, and the
+//! timers each of them sets.
+//!
+//! Requests carry a request id; responses echo it, so a client can tell a
+//! late or duplicated response from the one it is waiting for, as the real
+//! clients do with correlation ids.
+
+use std::sync::Arc;
+
+use crate::event::CommitError;
+use crate::ids::{GroupId, KeyId, MessageId, NodeId, PartitionId};
+use crate::model::Message;
+
+use super::config::Acks;
+
+/// One record as it travels and as it sits in a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The application's message id (a header; shared by duplicates).
+    pub msg: MessageId,
+    /// The entity the message is about.
+    pub entity: KeyId,
+    /// Position among the entity's messages, from 1.
+    pub seq: u32,
+    /// The payload: an amount.
+    pub value: i64,
+    /// Whether the record carries the entity as its Kafka key.
+    pub keyed: bool,
+    /// The producer that sent it.
+    pub producer: NodeId,
+    /// The producer's batch.
+    pub batch: u32,
+}
+
+/// The result of a produce request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProduceResult {
+    /// Appended at `base_offset` onward.
+    Appended {
+        /// Offset of the batch's first record.
+        base_offset: u64,
+    },
+    /// An idempotent producer's retry of a batch the broker already has.
+    Duplicate {
+        /// Where the batch was first appended.
+        base_offset: u64,
+    },
+    /// An idempotent producer's batch arrived with a gap in its sequence
+    /// numbers: an earlier batch is missing (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
+    OutOfOrderSequence,
+}
+
+/// Why a heartbeat or join was answered with an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupError {
+    /// The group is rebalancing: rejoin.
+    RebalanceInProgress,
+    /// The member is unknown (removed, or the coordinator restarted).
+    UnknownMember,
+    /// The member named an old generation.
+    IllegalGeneration,
+}
+
+/// A protocol message.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// Producer → leader: append a batch.
+    Produce {
+        /// Request id.
+        req: u32,
+        /// Target partition.
+        partition: PartitionId,
+        /// The producer's batch number.
+        batch: u32,
+        /// 1 for the first send, more for retries.
+        attempt: u16,
+        /// Idempotent producer id (0 when idempotence is off).
+        pid: u32,
+        /// Sequence number of the first record (idempotent producers).
+        base_seq: u32,
+        /// The producer's `acks`.
+        acks: Acks,
+        /// The records.
+        records: Arc<[Record]>,
+    },
+    /// Leader → producer.
+    ProduceResponse {
+        /// Request id.
+        req: u32,
+        /// The batch.
+        batch: u32,
+        /// The outcome.
+        result: ProduceResult,
+    },
+    /// Consumer → leader: read from `offset`.
+    Fetch {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The consumer's position.
+        offset: u64,
+    },
+    /// Leader → consumer: records from the requested offset (maybe none).
+    FetchResponse {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The offset the records start at.
+        offset: u64,
+        /// The records, contiguous from `offset`.
+        records: Vec<Record>,
+        /// The requested offset is past the end of the log.
+        out_of_range: bool,
+    },
+    /// Consumer → leader: where does the log end (`auto.offset.reset=latest`).
+    ListOffsets {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+    },
+    /// Leader → consumer.
+    ListOffsetsResponse {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The log end offset.
+        end: u64,
+    },
+    /// Consumer → coordinator: (re)join the group.
+    Join {
+        /// Request id.
+        req: u32,
+        /// The group.
+        group: GroupId,
+        /// The member id from an earlier join, if any.
+        member: Option<u32>,
+    },
+    /// Coordinator → consumer: the rebalance completed.
+    JoinResponse {
+        /// Request id.
+        req: u32,
+        /// The member id.
+        member: u32,
+        /// The new generation.
+        generation: u32,
+        /// The partitions assigned to this member.
+        assignment: Vec<PartitionId>,
+    },
+    /// Consumer → coordinator.
+    Heartbeat {
+        /// The group.
+        group: GroupId,
+        /// The member.
+        member: u32,
+        /// The member's generation.
+        generation: u32,
+    },
+    /// Coordinator → consumer.
+    HeartbeatResponse {
+        /// `None` when all is well.
+        error: Option<GroupError>,
+        /// The generation the heartbeat named.
+        generation: u32,
+    },
+    /// Consumer → coordinator: leaving (poll interval exceeded).
+    Leave {
+        /// The group.
+        group: GroupId,
+        /// The member.
+        member: u32,
+    },
+    /// Consumer → coordinator: commit offsets (next offset to read).
+    Commit {
+        /// Request id.
+        req: u32,
+        /// The group.
+        group: GroupId,
+        /// The member.
+        member: u32,
+        /// The member's generation.
+        generation: u32,
+        /// `(partition, next offset to read)`.
+        offsets: Vec<(PartitionId, u64)>,
+    },
+    /// Coordinator → consumer.
+    CommitResponse {
+        /// Request id.
+        req: u32,
+        /// The outcome.
+        result: Result<(), CommitError>,
+    },
+    /// Consumer → coordinator: committed offsets of partitions.
+    OffsetFetch {
+        /// Request id.
+        req: u32,
+        /// The group.
+        group: GroupId,
+        /// The partitions.
+        partitions: Vec<PartitionId>,
+    },
+    /// Coordinator → consumer.
+    OffsetFetchResponse {
+        /// Request id.
+        req: u32,
+        /// `(partition, committed offset)`.
+        offsets: Vec<(PartitionId, Option<u64>)>,
+    },
+}
+
+impl Message for Msg {
+    fn kind(&self) -> &'static str {
+        match self {
+            Msg::Produce { .. } => "produce",
+            Msg::ProduceResponse { .. } => "produce-response",
+            Msg::Fetch { .. } => "fetch",
+            Msg::FetchResponse { .. } => "fetch-response",
+            Msg::ListOffsets { .. } => "list-offsets",
+            Msg::ListOffsetsResponse { .. } => "list-offsets-response",
+            Msg::Join { .. } => "join-group",
+            Msg::JoinResponse { .. } => "join-group-response",
+            Msg::Heartbeat { .. } => "heartbeat",
+            Msg::HeartbeatResponse { .. } => "heartbeat-response",
+            Msg::Leave { .. } => "leave-group",
+            Msg::Commit { .. } => "offset-commit",
+            Msg::CommitResponse { .. } => "offset-commit-response",
+            Msg::OffsetFetch { .. } => "offset-fetch",
+            Msg::OffsetFetchResponse { .. } => "offset-fetch-response",
+        }
+    }
+}
+
+/// Every message kind name, for validating fault filters.
+pub const MESSAGE_KINDS: [&str; 15] = [
+    "produce",
+    "produce-response",
+    "fetch",
+    "fetch-response",
+    "list-offsets",
+    "list-offsets-response",
+    "join-group",
+    "join-group-response",
+    "heartbeat",
+    "heartbeat-response",
+    "leave-group",
+    "offset-commit",
+    "offset-commit-response",
+    "offset-fetch",
+    "offset-fetch-response",
+];
+
+/// A timer a node set for itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
+    /// Producer: the next planned record is due.
+    NextRecord,
+    /// Producer: `linger.ms` passed for a partition's open batch.
+    Linger {
+        /// The partition.
+        partition: PartitionId,
+        /// Which open batch (stale timers are ignored).
+        batch: u32,
+    },
+    /// Producer: a request got no response within `request.timeout.ms`.
+    ProduceTimeout {
+        /// The batch.
+        batch: u32,
+        /// The attempt that timed out.
+        attempt: u16,
+    },
+    /// Producer: retry backoff of a batch is over.
+    ProduceRetry {
+        /// The batch.
+        batch: u32,
+    },
+    /// Broker: a parked fetch waited `fetch.max.wait.ms`.
+    FetchWait {
+        /// The parked fetch's token.
+        token: u64,
+    },
+    /// Broker (coordinator): check a group's deadlines.
+    GroupCheck {
+        /// The group.
+        group: GroupId,
+    },
+    /// Consumer: time to heartbeat.
+    Heartbeat,
+    /// Consumer: a request got no response in time.
+    RequestTimeout {
+        /// The request id.
+        req: u32,
+    },
+    /// Consumer: the current record's processing time is over.
+    Processed {
+        /// Which handling step (stale timers are ignored).
+        step: u64,
+    },
+    /// Consumer: try again after a backoff.
+    Backoff {
+        /// Which wait (stale timers are ignored).
+        step: u64,
+    },
+}

@@ -1,0 +1,568 @@
+//! The Kafka world: its layout (who is who), its durable state, and the
+//! [`Model`] implementation that routes inputs to nodes.
+
+use std::collections::BTreeMap;
+
+use crate::handler::{Delivery, HandlerFactory};
+use crate::ids::{GroupId, KeyId, NodeId, PartitionId};
+use crate::model::{Cx, Model};
+use crate::murmur2::partition_for_key;
+use crate::rng::SimRng;
+use crate::store::{Store, TxBuffer};
+
+use super::broker::{Broker, GroupDurable, SeqState};
+use super::config::{BrokerConfig, ConsumerConfig, ProducerConfig};
+use super::consumer::Consumer;
+use super::log::PartitionLog;
+use super::producer::Producer;
+use super::protocol::{Msg, Record, Timer};
+use super::workload::{PlannedRecord, WorkloadSpec, plan};
+
+/// What a node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// A producer (index among producers).
+    Producer(u16),
+    /// A broker (index among brokers).
+    Broker(u16),
+    /// A consumer (index among consumers).
+    Consumer(u16),
+}
+
+/// A topic.
+#[derive(Clone, Debug)]
+pub struct TopicMeta {
+    /// Its name.
+    pub name: String,
+    /// Its first partition's global id; the rest follow densely.
+    pub first: PartitionId,
+    /// Number of partitions.
+    pub partitions: u32,
+}
+
+/// A partition.
+#[derive(Clone, Debug)]
+pub struct PartitionMeta {
+    /// Its topic (index into `Layout::topics`).
+    pub topic: u16,
+    /// Its number within the topic.
+    pub number: u32,
+    /// The broker that leads it.
+    pub leader: NodeId,
+    /// `topic-number`.
+    pub name: String,
+}
+
+/// A producer.
+#[derive(Clone, Debug)]
+pub struct ProducerMeta {
+    /// Its node.
+    pub node: NodeId,
+    /// The topic it writes.
+    pub topic: u16,
+    /// Its settings.
+    pub config: ProducerConfig,
+    /// Whether records go without a Kafka key.
+    pub keyless: bool,
+    /// The messages it will produce, in time order.
+    pub plan: Vec<PlannedRecord>,
+}
+
+/// A consumer group.
+#[derive(Clone)]
+pub struct GroupMeta {
+    /// Its name (`group.id`).
+    pub name: String,
+    /// The topic it subscribes to.
+    pub topic: u16,
+    /// Its members' nodes.
+    pub members: Vec<NodeId>,
+    /// The broker coordinating it.
+    pub coordinator: NodeId,
+    /// Its members' settings.
+    pub config: ConsumerConfig,
+    /// Builds its handler.
+    pub handler: HandlerFactory,
+    /// The handler's name.
+    pub handler_name: String,
+}
+
+/// Who is who in a run. Fixed for the whole run.
+#[derive(Clone)]
+pub struct Layout {
+    /// Node names (`p1`, `b1`, `c1`, ...), indexed by [`NodeId`].
+    pub node_names: Vec<String>,
+    /// Node roles, indexed by [`NodeId`].
+    pub roles: Vec<Role>,
+    /// Topics.
+    pub topics: Vec<TopicMeta>,
+    /// Partitions, indexed by [`PartitionId`].
+    pub partitions: Vec<PartitionMeta>,
+    /// Entity names, indexed by [`KeyId`].
+    pub keys: Vec<String>,
+    /// For each entity, its partition in the workload's topic (murmur2 of
+    /// the name's UTF-8 bytes).
+    pub key_partitions: Vec<PartitionId>,
+    /// Producers.
+    pub producers: Vec<ProducerMeta>,
+    /// Broker nodes.
+    pub brokers: Vec<NodeId>,
+    /// Consumer groups, indexed by [`GroupId`].
+    pub groups: Vec<GroupMeta>,
+    /// For each consumer (by consumer index), its node and group.
+    pub consumers: Vec<(NodeId, GroupId)>,
+    /// Broker-side settings.
+    pub broker_config: BrokerConfig,
+}
+
+impl Layout {
+    /// The name of a node.
+    pub fn node_name(&self, node: NodeId) -> &str {
+        self.node_names
+            .get(node.index())
+            .map_or("?", String::as_str)
+    }
+
+    /// The name of a partition (`orders-2`).
+    pub fn partition_name(&self, p: PartitionId) -> &str {
+        self.partitions.get(p.index()).map_or("?", |m| m.name.as_str())
+    }
+
+    /// The name of an entity key.
+    pub fn key_name(&self, k: KeyId) -> &str {
+        self.keys.get(k.index()).map_or("?", String::as_str)
+    }
+
+    /// The node called `name`.
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.node_names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| NodeId(i as u16))
+    }
+
+    /// The [`Delivery`] a handler sees for `record` at `partition`/`offset`.
+    pub fn delivery<'a>(
+        &'a self,
+        partition: PartitionId,
+        offset: u64,
+        record: &Record,
+        attempt: u32,
+    ) -> Delivery<'a> {
+        let meta = &self.partitions[partition.index()];
+        let entity = self.key_name(record.entity);
+        Delivery {
+            topic: &self.topics[usize::from(meta.topic)].name,
+            partition: meta.number,
+            offset,
+            key: record.keyed.then_some(entity),
+            value: record.value,
+            message_id: record.msg,
+            entity,
+            entity_id: record.entity,
+            entity_seq: record.seq,
+            producer: self.node_name(record.producer),
+            attempt,
+        }
+    }
+
+    /// The group a consumer node belongs to.
+    pub fn group_of(&self, node: NodeId) -> Option<GroupId> {
+        match self.roles.get(node.index()) {
+            Some(Role::Consumer(i)) => Some(self.consumers[usize::from(*i)].1),
+            _ => None,
+        }
+    }
+}
+
+/// A producer as the scenario describes it.
+#[derive(Clone, Debug)]
+pub struct ProducerSpec {
+    /// Its settings.
+    pub config: ProducerConfig,
+}
+
+/// A consumer group as the scenario describes it.
+#[derive(Clone)]
+pub struct GroupSpec {
+    /// `group.id`.
+    pub name: String,
+    /// The topic (index into `KafkaSpec::topics`).
+    pub topic: u16,
+    /// Members.
+    pub members: u16,
+    /// Member settings.
+    pub config: ConsumerConfig,
+    /// The handler's name.
+    pub handler_name: String,
+    /// Builds the handler.
+    pub handler: HandlerFactory,
+}
+
+/// Everything needed to build a Kafka world.
+#[derive(Clone)]
+pub struct KafkaSpec {
+    /// Number of brokers.
+    pub brokers: u16,
+    /// `(name, partitions)` of each topic.
+    pub topics: Vec<(String, u32)>,
+    /// The topic the workload writes (index into `topics`).
+    pub workload_topic: u16,
+    /// What the application produces; `workload.producers` producers are
+    /// built with `producer`'s settings.
+    pub workload: WorkloadSpec,
+    /// Producer settings.
+    pub producer: ProducerSpec,
+    /// Consumer groups.
+    pub groups: Vec<GroupSpec>,
+    /// Broker settings.
+    pub broker: BrokerConfig,
+}
+
+impl KafkaSpec {
+    /// Node names and roles, indexed by [`NodeId`]: producers `p1..`, then
+    /// brokers `b1..`, then the consumers of each group in order, `c1..`.
+    pub fn nodes(&self) -> (Vec<String>, Vec<Role>) {
+        let mut names = Vec::new();
+        let mut roles = Vec::new();
+        for i in 0..self.workload.producers.max(1) {
+            names.push(format!("p{}", i + 1));
+            roles.push(Role::Producer(i));
+        }
+        for i in 0..self.brokers.max(1) {
+            names.push(format!("b{}", i + 1));
+            roles.push(Role::Broker(i));
+        }
+        let mut c = 0u16;
+        for g in &self.groups {
+            for _ in 0..g.members {
+                c += 1;
+                names.push(format!("c{c}"));
+                roles.push(Role::Consumer(c - 1));
+            }
+        }
+        (names, roles)
+    }
+}
+
+/// Java's `String.hashCode` of `s` (UTF-16 code units, wrapping).
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// The coordinator of a group among `brokers` brokers: Kafka picks
+/// partition `abs(hashCode(group.id)) % 50` of `__consumer_offsets`, and
+/// this model places that partition's leader the way it places every
+/// partition's (round robin over brokers).
+pub fn coordinator_for(group: &str, brokers: u16) -> u16 {
+    // Kafka's Utils.abs maps Integer.MIN_VALUE to 0.
+    let h = java_string_hash(group);
+    let abs = if h == i32::MIN { 0 } else { h.unsigned_abs() };
+    ((abs % 50) % u32::from(brokers.max(1))) as u16
+}
+
+/// Durable state: what survives crashes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Durable {
+    pub logs: Vec<PartitionLog>,
+    /// Idempotent producer state per partition: producer id → sequences.
+    pub seqs: Vec<BTreeMap<u32, SeqState>>,
+    pub groups: Vec<GroupDurable>,
+    pub stores: Vec<Store>,
+}
+
+enum Node {
+    Producer(Producer),
+    Broker(Broker),
+    Consumer(Box<Consumer>),
+}
+
+/// The Kafka world: layout, durable state and the nodes' volatile state.
+pub struct KafkaWorld {
+    layout: Layout,
+    durable: Durable,
+    nodes: Vec<Node>,
+    incarnations: Vec<u32>,
+    scratch: TxBuffer,
+}
+
+impl KafkaWorld {
+    /// Builds the world: names nodes and partitions, places partition
+    /// leaders and group coordinators, and draws the workload from
+    /// `workload_rng`.
+    pub fn new(spec: &KafkaSpec, workload_rng: &mut SimRng) -> KafkaWorld {
+        let brokers = spec.brokers.max(1);
+        let (node_names, roles) = spec.nodes();
+        let broker_nodes: Vec<NodeId> = roles
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r, Role::Broker(_)))
+            .map(|(i, _)| NodeId(i as u16))
+            .collect();
+        let mut topics = Vec::new();
+        let mut partitions = Vec::new();
+        for (t, (name, count)) in spec.topics.iter().enumerate() {
+            let first = PartitionId(partitions.len() as u16);
+            for number in 0..*count {
+                let global = partitions.len();
+                partitions.push(PartitionMeta {
+                    topic: t as u16,
+                    number,
+                    leader: broker_nodes[global % broker_nodes.len()],
+                    name: format!("{name}-{number}"),
+                });
+            }
+            topics.push(TopicMeta {
+                name: name.clone(),
+                first,
+                partitions: *count,
+            });
+        }
+        let keys: Vec<String> = (0..spec.workload.keys).map(|k| format!("k{k}")).collect();
+        let wt = &topics[usize::from(spec.workload_topic)];
+        let key_partitions = keys
+            .iter()
+            .map(|k| PartitionId(wt.first.0 + partition_for_key(k.as_bytes(), wt.partitions) as u16))
+            .collect();
+        let plans = plan(&spec.workload, workload_rng);
+        let producer_metas = plans
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| ProducerMeta {
+                node: NodeId(i as u16),
+                topic: spec.workload_topic,
+                config: spec.producer.config.clone(),
+                keyless: spec.workload.keyless,
+                plan,
+            })
+            .collect();
+        let mut groups = Vec::new();
+        let mut consumers = Vec::new();
+        let mut next_consumer = broker_nodes.last().map_or(0, |b| b.0 + 1);
+        for (g, gs) in spec.groups.iter().enumerate() {
+            let mut members = Vec::new();
+            for _ in 0..gs.members {
+                let node = NodeId(next_consumer);
+                next_consumer += 1;
+                consumers.push((node, GroupId(g as u16)));
+                members.push(node);
+            }
+            groups.push(GroupMeta {
+                name: gs.name.clone(),
+                topic: gs.topic,
+                members,
+                coordinator: broker_nodes[usize::from(coordinator_for(&gs.name, brokers))],
+                config: gs.config.clone(),
+                handler: gs.handler.clone(),
+                handler_name: gs.handler_name.clone(),
+            });
+        }
+        let layout = Layout {
+            node_names,
+            roles,
+            topics,
+            partitions,
+            keys,
+            key_partitions,
+            producers: producer_metas,
+            brokers: broker_nodes,
+            groups,
+            consumers,
+            broker_config: spec.broker.clone(),
+        };
+        let durable = Durable {
+            logs: vec![PartitionLog::default(); layout.partitions.len()],
+            seqs: vec![BTreeMap::new(); layout.partitions.len()],
+            groups: layout
+                .groups
+                .iter()
+                .map(|g| GroupDurable::new(layout.topics[usize::from(g.topic)].partitions))
+                .collect(),
+            stores: vec![Store::new(); layout.groups.len()],
+        };
+        let mut world = KafkaWorld {
+            nodes: Vec::with_capacity(layout.roles.len()),
+            incarnations: vec![0; layout.roles.len()],
+            layout,
+            durable,
+            scratch: TxBuffer::default(),
+        };
+        for i in 0..world.layout.roles.len() {
+            let node = world.fresh(NodeId(i as u16));
+            world.nodes.push(node);
+        }
+        world
+    }
+
+    fn fresh(&self, node: NodeId) -> Node {
+        let inc = self.incarnations[node.index()];
+        match self.layout.roles[node.index()] {
+            Role::Producer(i) => Node::Producer(Producer::new(&self.layout, usize::from(i), inc)),
+            Role::Broker(_) => Node::Broker(Broker::new(node)),
+            Role::Consumer(i) => {
+                Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i))))
+            }
+        }
+    }
+
+    /// Who is who.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// A partition's log.
+    pub fn log(&self, p: PartitionId) -> &PartitionLog {
+        &self.durable.logs[p.index()]
+    }
+
+    /// A group's durable store (its database).
+    pub fn store(&self, g: GroupId) -> &Store {
+        &self.durable.stores[g.index()]
+    }
+
+    /// A group's committed offset for a partition (next offset to read).
+    pub fn committed(&self, g: GroupId, p: PartitionId) -> Option<u64> {
+        let first = self.layout.topics[usize::from(self.layout.groups[g.index()].topic)].first;
+        self.durable.groups[g.index()].committed[usize::from(p.0 - first.0)]
+    }
+
+    /// Consumer lag of a group on a partition: log end minus the committed
+    /// offset (minus the owner's position when nothing is committed yet).
+    pub fn lag(&self, g: GroupId, p: PartitionId) -> u64 {
+        let end = self.log(p).end();
+        let from = self.committed(g, p).or_else(|| {
+            self.layout.groups[g.index()]
+                .members
+                .iter()
+                .filter_map(|n| match &self.nodes[n.index()] {
+                    Node::Consumer(c) => c.position(p),
+                    _ => None,
+                })
+                .max()
+        });
+        end.saturating_sub(from.unwrap_or(0))
+    }
+}
+
+impl Model for KafkaWorld {
+    type Msg = Msg;
+    type Timer = Timer;
+
+    fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn start(&mut self, node: NodeId, cx: &mut Cx<'_, Msg, Timer>) {
+        let KafkaWorld {
+            layout,
+            durable,
+            nodes,
+            ..
+        } = self;
+        match &mut nodes[node.index()] {
+            Node::Producer(p) => p.start(layout, cx),
+            Node::Broker(b) => b.start(layout, durable, cx),
+            Node::Consumer(c) => c.start(layout, cx),
+        }
+    }
+
+    fn on_message(&mut self, node: NodeId, from: NodeId, msg: Msg, cx: &mut Cx<'_, Msg, Timer>) {
+        let KafkaWorld {
+            layout,
+            durable,
+            nodes,
+            scratch,
+            ..
+        } = self;
+        match &mut nodes[node.index()] {
+            Node::Producer(p) => p.on_message(layout, msg, cx),
+            Node::Broker(b) => b.on_message(layout, durable, from, msg, cx),
+            Node::Consumer(c) => c.on_message(layout, durable, scratch, msg, cx),
+        }
+    }
+
+    fn on_timer(&mut self, node: NodeId, timer: Timer, cx: &mut Cx<'_, Msg, Timer>) {
+        let KafkaWorld {
+            layout,
+            durable,
+            nodes,
+            scratch,
+            ..
+        } = self;
+        match &mut nodes[node.index()] {
+            Node::Producer(p) => p.on_timer(layout, timer, cx),
+            Node::Broker(b) => b.on_timer(layout, durable, timer, cx),
+            Node::Consumer(c) => c.on_timer(layout, durable, scratch, timer, cx),
+        }
+    }
+
+    fn crash(&mut self, node: NodeId) {
+        self.incarnations[node.index()] += 1;
+        let fresh = self.fresh(node);
+        self.nodes[node.index()] = fresh;
+    }
+
+    fn drained(&self) -> bool {
+        for n in &self.nodes {
+            match n {
+                Node::Producer(p) if !p.done() => return false,
+                Node::Consumer(c) if !c.idle() => return false,
+                _ => {}
+            }
+        }
+        for (g, meta) in self.layout.groups.iter().enumerate() {
+            let t = &self.layout.topics[usize::from(meta.topic)];
+            for p in 0..t.partitions {
+                if self.lag(GroupId(g as u16), PartitionId(t.first.0 + p as u16)) > 0 {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn crashable(&self, node: NodeId) -> bool {
+        matches!(
+            self.layout.roles.get(node.index()),
+            Some(Role::Broker(_) | Role::Consumer(_))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_string_hash_matches_java() {
+        // "hello".hashCode() == 99162322 in Java; "" is 0.
+        assert_eq!(java_string_hash("hello"), 99_162_322);
+        assert_eq!(java_string_hash(""), 0);
+        // Overflowing example: "polygenelubricants".hashCode() == Integer.MIN_VALUE.
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(coordinator_for("polygenelubricants", 3), 0);
+    }
+}
+
+impl std::fmt::Debug for GroupMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupMeta")
+            .field("name", &self.name)
+            .field("topic", &self.topic)
+            .field("members", &self.members)
+            .field("coordinator", &self.coordinator)
+            .field("handler_name", &self.handler_name)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layout")
+            .field("node_names", &self.node_names)
+            .field("topics", &self.topics)
+            .field("groups", &self.groups)
+            .finish_non_exhaustive()
+    }
+}
