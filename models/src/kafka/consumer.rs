@@ -87,6 +87,9 @@ struct Part {
     fetching: Option<u32>,
     /// Fetched records from `position` on.
     buffer: VecDeque<Record>,
+    /// The last offset the coordinator is known to hold for this group
+    /// (at first, where consumption started: nothing to commit yet).
+    committed: Option<u64>,
 }
 
 /// One record of the current batch.
@@ -209,6 +212,7 @@ impl Consumer {
                         fetch_at: 0,
                         fetching: None,
                         buffer: VecDeque::new(),
+                        committed: None,
                     })
                     .collect();
                 if !self.heartbeat_running {
@@ -226,7 +230,10 @@ impl Consumer {
                 }
                 for (p, committed) in offsets {
                     match committed {
-                        Some(o) => self.set_position(p, o),
+                        Some(o) => {
+                            self.set_position(p, o);
+                            self.note_committed(&[(p, o)]);
+                        }
                         None => self.reset_position(layout, p, cx),
                     }
                 }
@@ -285,7 +292,13 @@ impl Consumer {
                 }
             }
             Msg::CommitResponse { req, result } => {
-                if let Some(Pending::Commit { purpose, .. }) = self.take_pending(req) {
+                if let Some(Pending::Commit {
+                    purpose, offsets, ..
+                }) = self.take_pending(req)
+                {
+                    if result.is_ok() {
+                        self.note_committed(&offsets);
+                    }
                     self.commit_done(layout, durable, scratch, purpose, result, cx);
                 }
             }
@@ -489,6 +502,7 @@ impl Consumer {
     fn set_position(&mut self, p: PartitionId, offset: u64) {
         if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
             part.position = Some(offset);
+            part.committed.get_or_insert(offset);
             part.fetch_at = offset;
             part.buffer.clear();
         }
@@ -505,6 +519,25 @@ impl Consumer {
         if self.phase == Phase::Resetting && self.parts.iter().all(|p| p.position.is_some()) {
             self.poll(layout, durable, scratch, cx);
         }
+    }
+
+    fn note_committed(&mut self, offsets: &[(PartitionId, u64)]) {
+        for &(p, o) in offsets {
+            if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
+                part.committed = Some(o);
+            }
+        }
+    }
+
+    /// Positions not yet known to be committed.
+    fn uncommitted(&self) -> Vec<(PartitionId, u64)> {
+        self.parts
+            .iter()
+            .filter_map(|p| match (p.position, p.committed) {
+                (Some(pos), Some(c)) if c != pos => Some((p.partition, pos)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// `(partition, position)` of every partition with a known position.
@@ -549,6 +582,18 @@ impl Consumer {
                 self.begin_handling(layout, durable, scratch, cx);
             }
             return;
+        }
+        // The application's loop commits after every poll, also an empty
+        // one (`commitSync()` of all consumed positions), so a commit that
+        // failed earlier is made good once it has nothing new to handle.
+        if cfg.commit != CommitMode::Auto {
+            let offsets = self.uncommitted();
+            if !offsets.is_empty() {
+                self.batch.clear();
+                self.phase = Phase::CommitAfter;
+                self.send_commit(layout, durable, scratch, offsets, Purpose::AfterBatch, 1, cx);
+                return;
+            }
         }
         self.ensure_fetches(layout, cx);
     }

@@ -1,14 +1,18 @@
 //! A producer client driven by its planned workload.
 //!
 //! Records are accumulated per partition into batches, closed when full or
-//! when `linger.ms` passes, and sent to the partition leader with at most
-//! `max.in.flight.requests.per.connection` requests outstanding per broker.
-//! A request that gets no response within `request.timeout.ms`, or an
-//! out-of-order-sequence error, is retried after a jittered backoff, at the
-//! front of its broker's queue, until `retries` or `delivery.timeout.ms`
-//! runs out. With idempotence off, a retry after a lost acknowledgement
-//! appends the batch again, and a retry overtaken by a later batch lands
-//! after it.
+//! when `linger.ms` passes, and queued per partition, as in the Java
+//! client's `RecordAccumulator`. The head batch of each partition's queue
+//! is sent to the partition leader while the connection has fewer than
+//! `max.in.flight.requests.per.connection` requests outstanding. A request
+//! that gets no response within `request.timeout.ms`, or an
+//! out-of-order-sequence error, puts its batch back at the head of its
+//! partition's queue, where it waits out a jittered backoff (holding back
+//! the batches behind it) until `retries` or `delivery.timeout.ms` runs out.
+//! With idempotence off, a retry after a lost acknowledgement appends the
+//! batch again, and with more than one request in flight a later batch of
+//! the same partition can be appended before an earlier one that is
+//! retried.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -56,8 +60,11 @@ pub(crate) struct Producer {
     /// Open batch per partition of the topic.
     open: Vec<Option<Open>>,
     batches: Vec<Batch>,
-    /// Queued batch ids per broker (index into `Layout::brokers`).
+    /// Queued batch ids per partition of the topic; the head may be
+    /// waiting out a retry backoff.
     queues: Vec<VecDeque<u32>>,
+    /// Round-robin start for draining, per broker.
+    drain_from: Vec<usize>,
     in_flight: Vec<u32>,
     next_req: u32,
     next_batch: u32,
@@ -83,7 +90,8 @@ impl Producer {
             next: 0,
             open: vec![None; parts],
             batches: Vec::new(),
-            queues: vec![VecDeque::new(); layout.brokers.len()],
+            queues: vec![VecDeque::new(); parts],
+            drain_from: vec![0; layout.brokers.len()],
             in_flight: vec![0; layout.brokers.len()],
             next_req: 0,
             next_batch: 0,
@@ -148,9 +156,6 @@ impl Producer {
                 if b.state == BatchState::Backoff {
                     b.state = BatchState::Queued;
                     let leader = b.leader;
-                    // Retried batches go back to the front, as in the Java
-                    // client's accumulator.
-                    self.queues[leader].push_front(batch);
                     self.send_ready(layout, leader, cx);
                 }
             }
@@ -253,16 +258,33 @@ impl Producer {
         if self.sticky == Some(partition) {
             self.sticky = None;
         }
-        self.queues[leader].push_back(open.batch);
+        self.queues[slot].push_back(open.batch);
         self.send_ready(layout, leader, cx);
     }
 
+    /// Sends head batches of the partitions `leader` leads while the
+    /// connection has room, one partition after another.
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
-        while self.in_flight[leader] < cfg.max_in_flight {
-            let Some(id) = self.queues[leader].pop_front() else {
-                break;
-            };
+        let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
+        let n = self.queues.len();
+        let mut idle = 0;
+        let mut slot = self.drain_from[leader] % n.max(1);
+        while self.in_flight[leader] < cfg.max_in_flight && idle < n {
+            let p = PartitionId(first.0 + slot as u16);
+            let ready = layout.partitions[p.index()].leader == layout.brokers[leader]
+                && self.queues[slot]
+                    .front()
+                    .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
+            if !ready {
+                idle += 1;
+                slot = (slot + 1) % n;
+                continue;
+            }
+            idle = 0;
+            let id = self.queues[slot].pop_front().expect("checked non-empty");
+            slot = (slot + 1) % n;
+            self.drain_from[leader] = slot;
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
@@ -345,6 +367,9 @@ impl Producer {
             return;
         }
         b.state = BatchState::Backoff;
+        let partition = b.partition;
+        let slot = self.slot(layout, partition);
+        self.queues[slot].push_front(id);
         // ±20 % jitter, as the Java client applies to retry.backoff.ms.
         let base = cfg.retry_backoff.as_us();
         let jitter = base / 5;
