@@ -317,6 +317,11 @@ impl Injector {
         }
     }
 
+    /// One network latency, from the latency stream.
+    pub fn latency(&mut self) -> SimTime {
+        self.sample_latency()
+    }
+
     fn sample_latency(&mut self) -> SimTime {
         match self.latency {
             Latency::Constant(t) => t,

@@ -17,7 +17,7 @@ mod queue;
 pub use injector::{Fate, Injector};
 pub use queue::Queue;
 
-use faultline_models::event::EventKind;
+use faultline_models::event::{DropCause, EventKind};
 use faultline_models::model::{Message, Outbox};
 use faultline_models::rng::Stream;
 use faultline_models::{Cx, History, Model, NodeId, SimRng, SimTime};
@@ -101,9 +101,17 @@ pub type PartitionSides = Vec<(Vec<NodeId>, Vec<NodeId>, bool)>;
 enum Item<Msg, Timer> {
     Deliver {
         from: NodeId,
+        from_incarnation: u32,
         to: NodeId,
         incarnation: u32,
+        /// The connection the message travels on.
+        connection: u32,
         msg: Msg,
+    },
+    Disconnect {
+        node: NodeId,
+        incarnation: u32,
+        peer: NodeId,
     },
     Timer {
         node: NodeId,
@@ -129,6 +137,7 @@ enum Item<Msg, Timer> {
 
 enum Input<Msg, Timer> {
     Start,
+    Disconnect(NodeId),
     Message(NodeId, Msg),
     Timer(Timer),
 }
@@ -156,6 +165,9 @@ pub struct Engine<M: Model> {
     incarnation: Vec<u32>,
     partition_open: Vec<bool>,
     unfired: Unfired,
+    /// Connection number per pair of nodes (index `min * n + max`): a lost
+    /// message breaks the connection, and what was in flight on it is gone.
+    connections: Vec<u32>,
     outbox: Outbox<M::Msg, M::Timer>,
     partitions: PartitionSides,
     slow_token: u64,
@@ -186,6 +198,7 @@ impl<M: Model> Engine<M> {
             incarnation: vec![0; n],
             partition_open: Vec::new(),
             unfired: Vec::new(),
+            connections: vec![0; n * n],
             outbox: Outbox::default(),
             partitions: Vec::new(),
             slow_token: 0,
@@ -275,14 +288,32 @@ impl<M: Model> Engine<M> {
         match item {
             Item::Deliver {
                 from,
+                from_incarnation,
                 to,
                 incarnation,
+                connection,
                 msg,
             } => {
+                if self.connections[self.pair(from, to)] != connection {
+                    // Sent on a connection that broke since.
+                    return None;
+                }
                 // A crash closes the node's connections: what was in flight
-                // to the old incarnation is gone.
+                // to the old incarnation is gone, and the sender's end of
+                // the connection breaks.
                 if self.up[to.index()] && self.incarnation[to.index()] == incarnation {
                     self.step(to, Input::Message(from, msg));
+                } else {
+                    self.disconnect(from, from_incarnation, to);
+                }
+            }
+            Item::Disconnect {
+                node,
+                incarnation,
+                peer,
+            } => {
+                if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                    self.step(node, Input::Disconnect(peer));
                 }
             }
             Item::Timer {
@@ -328,6 +359,7 @@ impl<M: Model> Engine<M> {
             );
             match input {
                 Input::Start => self.model.start(node, &mut cx),
+                Input::Disconnect(peer) => self.model.on_disconnect(node, peer, &mut cx),
                 Input::Message(from, msg) => self.model.on_message(node, from, msg, &mut cx),
                 Input::Timer(t) => self.model.on_timer(node, t, &mut cx),
             }
@@ -369,6 +401,16 @@ impl<M: Model> Engine<M> {
                     cause,
                 },
             );
+            // A lost message on a TCP connection is a broken connection:
+            // both ends see it close. A partition black-holes instead, and
+            // the ends notice only by their timeouts.
+            if cause == DropCause::Loss {
+                let pair = self.pair(from, to);
+                self.connections[pair] = self.connections[pair].wrapping_add(1);
+                let (fi, ti) = (self.incarnation[from.index()], self.incarnation[to.index()]);
+                self.disconnect(from, fi, to);
+                self.disconnect(to, ti, from);
+            }
             return;
         }
         if let Some((extra, reorder)) = fate.delay {
@@ -384,6 +426,8 @@ impl<M: Model> Engine<M> {
             );
         }
         let incarnation = self.incarnation[to.index()];
+        let from_incarnation = self.incarnation[from.index()];
+        let connection = self.connections[self.pair(from, to)];
         if let Some(t2) = times[1] {
             self.history
                 .record(self.now, EventKind::MessageDuplicated { from, to, kind });
@@ -391,8 +435,10 @@ impl<M: Model> Engine<M> {
                 t2,
                 Item::Deliver {
                     from,
+                    from_incarnation,
                     to,
                     incarnation,
+                    connection,
                     msg: msg.clone(),
                 },
             );
@@ -402,12 +448,38 @@ impl<M: Model> Engine<M> {
                 t,
                 Item::Deliver {
                     from,
+                    from_incarnation,
                     to,
                     incarnation,
+                    connection,
                     msg,
                 },
             );
         }
+    }
+
+    /// The index of the connection between two nodes.
+    fn pair(&self, a: NodeId, b: NodeId) -> usize {
+        let n = self.up.len();
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        lo.index() * n + hi.index()
+    }
+
+    /// Tells `node` (if it is still the same incarnation) that its
+    /// connection to `peer` broke, one network latency from now.
+    fn disconnect(&mut self, node: NodeId, incarnation: u32, peer: NodeId) {
+        if !self.up[node.index()] || self.incarnation[node.index()] != incarnation {
+            return;
+        }
+        let at = self.now + self.injector.latency();
+        self.queue.push(
+            at,
+            Item::Disconnect {
+                node,
+                incarnation,
+                peer,
+            },
+        );
     }
 
     /// Crashes a node. `recorded`: the crash event is already in the

@@ -207,6 +207,11 @@ impl Broker {
         }
     }
 
+    /// A client's connection broke: fetches parked for it are gone.
+    pub fn on_disconnect(&mut self, peer: NodeId) {
+        self.parked.retain(|p| p.from != peer);
+    }
+
     pub fn on_timer(
         &mut self,
         layout: &Layout,

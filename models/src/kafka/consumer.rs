@@ -32,7 +32,7 @@ use crate::store::TxBuffer;
 use crate::time::SimTime;
 
 use super::config::{CommitMode, OffsetReset};
-use super::protocol::{GroupError, Msg, Record, Timer};
+use super::protocol::{GroupError, Msg, Record, Resend, Timer};
 use super::world::{Durable, Layout};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ enum Purpose {
 enum Pending {
     Join,
     OffsetFetch,
-    ListOffsets,
+    ListOffsets(PartitionId),
     Fetch(PartitionId),
     Commit {
         purpose: Purpose,
@@ -87,9 +87,23 @@ struct Part {
     fetching: Option<u32>,
     /// Fetched records from `position` on.
     buffer: VecDeque<Record>,
+    /// No fetch before this time (backoff after a failed fetch).
+    retry_at: SimTime,
     /// The last offset the coordinator is known to hold for this group
     /// (at first, where consumption started: nothing to commit yet).
     committed: Option<u64>,
+}
+
+/// The request id of a request message.
+fn request_id(msg: &Msg) -> u32 {
+    match msg {
+        Msg::Join { req, .. }
+        | Msg::OffsetFetch { req, .. }
+        | Msg::ListOffsets { req, .. }
+        | Msg::Fetch { req, .. }
+        | Msg::Commit { req, .. } => *req,
+        _ => unreachable!("only requests are sent through Consumer::request"),
+    }
 }
 
 /// One record of the current batch.
@@ -110,7 +124,8 @@ pub(crate) struct Consumer {
     rejoin: bool,
     parts: Vec<Part>,
     next_req: u32,
-    pending: Vec<(u32, Pending)>,
+    /// Requests awaiting a response: `(request id, destination, what)`.
+    pending: Vec<(u32, NodeId, Pending)>,
     batch: Vec<Item>,
     pos: usize,
     attempt: u32,
@@ -175,8 +190,40 @@ impl Consumer {
     }
 
     fn take_pending(&mut self, req: u32) -> Option<Pending> {
-        let i = self.pending.iter().position(|(r, _)| *r == req)?;
-        Some(self.pending.swap_remove(i).1)
+        let i = self.pending.iter().position(|(r, _, _)| *r == req)?;
+        Some(self.pending.swap_remove(i).2)
+    }
+
+    /// Sends a request and remembers it until its response or `timeout`.
+    fn request(&mut self, to: NodeId, msg: Msg, pending: Pending, timeout: SimTime, cx: &mut Cx<'_, Msg, Timer>) {
+        let req = request_id(&msg);
+        self.pending.push((req, to, pending));
+        cx.send(to, msg);
+        cx.after(timeout, Timer::RequestTimeout { req });
+    }
+
+    /// The connection to `peer` broke: every request in flight on it fails
+    /// as if it had timed out.
+    pub fn on_disconnect(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        peer: NodeId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let failed: Vec<u32> = self
+            .pending
+            .iter()
+            .filter(|(_, to, _)| *to == peer)
+            .map(|(r, _, _)| *r)
+            .collect();
+        for req in failed {
+            if cx.crashed().is_some() {
+                return;
+            }
+            self.timed_out(layout, durable, scratch, req, cx);
+        }
     }
 
     pub fn start(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
@@ -212,6 +259,7 @@ impl Consumer {
                         fetch_at: 0,
                         fetching: None,
                         buffer: VecDeque::new(),
+                        retry_at: SimTime::ZERO,
                         committed: None,
                     })
                     .collect();
@@ -244,7 +292,7 @@ impl Consumer {
                 partition,
                 end,
             } => {
-                if !matches!(self.take_pending(req), Some(Pending::ListOffsets)) {
+                if !matches!(self.take_pending(req), Some(Pending::ListOffsets(_))) {
                     return;
                 }
                 self.set_position(partition, end);
@@ -354,44 +402,14 @@ impl Consumer {
                 );
             }
             Timer::RequestTimeout { req } => {
-                let Some(pending) = self.take_pending(req) else {
+                // The Java client closes a connection on which a request
+                // timed out: the others in flight on it fail too.
+                let Some(&(_, peer, _)) = self.pending.iter().find(|(r, _, _)| *r == req) else {
                     return;
                 };
-                match pending {
-                    Pending::Join => self.send_join(layout, cx),
-                    Pending::OffsetFetch => self.fetch_committed(layout, cx),
-                    Pending::ListOffsets => {
-                        let unknown: Vec<_> = self
-                            .parts
-                            .iter()
-                            .filter(|p| p.position.is_none())
-                            .map(|p| p.partition)
-                            .collect();
-                        for p in unknown {
-                            self.reset_position(layout, p, cx);
-                        }
-                    }
-                    Pending::Fetch(p) => {
-                        if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
-                            part.fetching = None;
-                        }
-                        if self.phase == Phase::Polling {
-                            self.poll(layout, durable, scratch, cx);
-                        }
-                    }
-                    Pending::Commit {
-                        purpose,
-                        attempt,
-                        offsets,
-                    } => {
-                        if purpose != Purpose::Auto && attempt < cfg.commit_attempts_max {
-                            self.send_commit(layout, durable, scratch, offsets, purpose, attempt + 1, cx);
-                        } else {
-                            self.commit_timed_out(layout, durable, scratch, purpose, cx);
-                        }
-                    }
-                }
+                self.on_disconnect(layout, durable, scratch, peer, cx);
             }
+            Timer::Resend { what } => self.resend(layout, durable, scratch, what, cx),
             Timer::Processed { step } | Timer::Backoff { step } => {
                 if step == self.step && self.phase == Phase::Handling {
                     self.process(layout, durable, scratch, cx);
@@ -401,25 +419,99 @@ impl Consumer {
         }
     }
 
+    /// A request got no response (or its connection broke): retry it, or
+    /// give up as the application would.
+    fn timed_out(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        req: u32,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let cfg = &layout.groups[self.group.index()].config;
+        let Some(pending) = self.take_pending(req) else {
+            return;
+        };
+        match pending {
+            Pending::Join => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::Join }),
+            Pending::OffsetFetch => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::OffsetFetch }),
+            Pending::ListOffsets(p) => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::ListOffsets(p) }),
+            Pending::Fetch(p) => {
+                let at = cx.now + cfg.retry_backoff;
+                if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
+                    part.fetching = None;
+                    part.retry_at = at;
+                }
+                cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::Poll });
+            }
+            Pending::Commit {
+                purpose,
+                attempt,
+                offsets,
+            } => {
+                if purpose != Purpose::Auto && attempt < cfg.commit_attempts_max {
+                    self.send_commit(layout, durable, scratch, offsets, purpose, attempt + 1, cx);
+                } else {
+                    self.commit_timed_out(layout, durable, scratch, purpose, cx);
+                }
+            }
+        }
+        
+    }
+
+    /// Sends a failed request again, if it is still wanted.
+    fn resend(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        what: Resend,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let waiting = |c: &Consumer, f: fn(&Pending) -> bool| c.pending.iter().any(|(_, _, p)| f(p));
+        match what {
+            Resend::Join => {
+                if self.phase == Phase::Joining && !waiting(self, |p| matches!(p, Pending::Join)) {
+                    self.send_join(layout, cx);
+                }
+            }
+            Resend::OffsetFetch => {
+                if self.phase == Phase::Resetting && !waiting(self, |p| matches!(p, Pending::OffsetFetch)) {
+                    self.fetch_committed(layout, cx);
+                }
+            }
+            Resend::ListOffsets(p) => {
+                let unknown = self.parts.iter().any(|x| x.partition == p && x.position.is_none());
+                let asked = self
+                    .pending
+                    .iter()
+                    .any(|(_, _, x)| matches!(x, Pending::ListOffsets(q) if *q == p));
+                if self.phase == Phase::Resetting && unknown && !asked {
+                    self.reset_position(layout, p, cx);
+                }
+            }
+            Resend::Poll => {
+                if self.phase == Phase::Polling {
+                    self.poll(layout, durable, scratch, cx);
+                }
+            }
+        }
+    }
+
     // ----- membership -----
 
     fn send_join(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
         self.phase = Phase::Joining;
         let req = self.req();
-        self.pending.push((req, Pending::Join));
-        cx.send(
-            self.coordinator(layout),
-            Msg::Join {
-                req,
-                group: self.group,
-                member: self.member,
-            },
-        );
-        let cfg = &layout.groups[self.group.index()].config;
-        cx.after(
-            cfg.max_poll_interval + SimTime::from_ms(5_000),
-            Timer::RequestTimeout { req },
-        );
+        let msg = Msg::Join {
+            req,
+            group: self.group,
+            member: self.member,
+        };
+        // Java's join timeout: the rebalance timeout plus five seconds.
+        let timeout = layout.groups[self.group.index()].config.max_poll_interval + SimTime::from_ms(5_000);
+        self.request(self.coordinator(layout), msg, Pending::Join, timeout, cx);
     }
 
     fn request_rejoin(
@@ -470,17 +562,13 @@ impl Consumer {
             return;
         }
         let req = self.req();
-        self.pending.push((req, Pending::OffsetFetch));
-        cx.send(
-            self.coordinator(layout),
-            Msg::OffsetFetch {
-                req,
-                group: self.group,
-                partitions,
-            },
-        );
-        let cfg = &layout.groups[self.group.index()].config;
-        cx.after(cfg.request_timeout, Timer::RequestTimeout { req });
+        let msg = Msg::OffsetFetch {
+            req,
+            group: self.group,
+            partitions,
+        };
+        let timeout = layout.groups[self.group.index()].config.request_timeout;
+        self.request(self.coordinator(layout), msg, Pending::OffsetFetch, timeout, cx);
     }
 
     fn reset_position(&mut self, layout: &Layout, p: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
@@ -489,12 +577,9 @@ impl Consumer {
             OffsetReset::Earliest => self.set_position(p, 0),
             OffsetReset::Latest => {
                 let req = self.req();
-                self.pending.push((req, Pending::ListOffsets));
-                cx.send(
-                    layout.partitions[p.index()].leader,
-                    Msg::ListOffsets { req, partition: p },
-                );
-                cx.after(cfg.request_timeout, Timer::RequestTimeout { req });
+                let msg = Msg::ListOffsets { req, partition: p };
+                let timeout = cfg.request_timeout;
+                self.request(layout.partitions[p.index()].leader, msg, Pending::ListOffsets(p), timeout, cx);
             }
         }
     }
@@ -631,25 +716,23 @@ impl Consumer {
         let cfg = &layout.groups[self.group.index()].config;
         for i in 0..self.parts.len() {
             let part = &self.parts[i];
-            if part.position.is_none() || part.fetching.is_some() || !part.buffer.is_empty() {
+            if part.position.is_none()
+                || part.fetching.is_some()
+                || !part.buffer.is_empty()
+                || part.retry_at > cx.now
+            {
                 continue;
             }
             let (partition, offset) = (part.partition, part.fetch_at);
             let req = self.req();
             self.parts[i].fetching = Some(req);
-            self.pending.push((req, Pending::Fetch(partition)));
-            cx.send(
-                layout.partitions[partition.index()].leader,
-                Msg::Fetch {
-                    req,
-                    partition,
-                    offset,
-                },
-            );
-            cx.after(
-                cfg.request_timeout + cfg.fetch_max_wait,
-                Timer::RequestTimeout { req },
-            );
+            let msg = Msg::Fetch {
+                req,
+                partition,
+                offset,
+            };
+            let to = layout.partitions[partition.index()].leader;
+            self.request(to, msg, Pending::Fetch(partition), cfg.request_timeout + cfg.fetch_max_wait, cx);
         }
     }
 
@@ -691,26 +774,20 @@ impl Consumer {
             return;
         };
         let req = self.req();
-        cx.send(
-            self.coordinator(layout),
-            Msg::Commit {
-                req,
-                group: self.group,
-                member,
-                generation: self.generation,
-                offsets: offsets.clone(),
-            },
-        );
-        self.pending.push((
+        let msg = Msg::Commit {
             req,
-            Pending::Commit {
-                purpose,
-                attempt,
-                offsets,
-            },
-        ));
-        let cfg = &layout.groups[self.group.index()].config;
-        cx.after(cfg.request_timeout, Timer::RequestTimeout { req });
+            group: self.group,
+            member,
+            generation: self.generation,
+            offsets: offsets.clone(),
+        };
+        let pending = Pending::Commit {
+            purpose,
+            attempt,
+            offsets,
+        };
+        let timeout = layout.groups[self.group.index()].config.request_timeout;
+        self.request(self.coordinator(layout), msg, pending, timeout, cx);
     }
 
     fn commit_done(

@@ -31,7 +31,7 @@ mod world;
 pub use assignor::range_assign;
 pub use config::{Acks, BrokerConfig, CommitMode, ConsumerConfig, OffsetReset, ProducerConfig};
 pub use log::PartitionLog;
-pub use protocol::{GroupError, MESSAGE_KINDS, Msg, ProduceResult, Record, Timer};
+pub use protocol::{GroupError, MESSAGE_KINDS, Msg, ProduceResult, Record, Resend, Timer};
 pub use workload::{KeyDistribution, PlannedRecord, WorkloadSpec, plan};
 pub use world::{
     GroupMeta, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta,

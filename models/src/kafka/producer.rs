@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::event::{EventKind, ProduceError};
-use crate::ids::PartitionId;
+use crate::ids::{NodeId, PartitionId};
 use crate::model::Cx;
 use crate::time::SimTime;
 
@@ -65,7 +65,11 @@ pub(crate) struct Producer {
     queues: Vec<VecDeque<u32>>,
     /// Round-robin start for draining, per broker.
     drain_from: Vec<usize>,
-    in_flight: Vec<u32>,
+    /// Requests in flight per broker connection, in the order they were
+    /// sent, with the response if it has already arrived. Responses are
+    /// taken in send order, as a TCP stream delivers them: a response that
+    /// overtook an earlier one waits for it.
+    in_flight: Vec<VecDeque<(u32, u32, Option<ProduceResult>)>>,
     next_req: u32,
     next_batch: u32,
     seqs: Vec<u32>,
@@ -92,7 +96,7 @@ impl Producer {
             batches: Vec::new(),
             queues: vec![VecDeque::new(); parts],
             drain_from: vec![0; layout.brokers.len()],
-            in_flight: vec![0; layout.brokers.len()],
+            in_flight: vec![VecDeque::new(); layout.brokers.len()],
             next_req: 0,
             next_batch: 0,
             seqs: vec![0; parts],
@@ -123,12 +127,17 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        self.in_flight[leader] -= 1;
-        match result {
-            ProduceResult::Appended { base_offset } | ProduceResult::Duplicate { base_offset } => {
-                self.finish(batch, Some(base_offset), cx);
+        if let Some(slot) = self.in_flight[leader].iter_mut().find(|(r, _, _)| *r == req) {
+            slot.2.get_or_insert(result);
+        }
+        while let Some(&(_, batch, Some(result))) = self.in_flight[leader].front() {
+            self.in_flight[leader].pop_front();
+            match result {
+                ProduceResult::Appended { base_offset } | ProduceResult::Duplicate { base_offset } => {
+                    self.finish(batch, Some(base_offset), cx);
+                }
+                ProduceResult::OutOfOrderSequence => self.retry(layout, batch, cx),
             }
-            ProduceResult::OutOfOrderSequence => self.retry(layout, batch, cx),
         }
         self.send_ready(layout, leader, cx);
     }
@@ -145,10 +154,10 @@ impl Producer {
             Timer::ProduceTimeout { batch, attempt } => {
                 let b = &self.batches[batch as usize];
                 if matches!(b.state, BatchState::InFlight { .. }) && b.attempt == attempt {
+                    // The Java client closes a connection on which a request
+                    // timed out, failing every request in flight on it.
                     let leader = b.leader;
-                    self.in_flight[leader] -= 1;
-                    self.retry(layout, batch, cx);
-                    self.send_ready(layout, leader, cx);
+                    self.fail_connection(layout, leader, cx);
                 }
             }
             Timer::ProduceRetry { batch } => {
@@ -161,6 +170,30 @@ impl Producer {
             }
             _ => {}
         }
+    }
+
+    /// The connection to `peer` broke.
+    pub fn on_disconnect(&mut self, layout: &Layout, peer: NodeId, cx: &mut Cx<'_, Msg, Timer>) {
+        if let Some(leader) = layout.brokers.iter().position(|b| *b == peer) {
+            self.fail_connection(layout, leader, cx);
+        }
+    }
+
+    /// Fails every batch in flight to broker `leader` and queues them for
+    /// retry in their original order.
+    fn fail_connection(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
+        let failed: Vec<u32> = (0..self.batches.len() as u32)
+            .filter(|&id| {
+                let b = &self.batches[id as usize];
+                b.leader == leader && matches!(b.state, BatchState::InFlight { .. })
+            })
+            .collect();
+        self.in_flight[leader].clear();
+        // Latest first, since each goes to the front of its queue.
+        for &id in failed.iter().rev() {
+            self.retry(layout, id, cx);
+        }
+        self.send_ready(layout, leader, cx);
     }
 
     fn slot(&self, layout: &Layout, p: PartitionId) -> usize {
@@ -270,7 +303,7 @@ impl Producer {
         let n = self.queues.len();
         let mut idle = 0;
         let mut slot = self.drain_from[leader] % n.max(1);
-        while self.in_flight[leader] < cfg.max_in_flight && idle < n {
+        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < n {
             let p = PartitionId(first.0 + slot as u16);
             let ready = layout.partitions[p.index()].leader == layout.brokers[leader]
                 && self.queues[slot]
@@ -315,7 +348,7 @@ impl Producer {
                 self.finish(id, None, cx);
             } else {
                 self.batches[id as usize].state = BatchState::InFlight { req };
-                self.in_flight[leader] += 1;
+                self.in_flight[leader].push_back((req, id, None));
                 cx.after(cfg.request_timeout, Timer::ProduceTimeout { batch: id, attempt });
             }
         }

@@ -252,6 +252,19 @@ pub const MESSAGE_KINDS: [&str; 15] = [
     "offset-fetch-response",
 ];
 
+/// A consumer request to send again after a backoff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resend {
+    /// JoinGroup.
+    Join,
+    /// OffsetFetch.
+    OffsetFetch,
+    /// ListOffsets for a partition.
+    ListOffsets(PartitionId),
+    /// Fetches (by polling again).
+    Poll,
+}
+
 /// A timer a node set for itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
@@ -297,6 +310,11 @@ pub enum Timer {
     Processed {
         /// Which handling step (stale timers are ignored).
         step: u64,
+    },
+    /// Consumer: resend a request that failed, after `retry.backoff.ms`.
+    Resend {
+        /// What to resend.
+        what: Resend,
     },
     /// Consumer: try again after a backoff.
     Backoff {

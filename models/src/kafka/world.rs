@@ -497,6 +497,21 @@ impl Model for KafkaWorld {
         }
     }
 
+    fn on_disconnect(&mut self, node: NodeId, peer: NodeId, cx: &mut Cx<'_, Msg, Timer>) {
+        let KafkaWorld {
+            layout,
+            durable,
+            nodes,
+            scratch,
+            ..
+        } = self;
+        match &mut nodes[node.index()] {
+            Node::Producer(p) => p.on_disconnect(layout, peer, cx),
+            Node::Broker(b) => b.on_disconnect(peer),
+            Node::Consumer(c) => c.on_disconnect(layout, durable, scratch, peer, cx),
+        }
+    }
+
     fn crash(&mut self, node: NodeId) {
         self.incarnations[node.index()] += 1;
         let fresh = self.fresh(node);
