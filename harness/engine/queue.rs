@@ -1,37 +1,18 @@
 //! The event queue: ordered by virtual time, ties broken by insertion order.
+//!
+//! Items live in a slab; the heap orders only `(time, sequence, slot)`
+//! triples, so sifting moves 24 bytes whatever the item's size.
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use faultline_models::SimTime;
 
-struct Entry<T> {
-    time: SimTime,
-    seq: u64,
-    item: T,
-}
-
-impl<T> PartialEq for Entry<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<T> Eq for Entry<T> {}
-impl<T> PartialOrd for Entry<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<T> Ord for Entry<T> {
-    /// Reversed, so the max-heap pops the earliest (time, seq) first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
-}
-
 /// A priority queue of `T` keyed by `(time, insertion sequence)`.
 pub struct Queue<T> {
-    heap: BinaryHeap<Entry<T>>,
+    heap: BinaryHeap<Reverse<(SimTime, u64, u32)>>,
+    slab: Vec<Option<T>>,
+    free: Vec<u32>,
     seq: u64,
 }
 
@@ -39,6 +20,8 @@ impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             seq: 0,
         }
     }
@@ -48,15 +31,30 @@ impl<T> Queue<T> {
     /// Schedules `item` at `time`.
     #[inline]
     pub fn push(&mut self, time: SimTime, item: T) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(item);
+                s
+            }
+            None => {
+                self.slab.push(Some(item));
+                (self.slab.len() - 1) as u32
+            }
+        };
         let seq = self.seq;
         self.seq += 1;
-        self.heap.push(Entry { time, seq, item });
+        self.heap.push(Reverse((time, seq, slot)));
     }
 
     /// The earliest item; among equal times, the one pushed first.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, T)> {
-        self.heap.pop().map(|e| (e.time, e.item))
+        let Reverse((time, _, slot)) = self.heap.pop()?;
+        self.free.push(slot);
+        let item = self.slab[slot as usize]
+            .take()
+            .expect("a queued slot holds its item");
+        Some((time, item))
     }
 
     /// Number of scheduled items.
@@ -83,5 +81,16 @@ mod tests {
         q.push(SimTime(1), "b");
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, x)| x)).collect();
         assert_eq!(order, vec!["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn slots_are_reused() {
+        let mut q = Queue::default();
+        for i in 0..100u64 {
+            q.push(SimTime(i), i);
+            assert_eq!(q.pop(), Some((SimTime(i), i)));
+        }
+        assert!(q.is_empty());
+        assert_eq!(q.slab.len(), 1);
     }
 }

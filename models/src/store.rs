@@ -111,11 +111,27 @@ impl fmt::Display for Value {
 /// A durable key-value database of named tables.
 ///
 /// Ordered maps throughout, so iteration (and therefore every report built
-/// from a store) is deterministic.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// from a store) is deterministic. Tables are found by name with a pointer
+/// comparison first, since handlers name them with string literals.
+#[derive(Clone, Debug, Default)]
 pub struct Store {
-    rows: BTreeMap<(&'static str, RowKey), Value>,
+    /// Tables sorted by name.
+    tables: Vec<Table>,
 }
+
+#[derive(Clone, Debug)]
+struct Table {
+    name: &'static str,
+    rows: BTreeMap<RowKey, Value>,
+}
+
+impl PartialEq for Store {
+    fn eq(&self, other: &Store) -> bool {
+        self.rows().eq(other.rows())
+    }
+}
+
+impl Eq for Store {}
 
 impl Store {
     /// An empty store.
@@ -123,35 +139,67 @@ impl Store {
         Store::default()
     }
 
+    fn table(&self, name: &'static str) -> Option<&Table> {
+        self.tables
+            .iter()
+            .find(|t| std::ptr::eq(t.name, name))
+            .or_else(|| self.tables.iter().find(|t| t.name == name))
+    }
+
+    fn table_mut(&mut self, name: &'static str) -> &mut BTreeMap<RowKey, Value> {
+        let i = match self.tables.iter().position(|t| std::ptr::eq(t.name, name) || t.name == name) {
+            Some(i) => i,
+            None => {
+                let i = self.tables.partition_point(|t| t.name < name);
+                self.tables.insert(
+                    i,
+                    Table {
+                        name,
+                        rows: BTreeMap::new(),
+                    },
+                );
+                i
+            }
+        };
+        &mut self.tables[i].rows
+    }
+
     /// The value at `table`/`key`.
     pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<&Value> {
-        self.rows.get(&(table, key.into()))
+        self.get_ref(table, &key.into())
+    }
+
+    fn get_ref(&self, table: &'static str, key: &RowKey) -> Option<&Value> {
+        self.table(table)?.rows.get(key)
     }
 
     /// Every row, ordered by table then key.
     pub fn rows(&self) -> impl Iterator<Item = (&'static str, &RowKey, &Value)> {
-        self.rows.iter().map(|((t, k), v)| (*t, k, v))
+        self.tables
+            .iter()
+            .flat_map(|t| t.rows.iter().map(move |(k, v)| (t.name, k, v)))
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.tables.iter().map(|t| t.rows.len()).sum()
     }
 
     /// Whether the store holds no rows.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len() == 0
     }
 
     /// Applies a committed write set.
     pub(crate) fn apply(&mut self, writes: &mut Vec<Write>) {
         for w in writes.drain(..) {
+            let rows = self.table_mut(w.table);
             match w.value {
                 Some(v) => {
-                    self.rows.insert((w.table, w.key), v);
+                    rows.insert(w.key, v);
                 }
                 None => {
-                    self.rows.remove(&(w.table, w.key));
+                    rows.remove(&w.key);
                 }
             }
         }
@@ -164,31 +212,31 @@ impl Store {
         other: &'a Store,
     ) -> Vec<(&'static str, &'a RowKey, Option<&'a Value>, Option<&'a Value>)> {
         let mut out = Vec::new();
-        let mut a = self.rows.iter().peekable();
-        let mut b = other.rows.iter().peekable();
+        let mut a = self.rows().peekable();
+        let mut b = other.rows().peekable();
         loop {
-            match (a.peek(), b.peek()) {
+            match (a.peek().copied(), b.peek().copied()) {
                 (None, None) => break,
-                (Some((ka, va)), None) => {
-                    out.push((ka.0, &ka.1, Some(*va), None));
+                (Some((ta, ka, va)), None) => {
+                    out.push((ta, ka, Some(va), None));
                     a.next();
                 }
-                (None, Some((kb, vb))) => {
-                    out.push((kb.0, &kb.1, None, Some(*vb)));
+                (None, Some((tb, kb, vb))) => {
+                    out.push((tb, kb, None, Some(vb)));
                     b.next();
                 }
-                (Some((ka, va)), Some((kb, vb))) => match ka.cmp(kb) {
+                (Some((ta, ka, va)), Some((tb, kb, vb))) => match (ta, ka).cmp(&(tb, kb)) {
                     std::cmp::Ordering::Less => {
-                        out.push((ka.0, &ka.1, Some(*va), None));
+                        out.push((ta, ka, Some(va), None));
                         a.next();
                     }
                     std::cmp::Ordering::Greater => {
-                        out.push((kb.0, &kb.1, None, Some(*vb)));
+                        out.push((tb, kb, None, Some(vb)));
                         b.next();
                     }
                     std::cmp::Ordering::Equal => {
                         if va != vb {
-                            out.push((ka.0, &ka.1, Some(*va), Some(*vb)));
+                            out.push((ta, ka, Some(va), Some(vb)));
                         }
                         a.next();
                         b.next();
@@ -236,20 +284,19 @@ impl<'a> Tx<'a> {
     /// The value at `table`/`key` as this transaction sees it.
     pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<Value> {
         let key = key.into();
-        if let Some(w) = self
-            .writes
-            .iter()
-            .rev()
-            .find(|w| w.table == table && w.key == key)
-        {
-            return w.value.clone();
+        match self.lookup(table, &key) {
+            Some(v) => v.clone(),
+            None => self.store.get_ref(table, &key).cloned(),
         }
-        self.store.rows.get(&(table, key)).cloned()
     }
 
     /// Whether a row exists at `table`/`key`.
     pub fn contains(&self, table: &'static str, key: impl Into<RowKey>) -> bool {
-        self.get(table, key).is_some()
+        let key = key.into();
+        match self.lookup(table, &key) {
+            Some(v) => v.is_some(),
+            None => self.store.get_ref(table, &key).is_some(),
+        }
     }
 
     /// Writes `value` at `table`/`key`.
@@ -274,13 +321,26 @@ impl<'a> Tx<'a> {
     /// and returns the new value.
     pub fn add(&mut self, table: &'static str, key: impl Into<RowKey>, delta: i64) -> i64 {
         let key = key.into();
-        let old = self
-            .get(table, key.clone())
-            .and_then(|v| v.as_int())
-            .unwrap_or(0);
+        let old = match self.lookup(table, &key) {
+            Some(Some(Value::Int(i))) => *i,
+            Some(_) => 0,
+            None => match self.store.get_ref(table, &key) {
+                Some(Value::Int(i)) => *i,
+                _ => 0,
+            },
+        };
         let new = old.wrapping_add(delta);
         self.put(table, key, new);
         new
+    }
+
+    /// This transaction's own latest write to `table`/`key`, if any.
+    fn lookup(&self, table: &'static str, key: &RowKey) -> Option<&Option<Value>> {
+        self.writes
+            .iter()
+            .rev()
+            .find(|w| w.key == *key && (std::ptr::eq(w.table, table) || w.table == table))
+            .map(|w| &w.value)
     }
 
     /// Rolls the transaction back when it ends: none of its writes apply.
