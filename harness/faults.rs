@@ -26,7 +26,9 @@ impl PointSpec {
         match self {
             PointSpec::Now => false,
             PointSpec::At(p) => *p == point,
-            PointSpec::Named(n) => matches!(point, CrashPoint::Named(_)) && label == Some(n.as_str()),
+            PointSpec::Named(n) => {
+                matches!(point, CrashPoint::Named(_)) && label == Some(n.as_str())
+            }
         }
     }
 

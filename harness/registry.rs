@@ -79,7 +79,10 @@ impl Registry {
 
 /// The candidate closest to `word` by edit distance, if close enough to be
 /// a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
@@ -110,7 +113,10 @@ mod tests {
     #[test]
     fn suggests_near_names_only() {
         let names = ["idempotent-inbox", "process-then-commit"];
-        assert_eq!(did_you_mean("idempotent-inbx", names), Some("idempotent-inbox"));
+        assert_eq!(
+            did_you_mean("idempotent-inbx", names),
+            Some("idempotent-inbox")
+        );
         assert_eq!(did_you_mean("zzz", names), None);
     }
 }

@@ -2,9 +2,9 @@
 //! history, and judge it against the scenario's expectations.
 
 use faultline_models::History;
+use faultline_models::SimRng;
 use faultline_models::kafka::KafkaWorld;
 use faultline_models::rng::Stream;
-use faultline_models::SimRng;
 
 use crate::checkers::{CheckInput, Checked, Invariant, check_all};
 use crate::engine::{Engine, PartitionSides, RunStats};

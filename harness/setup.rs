@@ -18,12 +18,12 @@ use crate::faults::{
     PointSpec, TimedFault,
 };
 use crate::registry::{Registry, did_you_mean};
+use crate::scenario::FieldPath;
 use crate::scenario::schema::{
     ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
     OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, MsRange};
-use crate::scenario::FieldPath;
 
 /// Upper bounds on sizes, so no file can ask for more than a run can hold.
 pub mod bounds {
@@ -138,7 +138,10 @@ impl Checker {
     /// `value` within `lo..=hi`, else a problem (and `fallback`).
     fn range(&mut self, field: FieldPath, value: u64, lo: u64, hi: u64, what: &str) -> u64 {
         if value < lo || value > hi {
-            self.err(field, format!("{what} must be between {lo} and {hi}, found {value}"));
+            self.err(
+                field,
+                format!("{what} must be between {lo} and {hi}, found {value}"),
+            );
             lo
         } else {
             value
@@ -148,20 +151,40 @@ impl Checker {
     fn ms(&mut self, field: FieldPath, value: Option<u64>, default: SimTime, min: u64) -> SimTime {
         match value {
             None => default,
-            Some(v) => SimTime::from_ms(self.range(field, v, min, DURATION_MS_MAX, "a duration in milliseconds")),
+            Some(v) => SimTime::from_ms(self.range(
+                field,
+                v,
+                min,
+                DURATION_MS_MAX,
+                "a duration in milliseconds",
+            )),
         }
     }
 
-    fn ms_range(&mut self, field: FieldPath, value: Option<MsRange>, default: (u64, u64)) -> (SimTime, SimTime) {
+    fn ms_range(
+        &mut self,
+        field: FieldPath,
+        value: Option<MsRange>,
+        default: (u64, u64),
+    ) -> (SimTime, SimTime) {
         let MsRange(lo, hi) = value.unwrap_or(MsRange(default.0, default.1));
-        let lo = self.range(field.clone(), lo, 0, DURATION_MS_MAX, "a duration in milliseconds");
+        let lo = self.range(
+            field.clone(),
+            lo,
+            0,
+            DURATION_MS_MAX,
+            "a duration in milliseconds",
+        );
         let hi = self.range(field, hi, 0, DURATION_MS_MAX, "a duration in milliseconds");
         (SimTime::from_ms(lo), SimTime::from_ms(hi.max(lo)))
     }
 
     fn probability(&mut self, field: FieldPath, p: f64) -> f64 {
         if !(0.0..=1.0).contains(&p) || p.is_nan() {
-            self.err(field, format!("a probability must be between 0 and 1, found {p}"));
+            self.err(
+                field,
+                format!("a probability must be between 0 and 1, found {p}"),
+            );
             0.0
         } else {
             p
@@ -177,7 +200,10 @@ struct NodeNames<'a> {
 
 impl NodeNames<'_> {
     fn find(&self, name: &str) -> Option<NodeId> {
-        self.names.iter().position(|n| n == name).map(|i| NodeId(i as u16))
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| NodeId(i as u16))
     }
 
     /// A node name, or a role word (`brokers`, `consumers`, `producers`).
@@ -234,7 +260,10 @@ pub fn parse_point(s: &str) -> Option<PointSpec> {
 fn point_names() -> String {
     let mut v: Vec<&str> = vec!["now"];
     v.extend(CrashPoint::BUILT_IN.iter().map(|(_, n)| *n));
-    format!("{}, or handler:<name> for a point the handler names", v.join(", "))
+    format!(
+        "{}, or handler:<name> for a point the handler names",
+        v.join(", ")
+    )
 }
 
 fn kind_of(c: &mut Checker, field: FieldPath, kind: &str) -> Option<&'static str> {
@@ -242,7 +271,10 @@ fn kind_of(c: &mut Checker, field: FieldPath, kind: &str) -> Option<&'static str
         Some(k) => Some(k),
         None => {
             let help = match did_you_mean(kind, MESSAGE_KINDS) {
-                Some(s) => format!("did you mean \"{s}\"? kinds are {}", MESSAGE_KINDS.join(", ")),
+                Some(s) => format!(
+                    "did you mean \"{s}\"? kinds are {}",
+                    MESSAGE_KINDS.join(", ")
+                ),
                 None => format!("kinds are {}", MESSAGE_KINDS.join(", ")),
             };
             c.err_help(field, format!("unknown message kind \"{kind}\""), help);
@@ -254,7 +286,9 @@ fn kind_of(c: &mut Checker, field: FieldPath, kind: &str) -> Option<&'static str
 impl Setup {
     /// Checks and resolves a scenario file.
     pub fn from_file(file: &ScenarioFile, registry: &Registry) -> Result<Setup, Vec<Problem>> {
-        let mut c = Checker { problems: Vec::new() };
+        let mut c = Checker {
+            problems: Vec::new(),
+        };
         let root = FieldPath::root();
         if file.name.trim().is_empty() {
             c.err(root.key("name"), "the scenario needs a name");
@@ -262,7 +296,13 @@ impl Setup {
 
         // ----- topology -----
         let topo = root.key("topology");
-        let brokers = c.range(topo.key("brokers"), file.topology.brokers, 1, BROKERS_MAX, "brokers") as u16;
+        let brokers = c.range(
+            topo.key("brokers"),
+            file.topology.brokers,
+            1,
+            BROKERS_MAX,
+            "brokers",
+        ) as u16;
         if file.topology.topics.is_empty() {
             c.err(topo.key("topics"), "at least one topic is needed");
         }
@@ -270,13 +310,27 @@ impl Setup {
         let mut total = 0u64;
         for (i, t) in file.topology.topics.iter().enumerate() {
             let at = topo.key("topics").index(i);
-            if t.name.is_empty() || !t.name.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch)) {
+            if t.name.is_empty()
+                || !t
+                    .name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+            {
                 c.err(at.key("name"), format!("topic name \"{}\" must be non-empty and use only letters, digits, '.', '_' and '-'", t.name));
             }
             if topics.iter().any(|(n, _): &(String, u32)| *n == t.name) {
-                c.err(at.key("name"), format!("topic \"{}\" is defined twice", t.name));
+                c.err(
+                    at.key("name"),
+                    format!("topic \"{}\" is defined twice", t.name),
+                );
             }
-            let p = c.range(at.key("partitions"), t.partitions, 1, PARTITIONS_MAX, "partitions") as u32;
+            let p = c.range(
+                at.key("partitions"),
+                t.partitions,
+                1,
+                PARTITIONS_MAX,
+                "partitions",
+            ) as u32;
             total += u64::from(p);
             topics.push((t.name.clone(), p));
         }
@@ -290,7 +344,11 @@ impl Setup {
                     Some(i) => i as u16,
                     None => {
                         let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
-                        c.err_help(field, format!("unknown topic \"{n}\""), format!("topics are {}", names.join(", ")));
+                        c.err_help(
+                            field,
+                            format!("unknown topic \"{n}\""),
+                            format!("topics are {}", names.join(", ")),
+                        );
                         0
                     }
                 },
@@ -303,10 +361,19 @@ impl Setup {
         let workload_topic = topic_index(&mut c, wl.key("topic"), &w.topic);
         let records = c.range(wl.key("records"), w.records, 1, RECORDS_MAX, "records") as u32;
         let keys = c.range(wl.key("keys"), w.keys, 1, KEYS_MAX, "keys") as u32;
-        let producers = c.range(wl.key("producers"), w.producers.unwrap_or(1), 1, PRODUCERS_MAX, "producers") as u16;
+        let producers = c.range(
+            wl.key("producers"),
+            w.producers.unwrap_or(1),
+            1,
+            PRODUCERS_MAX,
+            "producers",
+        ) as u16;
         let rate = w.rate_per_sec.unwrap_or(1000.0);
         let interval = if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
-            c.err(wl.key("rate_per_sec"), format!("rate_per_sec must be a number above 0 and at most 10000000, found {rate}"));
+            c.err(
+                wl.key("rate_per_sec"),
+                format!("rate_per_sec must be a number above 0 and at most 10000000, found {rate}"),
+            );
             SimTime::from_ms(1)
         } else {
             SimTime::from_us((1_000_000.0 / rate).round() as u64)
@@ -316,7 +383,10 @@ impl Setup {
             None | Some(KeyDistributionFile::Uniform) => KeyDistribution::Uniform,
             Some(KeyDistributionFile::Zipf(s)) => {
                 if !(s.is_finite() && *s > 0.0 && *s <= 10.0) {
-                    c.err(wl.key("key_distribution").key("zipf"), format!("the zipf exponent must be above 0 and at most 10, found {s}"));
+                    c.err(
+                        wl.key("key_distribution").key("zipf"),
+                        format!("the zipf exponent must be above 0 and at most 10, found {s}"),
+                    );
                 }
                 KeyDistribution::Zipf(*s)
             }
@@ -325,7 +395,10 @@ impl Setup {
             None => (1, 100),
             Some([lo, hi]) => {
                 if lo > hi {
-                    c.err(wl.key("values"), format!("values [{lo}, {hi}] has min above max"));
+                    c.err(
+                        wl.key("values"),
+                        format!("values [{lo}, {hi}] has min above max"),
+                    );
                 }
                 (lo, hi.max(lo))
             }
@@ -350,8 +423,20 @@ impl Setup {
             Some(AcksValue::One) => Acks::One,
             Some(AcksValue::Zero) => Acks::Zero,
         };
-        let max_in_flight = c.range(pp.key("max_in_flight"), pf.max_in_flight.unwrap_or(u64::from(d.max_in_flight)), 1, 100, "max_in_flight") as u32;
-        let retries = c.range(pp.key("retries"), pf.retries.unwrap_or(i32::MAX as u64), 0, i32::MAX as u64, "retries") as u32;
+        let max_in_flight = c.range(
+            pp.key("max_in_flight"),
+            pf.max_in_flight.unwrap_or(u64::from(d.max_in_flight)),
+            1,
+            100,
+            "max_in_flight",
+        ) as u32;
+        let retries = c.range(
+            pp.key("retries"),
+            pf.retries.unwrap_or(i32::MAX as u64),
+            0,
+            i32::MAX as u64,
+            "retries",
+        ) as u32;
         // Kafka's rule: idempotence needs acks=all, retries > 0 and at most
         // 5 requests in flight. Set explicitly with a conflict, it is a
         // configuration error; left at its default, it is quietly off.
@@ -366,7 +451,11 @@ impl Setup {
         };
         let idempotence = match (pf.idempotence, conflict) {
             (Some(true), Some(need)) => {
-                c.err_help(pp.key("idempotence"), format!("idempotence requires {need} (Kafka refuses this configuration)"), "set idempotence = false, or change the conflicting setting");
+                c.err_help(
+                    pp.key("idempotence"),
+                    format!("idempotence requires {need} (Kafka refuses this configuration)"),
+                    "set idempotence = false, or change the conflicting setting",
+                );
                 false
             }
             (Some(v), _) => v,
@@ -377,26 +466,59 @@ impl Setup {
             acks,
             idempotence,
             retries,
-            request_timeout: c.ms(pp.key("request_timeout_ms"), pf.request_timeout_ms, d.request_timeout, 1),
-            delivery_timeout: c.ms(pp.key("delivery_timeout_ms"), pf.delivery_timeout_ms, d.delivery_timeout, 1),
-            retry_backoff: c.ms(pp.key("retry_backoff_ms"), pf.retry_backoff_ms, d.retry_backoff, 0),
+            request_timeout: c.ms(
+                pp.key("request_timeout_ms"),
+                pf.request_timeout_ms,
+                d.request_timeout,
+                1,
+            ),
+            delivery_timeout: c.ms(
+                pp.key("delivery_timeout_ms"),
+                pf.delivery_timeout_ms,
+                d.delivery_timeout,
+                1,
+            ),
+            retry_backoff: c.ms(
+                pp.key("retry_backoff_ms"),
+                pf.retry_backoff_ms,
+                d.retry_backoff,
+                0,
+            ),
             max_in_flight,
             linger: c.ms(pp.key("linger_ms"), pf.linger_ms, d.linger, 0),
-            batch_records: c.range(pp.key("batch_records"), pf.batch_records.unwrap_or(u64::from(d.batch_records)), 1, 10_000, "batch_records") as u32,
+            batch_records: c.range(
+                pp.key("batch_records"),
+                pf.batch_records.unwrap_or(u64::from(d.batch_records)),
+                1,
+                10_000,
+                "batch_records",
+            ) as u32,
         };
 
         // ----- consumers -----
         let mut groups = Vec::new();
         if file.consumers.is_empty() {
-            c.err(root.key("consumers"), "at least one [[consumers]] group is needed");
+            c.err(
+                root.key("consumers"),
+                "at least one [[consumers]] group is needed",
+            );
         }
         if file.consumers.len() > GROUPS_MAX {
-            c.err(root.key("consumers"), format!("at most {GROUPS_MAX} consumer groups, found {}", file.consumers.len()));
+            c.err(
+                root.key("consumers"),
+                format!(
+                    "at most {GROUPS_MAX} consumer groups, found {}",
+                    file.consumers.len()
+                ),
+            );
         }
         for (i, cf) in file.consumers.iter().enumerate() {
             let at = root.key("consumers").index(i);
             if groups.iter().any(|g: &GroupSpec| g.name == cf.group) {
-                c.err(at.key("group"), format!("group \"{}\" is defined twice", cf.group));
+                c.err(
+                    at.key("group"),
+                    format!("group \"{}\" is defined twice", cf.group),
+                );
             }
             if cf.group.trim().is_empty() {
                 c.err(at.key("group"), "the group needs a name");
@@ -419,7 +541,10 @@ impl Setup {
         };
         let (node_names, roles) = spec.nodes();
         if node_names.len() > 60_000 {
-            c.err(root.key("consumers"), "too many nodes in all (at most 60000)");
+            c.err(
+                root.key("consumers"),
+                "too many nodes in all (at most 60000)",
+            );
         }
         let nodes = NodeNames {
             names: &node_names,
@@ -467,14 +592,26 @@ impl Setup {
         let lp = root.key("limits");
         let dl = Limits::default();
         let limits = Limits {
-            sim_time_max: c.ms(lp.key("sim_time_ms"), lf.sim_time_ms, SimTime::from_ms(24 * 3_600_000), 1),
-            events_max: c.range(lp.key("events_max"), lf.events_max.unwrap_or(dl.events_max), 1, EVENTS_MAX, "events_max"),
+            sim_time_max: c.ms(
+                lp.key("sim_time_ms"),
+                lf.sim_time_ms,
+                SimTime::from_ms(24 * 3_600_000),
+                1,
+            ),
+            events_max: c.range(
+                lp.key("events_max"),
+                lf.events_max.unwrap_or(dl.events_max),
+                1,
+                EVENTS_MAX,
+                "events_max",
+            ),
             liveness_max: c.ms(lp.key("liveness_ms"), lf.liveness_ms, dl.liveness_max, 1),
         };
 
         // ----- expect -----
         let ep = root.key("expect");
-        let mut expect: Vec<(Invariant, Expect)> = Invariant::ALL.iter().map(|i| (*i, Expect::Hold)).collect();
+        let mut expect: Vec<(Invariant, Expect)> =
+            Invariant::ALL.iter().map(|i| (*i, Expect::Hold)).collect();
         let mut seen: Vec<(Invariant, &str)> = Vec::new();
         for (list, mode, name) in [
             (&file.expect.hold, Expect::Hold, "hold"),
@@ -483,7 +620,13 @@ impl Setup {
         ] {
             for (j, inv) in list.iter().enumerate() {
                 if let Some((_, other)) = seen.iter().find(|(x, _)| x == inv) {
-                    c.err(ep.key(name).index(j), format!("{} is listed in both expect.{other} and expect.{name}", inv.name()));
+                    c.err(
+                        ep.key(name).index(j),
+                        format!(
+                            "{} is listed in both expect.{other} and expect.{name}",
+                            inv.name()
+                        ),
+                    );
                     continue;
                 }
                 seen.push((*inv, name));
@@ -533,9 +676,21 @@ impl Setup {
     }
 }
 
-fn group_spec(c: &mut Checker, at: &FieldPath, cf: &ConsumerFile, topic: u16, registry: &Registry) -> GroupSpec {
+fn group_spec(
+    c: &mut Checker,
+    at: &FieldPath,
+    cf: &ConsumerFile,
+    topic: u16,
+    registry: &Registry,
+) -> GroupSpec {
     let d = ConsumerConfig::default();
-    let members = c.range(at.key("members"), cf.members.unwrap_or(1), 1, MEMBERS_MAX, "members") as u16;
+    let members = c.range(
+        at.key("members"),
+        cf.members.unwrap_or(1),
+        1,
+        MEMBERS_MAX,
+        "members",
+    ) as u16;
     let registered = registry.get(&cf.handler);
     if registered.is_none() {
         let names = registry.names();
@@ -543,7 +698,11 @@ fn group_spec(c: &mut Checker, at: &FieldPath, cf: &ConsumerFile, topic: u16, re
             Some(s) => format!("did you mean \"{s}\"? handlers are {}", names.join(", ")),
             None => format!("handlers are {}", names.join(", ")),
         };
-        c.err_help(at.key("handler"), format!("unknown handler \"{}\"", cf.handler), help);
+        c.err_help(
+            at.key("handler"),
+            format!("unknown handler \"{}\"", cf.handler),
+            help,
+        );
     }
     let commit = match cf.commit {
         Some(CommitFile::BeforeProcess) => CommitMode::BeforeProcess,
@@ -551,29 +710,86 @@ fn group_spec(c: &mut Checker, at: &FieldPath, cf: &ConsumerFile, topic: u16, re
         Some(CommitFile::Auto) => CommitMode::Auto,
         None => registered.map_or(CommitMode::AfterBatch, |r| r.commit),
     };
-    let session_timeout = c.ms(at.key("session_timeout_ms"), cf.session_timeout_ms, d.session_timeout, 1);
-    let heartbeat_interval = c.ms(at.key("heartbeat_interval_ms"), cf.heartbeat_interval_ms, d.heartbeat_interval, 1);
+    let session_timeout = c.ms(
+        at.key("session_timeout_ms"),
+        cf.session_timeout_ms,
+        d.session_timeout,
+        1,
+    );
+    let heartbeat_interval = c.ms(
+        at.key("heartbeat_interval_ms"),
+        cf.heartbeat_interval_ms,
+        d.heartbeat_interval,
+        1,
+    );
     if heartbeat_interval >= session_timeout {
-        c.err(at.key("heartbeat_interval_ms"), format!("heartbeat_interval_ms ({}) must be below session_timeout_ms ({})", heartbeat_interval.as_ms(), session_timeout.as_ms()));
+        c.err(
+            at.key("heartbeat_interval_ms"),
+            format!(
+                "heartbeat_interval_ms ({}) must be below session_timeout_ms ({})",
+                heartbeat_interval.as_ms(),
+                session_timeout.as_ms()
+            ),
+        );
     }
     let config = ConsumerConfig {
         commit,
-        auto_commit_interval: c.ms(at.key("auto_commit_interval_ms"), cf.auto_commit_interval_ms, d.auto_commit_interval, 1),
+        auto_commit_interval: c.ms(
+            at.key("auto_commit_interval_ms"),
+            cf.auto_commit_interval_ms,
+            d.auto_commit_interval,
+            1,
+        ),
         offset_reset: match cf.auto_offset_reset {
             Some(OffsetResetFile::Earliest) => OffsetReset::Earliest,
             Some(OffsetResetFile::Latest) | None => OffsetReset::Latest,
         },
-        max_poll_records: c.range(at.key("max_poll_records"), cf.max_poll_records.unwrap_or(u64::from(d.max_poll_records)), 1, 100_000, "max_poll_records") as u32,
+        max_poll_records: c.range(
+            at.key("max_poll_records"),
+            cf.max_poll_records.unwrap_or(u64::from(d.max_poll_records)),
+            1,
+            100_000,
+            "max_poll_records",
+        ) as u32,
         session_timeout,
         heartbeat_interval,
-        max_poll_interval: c.ms(at.key("max_poll_interval_ms"), cf.max_poll_interval_ms, d.max_poll_interval, 1),
-        request_timeout: c.ms(at.key("request_timeout_ms"), cf.request_timeout_ms, d.request_timeout, 1),
-        fetch_max_wait: c.ms(at.key("fetch_max_wait_ms"), cf.fetch_max_wait_ms, d.fetch_max_wait, 1),
+        max_poll_interval: c.ms(
+            at.key("max_poll_interval_ms"),
+            cf.max_poll_interval_ms,
+            d.max_poll_interval,
+            1,
+        ),
+        request_timeout: c.ms(
+            at.key("request_timeout_ms"),
+            cf.request_timeout_ms,
+            d.request_timeout,
+            1,
+        ),
+        fetch_max_wait: c.ms(
+            at.key("fetch_max_wait_ms"),
+            cf.fetch_max_wait_ms,
+            d.fetch_max_wait,
+            1,
+        ),
         retry_backoff: d.retry_backoff,
         processing: c.ms_range(at.key("processing_ms"), cf.processing_ms, (0, 0)),
-        handler_attempts_max: c.range(at.key("handler_attempts_max"), cf.handler_attempts_max.unwrap_or(u64::from(d.handler_attempts_max)), 1, 1000, "handler_attempts_max") as u32,
+        handler_attempts_max: c.range(
+            at.key("handler_attempts_max"),
+            cf.handler_attempts_max
+                .unwrap_or(u64::from(d.handler_attempts_max)),
+            1,
+            1000,
+            "handler_attempts_max",
+        ) as u32,
         handler_retry_backoff: d.handler_retry_backoff,
-        commit_attempts_max: c.range(at.key("commit_attempts_max"), cf.commit_attempts_max.unwrap_or(u64::from(d.commit_attempts_max)), 1, 100, "commit_attempts_max") as u32,
+        commit_attempts_max: c.range(
+            at.key("commit_attempts_max"),
+            cf.commit_attempts_max
+                .unwrap_or(u64::from(d.commit_attempts_max)),
+            1,
+            100,
+            "commit_attempts_max",
+        ) as u32,
     };
     GroupSpec {
         name: cf.group.clone(),
@@ -582,7 +798,12 @@ fn group_spec(c: &mut Checker, at: &FieldPath, cf: &ConsumerFile, topic: u16, re
         config,
         handler_name: cf.handler.clone(),
         handler: registered.map_or_else(
-            || std::sync::Arc::new(|| Box::new(faultline_models::handlers::Apply) as Box<dyn faultline_models::Handler>) as _,
+            || {
+                std::sync::Arc::new(|| {
+                    Box::new(faultline_models::handlers::Apply)
+                        as Box<dyn faultline_models::Handler>
+                }) as _
+            },
             |r| r.factory.clone(),
         ),
     }
@@ -593,11 +814,15 @@ fn latency(c: &mut Checker, field: FieldPath, v: LatencyValue) -> Latency {
     let us = |x: f64| SimTime::from_us((x * 1000.0).round() as u64);
     match v {
         LatencyValue::Constant(x) if ok(x) => Latency::Constant(us(x)),
-        LatencyValue::Uniform(lo, hi) if ok(lo) && ok(hi) && lo <= hi => Latency::Uniform(us(lo), us(hi)),
-        LatencyValue::Exponential { mean, max } if ok(mean) && ok(max) && mean > 0.0 => Latency::Exponential {
-            mean: us(mean),
-            max: us(max),
-        },
+        LatencyValue::Uniform(lo, hi) if ok(lo) && ok(hi) && lo <= hi => {
+            Latency::Uniform(us(lo), us(hi))
+        }
+        LatencyValue::Exponential { mean, max } if ok(mean) && ok(max) && mean > 0.0 => {
+            Latency::Exponential {
+                mean: us(mean),
+                max: us(max),
+            }
+        }
         _ => {
             c.err(field, "latency must be between 0 and 3600000 ms (a [min, max] range needs min <= max; an exponential needs mean > 0)");
             Latency::default()
@@ -605,7 +830,12 @@ fn latency(c: &mut Checker, field: FieldPath, v: LatencyValue) -> Latency {
     }
 }
 
-fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNames<'_>) -> Option<TimedFault> {
+fn timed_fault(
+    c: &mut Checker,
+    at: &FieldPath,
+    t: &TimelineFile,
+    nodes: &NodeNames<'_>,
+) -> Option<TimedFault> {
     let when = c.ms(at.key("at_ms"), Some(t.at_ms), SimTime::ZERO, 0);
     let actions: Vec<&str> = [
         ("crash", t.crash.is_some()),
@@ -626,7 +856,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
             if actions.is_empty() {
                 "a timeline entry needs one fault".to_owned()
             } else {
-                format!("a timeline entry has exactly one fault, found {}", actions.join(" and "))
+                format!(
+                    "a timeline entry has exactly one fault, found {}",
+                    actions.join(" and ")
+                )
             },
             "use one of crash, partition, isolate, drop, duplicate, delay, slow",
         );
@@ -649,7 +882,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
         ("for_ms", t.for_ms.is_some()),
     ] {
         if set && !allowed.contains(&name) {
-            c.err(at.key(name), format!("`{name}` does not apply to a {action} fault"));
+            c.err(
+                at.key(name),
+                format!("`{name}` does not apply to a {action} fault"),
+            );
         }
     }
     let fault = match action {
@@ -664,7 +900,11 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                 Some(p) => match parse_point(p) {
                     Some(p) => p,
                     None => {
-                        c.err_help(at.key("point"), format!("unknown crash point \"{p}\""), format!("points are {}", point_names()));
+                        c.err_help(
+                            at.key("point"),
+                            format!("unknown crash point \"{p}\""),
+                            format!("points are {}", point_names()),
+                        );
                         return None;
                     }
                 },
@@ -675,7 +915,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                     return None;
                 }
                 (Role::Broker(_), p) if *p != PointSpec::Now => {
-                    c.err(at.key("point"), format!("{name} is a broker; brokers crash only at point \"now\""));
+                    c.err(
+                        at.key("point"),
+                        format!("{name} is a broker; brokers crash only at point \"now\""),
+                    );
                     return None;
                 }
                 _ => {}
@@ -683,7 +926,9 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
             FaultAction::Crash {
                 node,
                 point,
-                restart_after: t.restart_after_ms.map(|v| c.ms(at.key("restart_after_ms"), Some(v), SimTime::ZERO, 0)),
+                restart_after: t
+                    .restart_after_ms
+                    .map(|v| c.ms(at.key("restart_after_ms"), Some(v), SimTime::ZERO, 0)),
             }
         }
         "partition" | "isolate" => {
@@ -692,7 +937,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                     nodes.unknown(c, at.key("isolate"), name);
                     return None;
                 };
-                let others = (0..nodes.names.len() as u16).map(NodeId).filter(|x| *x != node).collect();
+                let others = (0..nodes.names.len() as u16)
+                    .map(NodeId)
+                    .filter(|x| *x != node)
+                    .collect();
                 (vec![node], others)
             } else {
                 let sides = t.partition.as_ref().expect("checked above");
@@ -703,7 +951,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                 let mut out = [Vec::new(), Vec::new()];
                 for (s, side) in sides.iter().enumerate() {
                     if side.is_empty() {
-                        c.err(at.key("partition").index(s), "a partition side needs at least one node");
+                        c.err(
+                            at.key("partition").index(s),
+                            "a partition side needs at least one node",
+                        );
                     }
                     for (j, name) in side.iter().enumerate() {
                         match nodes.expand(name) {
@@ -713,7 +964,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                     }
                 }
                 if out[0].iter().any(|n| out[1].contains(n)) {
-                    c.err(at.key("partition"), "a node cannot be on both sides of a partition");
+                    c.err(
+                        at.key("partition"),
+                        "a node cannot be on both sides of a partition",
+                    );
                 }
                 let [a, b] = out;
                 (a, b)
@@ -722,7 +976,9 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                 a,
                 b,
                 oneway: t.oneway.unwrap_or(false),
-                heal_after: t.heal_after_ms.map(|v| c.ms(at.key("heal_after_ms"), Some(v), SimTime::ZERO, 0)),
+                heal_after: t
+                    .heal_after_ms
+                    .map(|v| c.ms(at.key("heal_after_ms"), Some(v), SimTime::ZERO, 0)),
             }
         }
         "drop" | "duplicate" | "delay" => {
@@ -744,7 +1000,13 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                 Some(k) => Some(kind_of(c, lp.key("kind"), k)?),
                 None => None,
             };
-            let count = c.range(lp.key("count"), lf.count.unwrap_or(1), 1, 1_000_000_000, "count") as u32;
+            let count = c.range(
+                lp.key("count"),
+                lf.count.unwrap_or(1),
+                1,
+                1_000_000_000,
+                "count",
+            ) as u32;
             let effect = match action {
                 "drop" => LinkEffect::Drop,
                 "duplicate" => LinkEffect::Duplicate,
@@ -760,7 +1022,10 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                 }
             };
             if action != "delay" {
-                for (name, set) in [("extra_ms", lf.extra_ms.is_some()), ("reorder", lf.reorder.is_some())] {
+                for (name, set) in [
+                    ("extra_ms", lf.extra_ms.is_some()),
+                    ("reorder", lf.reorder.is_some()),
+                ] {
                     if set {
                         c.err(lp.key(name), format!("`{name}` applies only to a delay"));
                     }
@@ -781,25 +1046,40 @@ fn timed_fault(c: &mut Checker, at: &FieldPath, t: &TimelineFile, nodes: &NodeNa
                 return None;
             };
             if !matches!(nodes.role(node), Role::Consumer(_)) {
-                c.err(at.key("slow"), format!("{name} is not a consumer; only consumers handle records slowly"));
+                c.err(
+                    at.key("slow"),
+                    format!("{name} is not a consumer; only consumers handle records slowly"),
+                );
                 return None;
             }
             let Some(p) = t.processing_ms else {
-                c.err(at.clone(), "a slow fault needs processing_ms (time per record while slow)");
+                c.err(
+                    at.clone(),
+                    "a slow fault needs processing_ms (time per record while slow)",
+                );
                 return None;
             };
             FaultAction::Slow {
                 node,
                 processing: c.ms(at.key("processing_ms"), Some(p), SimTime::ZERO, 0),
-                duration: t.for_ms.map(|v| c.ms(at.key("for_ms"), Some(v), SimTime::ZERO, 1)),
+                duration: t
+                    .for_ms
+                    .map(|v| c.ms(at.key("for_ms"), Some(v), SimTime::ZERO, 1)),
             }
         }
     };
-    Some(TimedFault { at: when, action: fault })
+    Some(TimedFault {
+        at: when,
+        action: fault,
+    })
 }
 
 fn chaos(c: &mut Checker, at: &FieldPath, f: &ChaosFile) -> Chaos {
-    let msg = |c: &mut Checker, name: &str, v: &Option<MessageChaosValue>, extra: (u64, u64)| -> Option<MessageChaos> {
+    let msg = |c: &mut Checker,
+               name: &str,
+               v: &Option<MessageChaosValue>,
+               extra: (u64, u64)|
+     -> Option<MessageChaos> {
         let v = v.as_ref()?;
         let p = at.key(name);
         let probability = c.probability(p.key("probability"), v.probability);
@@ -810,7 +1090,10 @@ fn chaos(c: &mut Checker, at: &FieldPath, f: &ChaosFile) -> Chaos {
             }
         }
         if v.extra_ms.is_some() && extra == (0, 0) {
-            c.err(p.key("extra_ms"), format!("`extra_ms` applies only to delay and reorder, not {name}"));
+            c.err(
+                p.key("extra_ms"),
+                format!("`extra_ms` applies only to delay and reorder, not {name}"),
+            );
         }
         let extra = c.ms_range(p.key("extra_ms"), v.extra_ms, extra);
         Some(MessageChaos {
@@ -822,12 +1105,20 @@ fn chaos(c: &mut Checker, at: &FieldPath, f: &ChaosFile) -> Chaos {
     let episode = |c: &mut Checker, name: &str, v: &Option<EpisodeFile>| -> Option<EpisodeChaos> {
         let v = v.as_ref()?;
         let p = at.key(name);
-        let mean_interval = c.ms(p.key("mean_interval_ms"), Some(v.mean_interval_ms), SimTime::ZERO, 1);
+        let mean_interval = c.ms(
+            p.key("mean_interval_ms"),
+            Some(v.mean_interval_ms),
+            SimTime::ZERO,
+            1,
+        );
         let duration = c.ms_range(p.key("duration_ms"), v.duration_ms, (500, 5000));
         let oneway_probability = match v.oneway_probability {
             Some(x) if name == "partition" => c.probability(p.key("oneway_probability"), x),
             Some(_) => {
-                c.err(p.key("oneway_probability"), "`oneway_probability` applies only to partition");
+                c.err(
+                    p.key("oneway_probability"),
+                    "`oneway_probability` applies only to partition",
+                );
                 0.0
             }
             None => 0.0,
@@ -835,11 +1126,17 @@ fn chaos(c: &mut Checker, at: &FieldPath, f: &ChaosFile) -> Chaos {
         let processing = match (v.processing_ms, name) {
             (Some(x), "slow") => c.ms(p.key("processing_ms"), Some(x), SimTime::ZERO, 0),
             (None, "slow") => {
-                c.err(p.clone(), "slow needs processing_ms (time per record while slow)");
+                c.err(
+                    p.clone(),
+                    "slow needs processing_ms (time per record while slow)",
+                );
                 SimTime::ZERO
             }
             (Some(_), _) => {
-                c.err(p.key("processing_ms"), format!("`processing_ms` applies only to slow, not {name}"));
+                c.err(
+                    p.key("processing_ms"),
+                    format!("`processing_ms` applies only to slow, not {name}"),
+                );
                 SimTime::ZERO
             }
             (None, _) => SimTime::ZERO,

@@ -32,7 +32,14 @@ pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
         if j - i > 1 {
             count += 1;
             if found.len() < FINDINGS_PER_INVARIANT_MAX {
-                found.push(witness(ix, names, m, first as usize, effects[i + 1].3 as usize, j - i));
+                found.push(witness(
+                    ix,
+                    names,
+                    m,
+                    first as usize,
+                    effects[i + 1].3 as usize,
+                    j - i,
+                ));
             }
         }
         i = j;
@@ -45,11 +52,14 @@ pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
 fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: usize) -> Finding {
     let events = &names.history.events;
     let msg = MessageId(m);
-    let (EventKind::Effect {
-        consumer: c1,
-        label,
-        ..
-    }, EventKind::Effect { consumer: c2, .. }) = (events[e1].kind, events[e2].kind)
+    let (
+        EventKind::Effect {
+            consumer: c1,
+            label,
+            ..
+        },
+        EventKind::Effect { consumer: c2, .. },
+    ) = (events[e1].kind, events[e2].kind)
     else {
         unreachable!("effects index Effect events");
     };
@@ -74,7 +84,11 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
     let mut chain = vec![e1, e2];
     chain.extend(d1);
     chain.extend(d2);
-    for (_, off) in [d1, d2].iter().flatten().filter_map(|d| delivered(events, *d)) {
+    for (_, off) in [d1, d2]
+        .iter()
+        .flatten()
+        .filter_map(|d| delivered(events, *d))
+    {
         if !f.offsets.contains(&off) {
             f.offsets.push(off);
         }
@@ -93,7 +107,11 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
             EventKind::GenerationStarted { .. } => true,
             _ => false,
         };
-        if relevant && !because.iter().any(|&j: &usize| same_kind(&events[j].kind, &e.kind)) {
+        if relevant
+            && !because
+                .iter()
+                .any(|&j: &usize| same_kind(&events[j].kind, &e.kind))
+        {
             because.push(i);
         }
     }
@@ -109,10 +127,19 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
     chain.sort_unstable();
     chain.dedup();
     for &i in &chain {
-        f.explanation
-            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+        f.explanation.push(format!(
+            "{}: {}",
+            events[i].time,
+            what(&events[i].kind, names)
+        ));
     }
-    f.explanation.push(reason(events, &because, ix.appends[m as usize] > 1, c1, names));
+    f.explanation.push(reason(
+        events,
+        &because,
+        ix.appends[m as usize] > 1,
+        c1,
+        names,
+    ));
     f.witness = chain;
     f
 }
@@ -121,7 +148,13 @@ fn same_kind(a: &EventKind, b: &EventKind) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-fn reason(events: &[Event], because: &[usize], duplicated_in_log: bool, c1: NodeId, names: &Names<'_>) -> String {
+fn reason(
+    events: &[Event],
+    because: &[usize],
+    duplicated_in_log: bool,
+    c1: NodeId,
+    names: &Names<'_>,
+) -> String {
     let c1 = names.node(c1);
     for &i in because {
         match events[i].kind {
@@ -151,7 +184,12 @@ fn reason(events: &[Event], because: &[usize], duplicated_in_log: bool, c1: Node
 }
 
 /// The `Delivered` event of `msg` to `consumer` last before `before`.
-fn delivery_before(events: &[Event], before: usize, consumer: NodeId, msg: MessageId) -> Option<usize> {
+fn delivery_before(
+    events: &[Event],
+    before: usize,
+    consumer: NodeId,
+    msg: MessageId,
+) -> Option<usize> {
     events[..before].iter().rposition(|e| {
         matches!(e.kind, EventKind::Delivered { consumer: c, msg: m, .. } if c == consumer && m == msg)
     })

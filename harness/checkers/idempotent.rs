@@ -56,7 +56,9 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
             ),
         );
         for (table, key, here, there) in diff.iter().take(ROWS_SHOWN_MAX) {
-            let show = |v: &Option<&faultline_models::Value>| v.map_or_else(|| "(absent)".to_owned(), |v| v.to_string());
+            let show = |v: &Option<&faultline_models::Value>| {
+                v.map_or_else(|| "(absent)".to_owned(), |v| v.to_string())
+            };
             f.explanation.push(format!(
                 "{table}[{key}]: the run left {}, applying each message once gives {}",
                 show(here),
@@ -68,7 +70,12 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
                 .push(format!("... and {} more rows", diff.len() - ROWS_SHOWN_MAX));
         }
         // Witness: effects applied more than once in this group.
-        let mut effects: Vec<_> = ix.effects.iter().filter(|e| usize::from(e.0) == g).copied().collect();
+        let mut effects: Vec<_> = ix
+            .effects
+            .iter()
+            .filter(|e| usize::from(e.0) == g)
+            .copied()
+            .collect();
         effects.sort_by_key(|&(_, m, l, _)| (m, l));
         let mut repeated = Vec::new();
         for w in effects.windows(2) {
@@ -87,8 +94,11 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
             f.explanation.push("Effects applied more than once:".into());
         }
         for &i in &repeated {
-            f.explanation
-                .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+            f.explanation.push(format!(
+                "{}: {}",
+                events[i].time,
+                what(&events[i].kind, names)
+            ));
         }
         f.witness = repeated;
         found.push(f);
@@ -104,7 +114,10 @@ fn handled_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
     if ix.deliveries[slots.clone()].iter().any(|d| *d > 1) {
         return false;
     }
-    if slots.clone().any(|s| ix.deliveries[s] == 1 && ix.settled[s] == NONE) {
+    if slots
+        .clone()
+        .any(|s| ix.deliveries[s] == 1 && ix.settled[s] == NONE)
+    {
         return false;
     }
     !names.history.events.iter().any(|e| {
@@ -124,12 +137,18 @@ pub fn reference_store(ix: &Index, names: &Names<'_>, world: &KafkaWorld, g: usi
             first[m as usize] = i;
         }
     }
-    for m in 0..ix.msgs {
-        let s = ix.settled[g * ix.msgs + m];
+    let settled = &ix.settled[g * ix.msgs..(g + 1) * ix.msgs];
+    for (f, &s) in first.iter_mut().zip(settled) {
         if s != NONE
-            && matches!(events[s as usize].kind, EventKind::Handled { settle: Settle::Ok, .. })
+            && matches!(
+                events[s as usize].kind,
+                EventKind::Handled {
+                    settle: Settle::Ok,
+                    ..
+                }
+            )
         {
-            first[m] = first[m].min(s);
+            *f = (*f).min(s);
         }
     }
     let mut order: Vec<(u32, usize)> = first

@@ -141,7 +141,10 @@ impl Index {
 
     /// The group of a consumer node.
     pub fn group_of(&self, node: NodeId) -> Option<u16> {
-        self.node_group.get(node.index()).copied().filter(|g| *g != u16::MAX)
+        self.node_group
+            .get(node.index())
+            .copied()
+            .filter(|g| *g != u16::MAX)
     }
 }
 

@@ -5,8 +5,8 @@
 use faultline_models::event::{EventKind, Settle};
 
 use super::Info;
-use crate::faults::{FaultAction, FaultPlan, LinkEffect};
 use super::index::Index;
+use crate::faults::{FaultAction, FaultPlan, LinkEffect};
 use crate::history::Names;
 
 /// Examples kept per kind.
@@ -85,12 +85,24 @@ pub fn collect(ix: &Index, names: &Names<'_>) -> Vec<Info> {
             });
         }
     };
-    push_count("dead-lettered", "deliveries dead-lettered by the handler", &|k| {
-        matches!(k, EventKind::Handled { settle: Settle::DeadLettered, .. })
-    });
-    push_count("produce-failed", "records the producer gave up on (never acknowledged)", &|k| {
-        matches!(k, EventKind::ProduceFailed { .. })
-    });
+    push_count(
+        "dead-lettered",
+        "deliveries dead-lettered by the handler",
+        &|k| {
+            matches!(
+                k,
+                EventKind::Handled {
+                    settle: Settle::DeadLettered,
+                    ..
+                }
+            )
+        },
+    );
+    push_count(
+        "produce-failed",
+        "records the producer gave up on (never acknowledged)",
+        &|k| matches!(k, EventKind::ProduceFailed { .. }),
+    );
     out
 }
 
@@ -138,7 +150,11 @@ pub fn unfired(plan: &FaultPlan, unfired: &[usize], names: &Names<'_>) -> Option
             "timeline fault{} {} never fired before the fault window closed: the run could not catch what {} meant to provoke",
             if unfired.len() == 1 { "" } else { "s" },
             list.join(", "),
-            if unfired.len() == 1 { "it was" } else { "they were" }
+            if unfired.len() == 1 {
+                "it was"
+            } else {
+                "they were"
+            }
         ),
         examples: Vec::new(),
     })

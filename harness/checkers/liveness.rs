@@ -17,12 +17,20 @@ pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdict
         return (0, Vec::new());
     }
     let summary = match (stats.stop, stats.healed_at) {
-        (Stop::LivenessTimeout, Some(t)) => format!(
-            "the system did not drain within the liveness bound after faults healed at {t}"
+        (Stop::LivenessTimeout, Some(t)) => {
+            format!("the system did not drain within the liveness bound after faults healed at {t}")
+        }
+        (Stop::EventLimit, _) => format!(
+            "the run hit limits.events_max ({} events) before draining",
+            stats.events
         ),
-        (Stop::EventLimit, _) => format!("the run hit limits.events_max ({} events) before draining", stats.events),
-        (Stop::SimTimeLimit, _) => format!("the run hit limits.sim_time_ms at {} before draining", stats.end),
-        (Stop::Stalled, _) => "the run stalled: nothing was left to do, yet work remained".to_owned(),
+        (Stop::SimTimeLimit, _) => format!(
+            "the run hit limits.sim_time_ms at {} before draining",
+            stats.end
+        ),
+        (Stop::Stalled, _) => {
+            "the run stalled: nothing was left to do, yet work remained".to_owned()
+        }
         _ => format!("the run stopped ({}) before draining", stats.stop.name()),
     };
     let mut f = Finding::new(Invariant::Liveness, summary);
@@ -69,8 +77,11 @@ pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdict
         .collect();
     tail.reverse();
     for &i in &tail {
-        f.explanation
-            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+        f.explanation.push(format!(
+            "{}: {}",
+            events[i].time,
+            what(&events[i].kind, names)
+        ));
     }
     f.witness = tail;
     (1, vec![f])

@@ -77,11 +77,19 @@ impl Invariant {
     /// One line on what it means.
     pub fn meaning(self) -> &'static str {
         match self {
-            Invariant::NoLoss => "every acknowledged record is handled to completion (or dead-lettered) by every consumer group",
+            Invariant::NoLoss => {
+                "every acknowledged record is handled to completion (or dead-lettered) by every consumer group"
+            }
             Invariant::ExactlyOnce => "no effect of a message is applied more than once",
-            Invariant::PerKeyOrder => "the messages of one key take effect in the order they were produced",
-            Invariant::Idempotent => "the final store equals applying each distinct message once, in order",
-            Invariant::Liveness => "after faults heal, every group drains (lag 0, all acknowledged records settled) within the bound",
+            Invariant::PerKeyOrder => {
+                "the messages of one key take effect in the order they were produced"
+            }
+            Invariant::Idempotent => {
+                "the final store equals applying each distinct message once, in order"
+            }
+            Invariant::Liveness => {
+                "after faults heal, every group drains (lag 0, all acknowledged records settled) within the bound"
+            }
             Invariant::NoPanic => "user handler code never panics",
         }
     }
@@ -201,10 +209,17 @@ pub fn check_all(input: &CheckInput<'_>) -> Checked {
     add(Invariant::NoLoss, no_loss::check(&index, names, drained));
     add(Invariant::ExactlyOnce, exactly_once::check(&index, names));
     add(Invariant::PerKeyOrder, per_key_order::check(&index, names));
-    add(Invariant::Idempotent, idempotent::check(&index, names, input.world));
-    add(Invariant::Liveness, liveness::check(names, input.world, input.stats));
+    add(
+        Invariant::Idempotent,
+        idempotent::check(&index, names, input.world),
+    );
+    add(
+        Invariant::Liveness,
+        liveness::check(names, input.world, input.stats),
+    );
     add(Invariant::NoPanic, no_panic::check(names));
     out.info = info::collect(&index, names);
-    out.info.extend(info::unfired(input.plan, &input.stats.unfired, names));
+    out.info
+        .extend(info::unfired(input.plan, &input.stats.unfired, names));
     out
 }

@@ -80,9 +80,15 @@ fn unappended(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     );
     f.msg = Some(faultline_models::MessageId(m as u32));
     f.witness.push(acked);
-    f.explanation.push(format!("{}: {}", events[acked].time, what(&events[acked].kind, names)));
-    f.explanation
-        .push("With acks=0 the producer does not wait for the broker, so nothing retries a lost request.".into());
+    f.explanation.push(format!(
+        "{}: {}",
+        events[acked].time,
+        what(&events[acked].kind, names)
+    ));
+    f.explanation.push(
+        "With acks=0 the producer does not wait for the broker, so nothing retries a lost request."
+            .into(),
+    );
     f
 }
 
@@ -139,8 +145,11 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     chain.sort_unstable();
     chain.dedup();
     for &i in &chain {
-        f.explanation
-            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+        f.explanation.push(format!(
+            "{}: {}",
+            events[i].time,
+            what(&events[i].kind, names)
+        ));
     }
     f.explanation.push(match delivered {
         Some(_) => "It was delivered but never settled, and the committed offset had already moved past it, so no member reads it again.".into(),

@@ -34,22 +34,34 @@ pub fn check(names: &Names<'_>) -> Verdicts {
             .map_or("?", String::as_str);
         let mut f = Finding::new(
             Invariant::NoPanic,
-            format!("{}'s handler panicked on {}: {text}", names.node(consumer), names.msg(msg)),
+            format!(
+                "{}'s handler panicked on {}: {text}",
+                names.node(consumer),
+                names.msg(msg)
+            ),
         );
         f.msg = Some(msg);
         f.nodes.push(consumer);
         let delivered = delivery_before(events, i, consumer, msg);
         f.witness = delivered.into_iter().chain([i]).collect();
         for &w in &f.witness {
-            f.explanation
-                .push(format!("{}: {}", events[w].time, what(&events[w].kind, names)));
+            f.explanation.push(format!(
+                "{}: {}",
+                events[w].time,
+                what(&events[w].kind, names)
+            ));
         }
         found.push(f);
     }
     (count, found)
 }
 
-fn delivery_before(events: &[Event], before: usize, consumer: faultline_models::NodeId, msg: faultline_models::MessageId) -> Option<usize> {
+fn delivery_before(
+    events: &[Event],
+    before: usize,
+    consumer: faultline_models::NodeId,
+    msg: faultline_models::MessageId,
+) -> Option<usize> {
     events[..before].iter().rposition(|e| {
         matches!(e.kind, EventKind::Delivered { consumer: c, msg: m, .. } if c == consumer && m == msg)
     })

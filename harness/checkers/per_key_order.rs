@@ -57,7 +57,15 @@ fn placement(events: &[Event], ix: &Index, m: u32) -> Option<(usize, PartitionId
     }
 }
 
-fn witness(ix: &Index, names: &Names<'_>, _g: usize, late: u32, late_effect: usize, early: u32, early_effect: usize) -> Finding {
+fn witness(
+    ix: &Index,
+    names: &Names<'_>,
+    _g: usize,
+    late: u32,
+    late_effect: usize,
+    early: u32,
+    early_effect: usize,
+) -> Finding {
     let events = &names.history.events;
     let key = ix.keys[late as usize];
     let (ls, es) = (ix.seqs[late as usize], ix.seqs[early as usize]);
@@ -94,8 +102,11 @@ fn witness(ix: &Index, names: &Names<'_>, _g: usize, late: u32, late_effect: usi
     chain.sort_unstable();
     chain.dedup();
     for &i in &chain {
-        f.explanation
-            .push(format!("{}: {}", events[i].time, what(&events[i].kind, names)));
+        f.explanation.push(format!(
+            "{}: {}",
+            events[i].time,
+            what(&events[i].kind, names)
+        ));
     }
     f.explanation.push(match (lp, ep) {
         (Some((_, p1, _)), Some((_, p2, _))) if p1 != p2 => format!(

@@ -59,9 +59,18 @@ pub fn bench(path: &Path, seeds: u64) -> Status {
     println!("scenario        {}", path.display());
     println!("seeds           {seeds} ({failed} not meeting their expectations)");
     println!("seeds/s         {:.0}", seeds as f64 / secs);
-    println!("records/s       {:.0} (produced, appended, delivered, handled, committed; end to end)", records as f64 / secs);
-    println!("events/s        {eps:.0} ({:.1} history events per engine event)", history as f64 / events as f64);
+    println!(
+        "records/s       {:.0} (produced, appended, delivered, handled, committed; end to end)",
+        records as f64 / secs
+    );
+    println!(
+        "events/s        {eps:.0} ({:.1} history events per engine event)",
+        history as f64 / events as f64
+    );
     println!("bare loop       {base_eps:.0} events/s (queue + ChaCha8 only)");
-    println!("ratio           {:.2} of the bare loop's speed per event", eps / base_eps);
+    println!(
+        "ratio           {:.2} of the bare loop's speed per event",
+        eps / base_eps
+    );
     Status::Ok
 }

@@ -78,7 +78,11 @@ pub fn replay(result: &Path, out: Option<&Path>) -> Status {
     } else {
         println!(
             "replayed {} with seed {}: DIFFERENT\n  recorded digest {} verdict {}\n  replayed digest {} verdict {verdict}",
-            recorded.scenario.path, recorded.seed, recorded.history_digest, recorded.verdict, replayed
+            recorded.scenario.path,
+            recorded.seed,
+            recorded.history_digest,
+            recorded.verdict,
+            replayed
         );
         Status::Failed
     }

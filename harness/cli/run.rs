@@ -22,7 +22,10 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
             return Status::BadInput;
         }
         if files.is_empty() {
-            eprintln!("error: {}: no scenario files (*.toml) found", path.display());
+            eprintln!(
+                "error: {}: no scenario files (*.toml) found",
+                path.display()
+            );
             return Status::BadInput;
         }
         let base = out.map_or_else(|| PathBuf::from("reports"), Path::to_path_buf);
@@ -125,7 +128,11 @@ fn run_file(path: &Path, seed: Option<u64>, out: &Path, quiet: bool) -> Status {
 }
 
 /// Writes `history.jsonl` and `result.json` for a run into `dir`.
-pub fn write_outputs(dir: &Path, loaded: &Loaded, run: &faultline::Run) -> std::io::Result<ResultFile> {
+pub fn write_outputs(
+    dir: &Path,
+    loaded: &Loaded,
+    run: &faultline::Run,
+) -> std::io::Result<ResultFile> {
     fs::create_dir_all(dir)?;
     let mut history = BufWriter::new(fs::File::create(dir.join("history.jsonl"))?);
     let digest = write_history(&mut history, &run.sim.names())?;

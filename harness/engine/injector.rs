@@ -78,7 +78,13 @@ pub struct Injector {
 impl Injector {
     /// The injector for a run of `nodes` nodes; `consumers[i]` says whether
     /// node `i` is a consumer.
-    pub fn new(seed: u64, nodes: usize, chaos: Chaos, latency: Latency, consumers: Vec<bool>) -> Injector {
+    pub fn new(
+        seed: u64,
+        nodes: usize,
+        chaos: Chaos,
+        latency: Latency,
+        consumers: Vec<bool>,
+    ) -> Injector {
         Injector {
             nodes,
             chaos_on: chaos.any(),
@@ -129,7 +135,13 @@ impl Injector {
     }
 
     /// Arms a crash of `node` at `point` (timeline entry `timeline`).
-    pub fn arm(&mut self, timeline: usize, node: NodeId, point: PointSpec, restart_after: Option<SimTime>) {
+    pub fn arm(
+        &mut self,
+        timeline: usize,
+        node: NodeId,
+        point: PointSpec,
+        restart_after: Option<SimTime>,
+    ) {
         self.armed.push(Armed {
             timeline,
             node,
@@ -176,7 +188,11 @@ impl Injector {
 
     fn adjust(&mut self, from: NodeId, to: NodeId, on: bool) {
         let c = &mut self.blocked[from.index() * self.nodes + to.index()];
-        *c = if on { c.saturating_add(1) } else { c.saturating_sub(1) };
+        *c = if on {
+            c.saturating_add(1)
+        } else {
+            c.saturating_sub(1)
+        };
     }
 
     /// Makes `node` slow until the episode with `token` ends.
@@ -215,13 +231,23 @@ impl Injector {
 
     /// A sample from the restart-delay stream in `range`.
     pub fn restart_delay(&mut self, range: (SimTime, SimTime)) -> SimTime {
-        SimTime(self.streams.restart.between(range.0.as_us(), range.1.as_us()))
+        SimTime(
+            self.streams
+                .restart
+                .between(range.0.as_us(), range.1.as_us()),
+        )
     }
 
     /// Decides the fate of one message and its base delivery time, keeping
     /// links FIFO unless a reordering fault lets it be overtaken. Returns
     /// the fate and the delivery times (one, or two when duplicated).
-    pub fn route(&mut self, now: SimTime, from: NodeId, to: NodeId, kind: &'static str) -> (Fate, [Option<SimTime>; 2]) {
+    pub fn route(
+        &mut self,
+        now: SimTime,
+        from: NodeId,
+        to: NodeId,
+        kind: &'static str,
+    ) -> (Fate, [Option<SimTime>; 2]) {
         let link = from.index() * self.nodes + to.index();
         let mut fate = Fate::default();
         if self.blocked[link] > 0 {
@@ -304,7 +330,10 @@ impl Injector {
             && r.applies(kind)
             && self.streams.reorder.chance(r.probability)
         {
-            let extra = self.streams.reorder.between(r.extra.0.as_us(), r.extra.1.as_us());
+            let extra = self
+                .streams
+                .reorder
+                .between(r.extra.0.as_us(), r.extra.1.as_us());
             fate.delay = Some((SimTime(extra), true));
         }
         if fate.delay.is_none()
@@ -312,7 +341,10 @@ impl Injector {
             && d.applies(kind)
             && self.streams.delay.chance(d.probability)
         {
-            let extra = self.streams.delay.between(d.extra.0.as_us(), d.extra.1.as_us());
+            let extra = self
+                .streams
+                .delay
+                .between(d.extra.0.as_us(), d.extra.1.as_us());
             fate.delay = Some((SimTime(extra), false));
         }
     }
@@ -325,7 +357,9 @@ impl Injector {
     fn sample_latency(&mut self) -> SimTime {
         match self.latency {
             Latency::Constant(t) => t,
-            Latency::Uniform(lo, hi) => SimTime(self.streams.network.between(lo.as_us(), hi.as_us())),
+            Latency::Uniform(lo, hi) => {
+                SimTime(self.streams.network.between(lo.as_us(), hi.as_us()))
+            }
             Latency::Exponential { mean, max } => {
                 let x = self.streams.network.exponential(mean.as_us() as f64);
                 SimTime((x as u64).min(max.as_us()))
@@ -335,7 +369,13 @@ impl Injector {
 }
 
 impl Env for Injector {
-    fn crash_at(&mut self, _now: SimTime, node: NodeId, point: CrashPoint, label: Option<&'static str>) -> bool {
+    fn crash_at(
+        &mut self,
+        _now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+    ) -> bool {
         if let Some(i) = self
             .armed
             .iter()

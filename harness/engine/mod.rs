@@ -180,7 +180,14 @@ pub struct Engine<M: Model> {
 
 impl<M: Model> Engine<M> {
     /// Sets up a run of `model` with `seed`.
-    pub fn new(model: M, seed: u64, plan: FaultPlan, latency: Latency, limits: Limits, roles: Roles) -> Self {
+    pub fn new(
+        model: M,
+        seed: u64,
+        plan: FaultPlan,
+        latency: Latency,
+        limits: Limits,
+        roles: Roles,
+    ) -> Self {
         let n = model.node_count();
         let mut consumers = vec![false; n];
         for c in &roles.consumers {
@@ -189,7 +196,9 @@ impl<M: Model> Engine<M> {
         Engine {
             queue: Queue::default(),
             history: History::new(),
-            rngs: (0..n).map(|i| SimRng::new(seed, Stream::Node(i as u16))).collect(),
+            rngs: (0..n)
+                .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
+                .collect(),
             episodes: SimRng::new(seed, Stream::BrokerCrash),
             injector: Injector::new(seed, n, plan.chaos.clone(), latency, consumers),
             plan,
@@ -503,11 +512,13 @@ impl<M: Model> Engine<M> {
         let incarnation = self.incarnation[node.index()];
         match self.injector.take_restart(node) {
             Some(after) if self.healed_at.is_none() => {
-                self.queue.push(self.now + after, Item::Restart { node, incarnation });
+                self.queue
+                    .push(self.now + after, Item::Restart { node, incarnation });
             }
             _ if self.healed_at.is_some() => {
                 // Already in the liveness phase: come back at once.
-                self.queue.push(self.now, Item::Restart { node, incarnation });
+                self.queue
+                    .push(self.now, Item::Restart { node, incarnation });
             }
             // Otherwise it stays down until the window closes.
             _ => {}
@@ -553,7 +564,9 @@ impl<M: Model> Engine<M> {
                 to,
                 kind,
                 count,
-            } => self.injector.add_link_fault(i, effect, from, to, kind, count),
+            } => self
+                .injector
+                .add_link_fault(i, effect, from, to, kind, count),
             FaultAction::Slow {
                 node,
                 processing,
@@ -562,12 +575,19 @@ impl<M: Model> Engine<M> {
         }
     }
 
-    fn start_partition(&mut self, a: Vec<NodeId>, b: Vec<NodeId>, oneway: bool, heal_after: Option<SimTime>) {
+    fn start_partition(
+        &mut self,
+        a: Vec<NodeId>,
+        b: Vec<NodeId>,
+        oneway: bool,
+        heal_after: Option<SimTime>,
+    ) {
         let id = self.partitions.len() as u16;
         self.injector.cut(&a, &b, oneway, true);
         self.partitions.push((a, b, oneway));
         self.partition_open.push(true);
-        self.history.record(self.now, EventKind::PartitionStarted { id });
+        self.history
+            .record(self.now, EventKind::PartitionStarted { id });
         if let Some(d) = heal_after {
             self.queue.push(self.now + d, Item::Heal(id));
         }
@@ -580,7 +600,8 @@ impl<M: Model> Engine<M> {
         self.partition_open[usize::from(id)] = false;
         let (a, b, oneway) = self.partitions[usize::from(id)].clone();
         self.injector.cut(&a, &b, oneway, false);
-        self.history.record(self.now, EventKind::PartitionHealed { id });
+        self.history
+            .record(self.now, EventKind::PartitionHealed { id });
     }
 
     fn start_slow(&mut self, node: NodeId, processing: SimTime, duration: Option<SimTime>) {
@@ -608,7 +629,10 @@ impl<M: Model> Engine<M> {
     }
 
     fn episode_length(&mut self, e: &EpisodeChaos) -> SimTime {
-        SimTime(self.episodes.between(e.duration.0.as_us(), e.duration.1.as_us()))
+        SimTime(
+            self.episodes
+                .between(e.duration.0.as_us(), e.duration.1.as_us()),
+        )
     }
 
     fn broker_crash_episode(&mut self) {
@@ -663,7 +687,8 @@ impl<M: Model> Engine<M> {
         if self.healed_at.is_some() || self.roles.consumers.is_empty() {
             return;
         }
-        let c = self.roles.consumers[self.episodes.below(self.roles.consumers.len() as u64) as usize];
+        let c =
+            self.roles.consumers[self.episodes.below(self.roles.consumers.len() as u64) as usize];
         let len = self.episode_length(&e);
         self.start_slow(c, e.processing, Some(len));
         self.schedule_episode(&e, Item::SlowEpisode);

@@ -359,7 +359,14 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("msg", json!(names.msg(msg)));
             put(
                 "message",
-                json!(names.history.panics.get(panic as usize).cloned().unwrap_or_default()),
+                json!(
+                    names
+                        .history
+                        .panics
+                        .get(panic as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                ),
             );
         }
         EventKind::FaultsHealed => {}

@@ -171,7 +171,10 @@ fn info_out(i: &Info, names: &Names<'_>) -> InfoOut {
 
 /// The command that reproduces a run of `path` with `seed`.
 pub fn replay_command(path: &str, seed: u64) -> String {
-    let quoted = if path.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) {
+    let quoted = if path
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    {
         path.to_owned()
     } else {
         format!("'{}'", path.replace('\'', r"'\''"))
@@ -206,8 +209,18 @@ pub fn build_result(loaded: &Loaded, run: &Run, history_digest: String) -> Resul
                 met: j.met,
             })
             .collect(),
-        findings: run.checked.findings.iter().map(|f| finding_out(f, &names)).collect(),
-        info: run.checked.info.iter().map(|i| info_out(i, &names)).collect(),
+        findings: run
+            .checked
+            .findings
+            .iter()
+            .map(|f| finding_out(f, &names))
+            .collect(),
+        info: run
+            .checked
+            .info
+            .iter()
+            .map(|i| info_out(i, &names))
+            .collect(),
         stats: Stats {
             stop: run.sim.stats.stop.name().to_owned(),
             events: run.sim.stats.events,

@@ -49,7 +49,12 @@ pub fn summary(r: &ResultFile, out_dir: &str) -> String {
                     e.invariant
                 );
             }
-            for f in r.findings.iter().filter(|f| f.invariant == e.invariant).take(3) {
+            for f in r
+                .findings
+                .iter()
+                .filter(|f| f.invariant == e.invariant)
+                .take(3)
+            {
                 let _ = writeln!(s, "      - {}", f.summary);
                 for line in &f.explanation {
                     let _ = writeln!(s, "          {line}");

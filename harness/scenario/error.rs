@@ -128,14 +128,25 @@ impl Diagnostic {
 fn locate(source: &str, span: Range<usize>) -> (usize, usize, Option<(String, Range<usize>)>) {
     let start = span.start.min(source.len());
     let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
     let line = source[..start].matches('\n').count() + 1;
-    let text = source[line_start..line_end].trim_end_matches('\r').to_owned();
+    let text = source[line_start..line_end]
+        .trim_end_matches('\r')
+        .to_owned();
     let col_start = start - line_start;
     let col_end = span.end.min(line_end).max(start + 1) - line_start;
     let column = source[line_start..start].chars().count() + 1;
     let width = text.len();
-    (line, column, Some((text, col_start.min(width)..col_end.min(width.max(col_start + 1)))))
+    (
+        line,
+        column,
+        Some((
+            text,
+            col_start.min(width)..col_end.min(width.max(col_start + 1)),
+        )),
+    )
 }
 
 impl fmt::Display for Diagnostic {
@@ -241,7 +252,10 @@ mod tests {
     fn paths_round_trip() {
         let p = FieldPath::parse("consumers[0].handler");
         assert_eq!(p.to_string(), "consumers[0].handler");
-        assert_eq!(FieldPath::root().key("a").index(2).key("b").to_string(), "a[2].b");
+        assert_eq!(
+            FieldPath::root().key("a").index(2).key("b").to_string(),
+            "a[2].b"
+        );
     }
 
     #[test]
@@ -264,7 +278,10 @@ mod tests {
             Some("expected one of: x".into()),
         );
         let text = d.to_string();
-        assert!(text.starts_with("s.toml:2:11: handler: unknown handler"), "{text}");
+        assert!(
+            text.starts_with("s.toml:2:11: handler: unknown handler"),
+            "{text}"
+        );
         assert!(text.contains("^^^^^^"), "{text}");
     }
 }

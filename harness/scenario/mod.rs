@@ -94,14 +94,20 @@ fn friendly(message: &str) -> (String, Option<String>) {
         .replace("expected f64", "expected a number");
     if let Some(rest) = m.strip_prefix("unknown field ") {
         return (
-            format!("unknown field {}", rest.split(", expected").next().unwrap_or(rest)),
+            format!(
+                "unknown field {}",
+                rest.split(", expected").next().unwrap_or(rest)
+            ),
             rest.split_once(", expected ")
                 .map(|(_, exp)| format!("expected {exp}")),
         );
     }
     if let Some(rest) = m.strip_prefix("unknown variant ") {
         return (
-            format!("unknown name {}", rest.split(", expected").next().unwrap_or(rest)),
+            format!(
+                "unknown name {}",
+                rest.split(", expected").next().unwrap_or(rest)
+            ),
             rest.split_once(", expected ")
                 .map(|(_, exp)| format!("expected {exp}")),
         );

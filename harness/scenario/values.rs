@@ -28,17 +28,21 @@ impl<'de> Deserialize<'de> for MsRange {
                     .map_err(|_| E::custom(format!("{v} is negative; expected milliseconds >= 0")))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MsRange, A::Error> {
-                let lo: u64 = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("expected [min, max], found an empty array"))?;
+                let lo: u64 = seq.next_element()?.ok_or_else(|| {
+                    de::Error::custom("expected [min, max], found an empty array")
+                })?;
                 let hi: u64 = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::custom("expected [min, max], found one element"))?;
                 if seq.next_element::<u64>()?.is_some() {
-                    return Err(de::Error::custom("expected [min, max], found more than two elements"));
+                    return Err(de::Error::custom(
+                        "expected [min, max], found more than two elements",
+                    ));
                 }
                 if hi < lo {
-                    return Err(de::Error::custom(format!("range [{lo}, {hi}] has min above max")));
+                    return Err(de::Error::custom(format!(
+                        "range [{lo}, {hi}] has min above max"
+                    )));
                 }
                 Ok(MsRange(lo, hi))
             }
@@ -71,7 +75,9 @@ impl<'de> Deserialize<'de> for AcksValue {
                     0 => Ok(AcksValue::Zero),
                     1 => Ok(AcksValue::One),
                     -1 => Ok(AcksValue::All),
-                    _ => Err(E::custom(format!(r#"acks = {v} is not valid; expected "all", "1" or "0""#))),
+                    _ => Err(E::custom(format!(
+                        r#"acks = {v} is not valid; expected "all", "1" or "0""#
+                    ))),
                 }
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<AcksValue, E> {
@@ -82,7 +88,9 @@ impl<'de> Deserialize<'de> for AcksValue {
                     "0" => Ok(AcksValue::Zero),
                     "1" => Ok(AcksValue::One),
                     "all" | "-1" => Ok(AcksValue::All),
-                    _ => Err(E::custom(format!(r#"acks = "{v}" is not valid; expected "all", "1" or "0""#))),
+                    _ => Err(E::custom(format!(
+                        r#"acks = "{v}" is not valid; expected "all", "1" or "0""#
+                    ))),
                 }
             }
         }
@@ -132,14 +140,16 @@ impl<'de> Deserialize<'de> for LatencyValue {
                 Ok(LatencyValue::Constant(v))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LatencyValue, A::Error> {
-                let lo: f64 = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::custom("expected [min, max], found an empty array"))?;
+                let lo: f64 = seq.next_element()?.ok_or_else(|| {
+                    de::Error::custom("expected [min, max], found an empty array")
+                })?;
                 let hi: f64 = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::custom("expected [min, max], found one element"))?;
                 if seq.next_element::<f64>()?.is_some() {
-                    return Err(de::Error::custom("expected [min, max], found more than two elements"));
+                    return Err(de::Error::custom(
+                        "expected [min, max], found more than two elements",
+                    ));
                 }
                 Ok(LatencyValue::Uniform(lo, hi))
             }
@@ -235,7 +245,13 @@ mod tests {
         .unwrap();
         assert_eq!(t.a, MsRange(1, 9));
         assert_eq!(t.b, AcksValue::One);
-        assert_eq!(t.c, LatencyValue::Exponential { mean: 2.0, max: 40.0 });
+        assert_eq!(
+            t.c,
+            LatencyValue::Exponential {
+                mean: 2.0,
+                max: 40.0
+            }
+        );
         assert_eq!(t.d.kinds, vec!["fetch".to_owned()]);
     }
 

@@ -45,7 +45,10 @@ impl CrashPoint {
         (CrashPoint::BeforeHandle, "before-handle"),
         (CrashPoint::MidBatch, "mid-batch"),
         (CrashPoint::MidHandle, "mid-handle"),
-        (CrashPoint::AfterHandleBeforeCommit, "after-handle-before-commit"),
+        (
+            CrashPoint::AfterHandleBeforeCommit,
+            "after-handle-before-commit",
+        ),
         (CrashPoint::AfterCommit, "after-commit"),
     ];
 

@@ -174,13 +174,23 @@ pub trait Model {
     );
 
     /// Fires a timer `node` set.
-    fn on_timer(&mut self, node: NodeId, timer: Self::Timer, cx: &mut Cx<'_, Self::Msg, Self::Timer>);
+    fn on_timer(
+        &mut self,
+        node: NodeId,
+        timer: Self::Timer,
+        cx: &mut Cx<'_, Self::Msg, Self::Timer>,
+    );
 
     /// Tells `node` that its connection to `peer` broke: a message between
     /// them was lost, or `peer` is down. Clients fail the requests they had
     /// in flight to `peer` (and retry them); servers forget what they held
     /// for it.
-    fn on_disconnect(&mut self, node: NodeId, peer: NodeId, cx: &mut Cx<'_, Self::Msg, Self::Timer>);
+    fn on_disconnect(
+        &mut self,
+        node: NodeId,
+        peer: NodeId,
+        cx: &mut Cx<'_, Self::Msg, Self::Timer>,
+    );
 
     /// Crashes `node`: everything not durable is lost.
     fn crash(&mut self, node: NodeId);

@@ -147,7 +147,11 @@ impl Store {
     }
 
     fn table_mut(&mut self, name: &'static str) -> &mut BTreeMap<RowKey, Value> {
-        let i = match self.tables.iter().position(|t| std::ptr::eq(t.name, name) || t.name == name) {
+        let i = match self
+            .tables
+            .iter()
+            .position(|t| std::ptr::eq(t.name, name) || t.name == name)
+        {
             Some(i) => i,
             None => {
                 let i = self.tables.partition_point(|t| t.name < name);
@@ -210,7 +214,12 @@ impl Store {
     pub fn diff<'a>(
         &'a self,
         other: &'a Store,
-    ) -> Vec<(&'static str, &'a RowKey, Option<&'a Value>, Option<&'a Value>)> {
+    ) -> Vec<(
+        &'static str,
+        &'a RowKey,
+        Option<&'a Value>,
+        Option<&'a Value>,
+    )> {
         let mut out = Vec::new();
         let mut a = self.rows().peekable();
         let mut b = other.rows().peekable();

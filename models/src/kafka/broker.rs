@@ -163,7 +163,9 @@ impl Broker {
                     },
                 );
             }
-            Msg::Join { req, group, member } => self.join(layout, durable, from, req, group, member, cx),
+            Msg::Join { req, group, member } => {
+                self.join(layout, durable, from, req, group, member, cx)
+            }
             Msg::Heartbeat {
                 group,
                 member,
@@ -180,7 +182,9 @@ impl Broker {
                 generation,
                 offsets,
             } => {
-                let result = self.commit(layout, durable, from, group, member, generation, &offsets, cx);
+                let result = self.commit(
+                    layout, durable, from, group, member, generation, &offsets, cx,
+                );
                 cx.send(from, Msg::CommitResponse { req, result });
             }
             Msg::OffsetFetch {
@@ -314,7 +318,9 @@ impl Broker {
         let log = &durable.logs[partition.index()];
         if offset != log.end() {
             let out_of_range = offset > log.end();
-            let records = log.read(offset, layout.broker_config.fetch_records_max).to_vec();
+            let records = log
+                .read(offset, layout.broker_config.fetch_records_max)
+                .to_vec();
             cx.send(
                 from,
                 Msg::FetchResponse {
@@ -345,14 +351,22 @@ impl Broker {
     }
 
     /// Answers the fetches parked on `partition` now that it has new data.
-    fn wake(&mut self, layout: &Layout, durable: &Durable, partition: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
+    fn wake(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        partition: PartitionId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let log = &durable.logs[partition.index()];
         let mut i = 0;
         while i < self.parked.len() {
             let p = self.parked[i];
             if p.partition == partition && p.offset < log.end() {
                 self.parked.swap_remove(i);
-                let records = log.read(p.offset, layout.broker_config.fetch_records_max).to_vec();
+                let records = log
+                    .read(p.offset, layout.broker_config.fetch_records_max)
+                    .to_vec();
                 cx.send(
                     p.from,
                     Msg::FetchResponse {
@@ -519,7 +533,13 @@ impl Broker {
         result
     }
 
-    fn begin_rebalance(&mut self, layout: &Layout, group: GroupId, initial: bool, cx: &mut Cx<'_, Msg, Timer>) {
+    fn begin_rebalance(
+        &mut self,
+        layout: &Layout,
+        group: GroupId,
+        initial: bool,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let cfg = &layout.groups[group.index()].config;
         let wait = if initial {
             layout.broker_config.initial_rebalance_delay
@@ -540,7 +560,13 @@ impl Broker {
         cx.after(at.since(cx.now), Timer::GroupCheck { group });
     }
 
-    fn try_complete(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+    fn try_complete(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        group: GroupId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let gs = &self.groups[group.index()];
         let Phase::Preparing { deadline, initial } = gs.phase else {
             return;
@@ -555,7 +581,13 @@ impl Broker {
         }
     }
 
-    fn complete(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+    fn complete(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        group: GroupId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let now = cx.now;
         let meta = &layout.groups[group.index()];
         let topic = &layout.topics[usize::from(meta.topic)];
@@ -616,7 +648,13 @@ impl Broker {
         self.schedule_check(group, now + session, cx);
     }
 
-    fn after_removal(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+    fn after_removal(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        group: GroupId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         match self.groups[group.index()].phase {
             Phase::Stable => {
                 if self.groups[group.index()].members.is_empty() {
@@ -630,7 +668,13 @@ impl Broker {
         }
     }
 
-    fn check_group(&mut self, layout: &Layout, durable: &mut Durable, group: GroupId, cx: &mut Cx<'_, Msg, Timer>) {
+    fn check_group(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        group: GroupId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let now = cx.now;
         let session = layout.groups[group.index()].config.session_timeout;
         // Session expiry of members not waiting on a join.

@@ -195,7 +195,14 @@ impl Consumer {
     }
 
     /// Sends a request and remembers it until its response or `timeout`.
-    fn request(&mut self, to: NodeId, msg: Msg, pending: Pending, timeout: SimTime, cx: &mut Cx<'_, Msg, Timer>) {
+    fn request(
+        &mut self,
+        to: NodeId,
+        msg: Msg,
+        pending: Pending,
+        timeout: SimTime,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let req = request_id(&msg);
         self.pending.push((req, to, pending));
         cx.send(to, msg);
@@ -410,10 +417,10 @@ impl Consumer {
                 self.on_disconnect(layout, durable, scratch, peer, cx);
             }
             Timer::Resend { what } => self.resend(layout, durable, scratch, what, cx),
-            Timer::Processed { step } | Timer::Backoff { step } => {
-                if step == self.step && self.phase == Phase::Handling {
-                    self.process(layout, durable, scratch, cx);
-                }
+            Timer::Processed { step } | Timer::Backoff { step }
+                if step == self.step && self.phase == Phase::Handling =>
+            {
+                self.process(layout, durable, scratch, cx);
             }
             _ => {}
         }
@@ -435,8 +442,18 @@ impl Consumer {
         };
         match pending {
             Pending::Join => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::Join }),
-            Pending::OffsetFetch => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::OffsetFetch }),
-            Pending::ListOffsets(p) => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::ListOffsets(p) }),
+            Pending::OffsetFetch => cx.after(
+                cfg.retry_backoff,
+                Timer::Resend {
+                    what: Resend::OffsetFetch,
+                },
+            ),
+            Pending::ListOffsets(p) => cx.after(
+                cfg.retry_backoff,
+                Timer::Resend {
+                    what: Resend::ListOffsets(p),
+                },
+            ),
             Pending::Fetch(p) => {
                 let at = cx.now + cfg.retry_backoff;
                 if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
@@ -457,7 +474,6 @@ impl Consumer {
                 }
             }
         }
-        
     }
 
     /// Sends a failed request again, if it is still wanted.
@@ -469,7 +485,8 @@ impl Consumer {
         what: Resend,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let waiting = |c: &Consumer, f: fn(&Pending) -> bool| c.pending.iter().any(|(_, _, p)| f(p));
+        let waiting =
+            |c: &Consumer, f: fn(&Pending) -> bool| c.pending.iter().any(|(_, _, p)| f(p));
         match what {
             Resend::Join => {
                 if self.phase == Phase::Joining && !waiting(self, |p| matches!(p, Pending::Join)) {
@@ -477,12 +494,17 @@ impl Consumer {
                 }
             }
             Resend::OffsetFetch => {
-                if self.phase == Phase::Resetting && !waiting(self, |p| matches!(p, Pending::OffsetFetch)) {
+                if self.phase == Phase::Resetting
+                    && !waiting(self, |p| matches!(p, Pending::OffsetFetch))
+                {
                     self.fetch_committed(layout, cx);
                 }
             }
             Resend::ListOffsets(p) => {
-                let unknown = self.parts.iter().any(|x| x.partition == p && x.position.is_none());
+                let unknown = self
+                    .parts
+                    .iter()
+                    .any(|x| x.partition == p && x.position.is_none());
                 let asked = self
                     .pending
                     .iter()
@@ -510,7 +532,8 @@ impl Consumer {
             member: self.member,
         };
         // Java's join timeout: the rebalance timeout plus five seconds.
-        let timeout = layout.groups[self.group.index()].config.max_poll_interval + SimTime::from_ms(5_000);
+        let timeout =
+            layout.groups[self.group.index()].config.max_poll_interval + SimTime::from_ms(5_000);
         self.request(self.coordinator(layout), msg, Pending::Join, timeout, cx);
     }
 
@@ -568,7 +591,13 @@ impl Consumer {
             partitions,
         };
         let timeout = layout.groups[self.group.index()].config.request_timeout;
-        self.request(self.coordinator(layout), msg, Pending::OffsetFetch, timeout, cx);
+        self.request(
+            self.coordinator(layout),
+            msg,
+            Pending::OffsetFetch,
+            timeout,
+            cx,
+        );
     }
 
     fn reset_position(&mut self, layout: &Layout, p: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
@@ -579,7 +608,13 @@ impl Consumer {
                 let req = self.req();
                 let msg = Msg::ListOffsets { req, partition: p };
                 let timeout = cfg.request_timeout;
-                self.request(layout.partitions[p.index()].leader, msg, Pending::ListOffsets(p), timeout, cx);
+                self.request(
+                    layout.partitions[p.index()].leader,
+                    msg,
+                    Pending::ListOffsets(p),
+                    timeout,
+                    cx,
+                );
             }
         }
     }
@@ -662,7 +697,15 @@ impl Consumer {
             if cfg.commit == CommitMode::BeforeProcess {
                 self.phase = Phase::CommitBefore;
                 let offsets = self.batch_offsets();
-                self.send_commit(layout, durable, scratch, offsets, Purpose::BeforeProcess, 1, cx);
+                self.send_commit(
+                    layout,
+                    durable,
+                    scratch,
+                    offsets,
+                    Purpose::BeforeProcess,
+                    1,
+                    cx,
+                );
             } else {
                 self.begin_handling(layout, durable, scratch, cx);
             }
@@ -676,7 +719,15 @@ impl Consumer {
             if !offsets.is_empty() {
                 self.batch.clear();
                 self.phase = Phase::CommitAfter;
-                self.send_commit(layout, durable, scratch, offsets, Purpose::AfterBatch, 1, cx);
+                self.send_commit(
+                    layout,
+                    durable,
+                    scratch,
+                    offsets,
+                    Purpose::AfterBatch,
+                    1,
+                    cx,
+                );
                 return;
             }
         }
@@ -732,7 +783,13 @@ impl Consumer {
                 offset,
             };
             let to = layout.partitions[partition.index()].leader;
-            self.request(to, msg, Pending::Fetch(partition), cfg.request_timeout + cfg.fetch_max_wait, cx);
+            self.request(
+                to,
+                msg,
+                Pending::Fetch(partition),
+                cfg.request_timeout + cfg.fetch_max_wait,
+                cx,
+            );
         }
     }
 
@@ -770,7 +827,14 @@ impl Consumer {
                 generation: self.generation,
                 reason: CommitError::UnknownMember,
             });
-            self.commit_done(layout, durable, scratch, purpose, Err(CommitError::UnknownMember), cx);
+            self.commit_done(
+                layout,
+                durable,
+                scratch,
+                purpose,
+                Err(CommitError::UnknownMember),
+                cx,
+            );
             return;
         };
         let req = self.req();
@@ -807,13 +871,16 @@ impl Consumer {
                 }
             }
             (Purpose::BeforeProcess, Ok(())) => {
-                if self.phase != Phase::CommitBefore || cx.crash_point(CrashPoint::AfterCommit, None) {
+                if self.phase != Phase::CommitBefore
+                    || cx.crash_point(CrashPoint::AfterCommit, None)
+                {
                     return;
                 }
                 self.begin_handling(layout, durable, scratch, cx);
             }
             (Purpose::AfterBatch, Ok(())) => {
-                if self.phase != Phase::CommitAfter || cx.crash_point(CrashPoint::AfterCommit, None) {
+                if self.phase != Phase::CommitAfter || cx.crash_point(CrashPoint::AfterCommit, None)
+                {
                     return;
                 }
                 self.poll(layout, durable, scratch, cx);
@@ -917,7 +984,10 @@ impl Consumer {
                 Settle::Retry => {
                     self.attempt += 1;
                     self.step += 1;
-                    cx.after(cfg.handler_retry_backoff, Timer::Backoff { step: self.step });
+                    cx.after(
+                        cfg.handler_retry_backoff,
+                        Timer::Backoff { step: self.step },
+                    );
                     return;
                 }
                 Settle::Ok | Settle::DeadLettered | Settle::Panicked => {
@@ -953,7 +1023,9 @@ impl Consumer {
             });
         }
         let delivery = layout.delivery(item.partition, item.offset, &r, self.attempt);
-        let max_attempts = layout.groups[self.group.index()].config.handler_attempts_max;
+        let max_attempts = layout.groups[self.group.index()]
+            .config
+            .handler_attempts_max;
         let now = cx.now;
         let mut hcx = HandlerCx::new(
             now,
@@ -969,7 +1041,6 @@ impl Consumer {
         let handler = &mut self.handler;
         let result = run_user_code(|| handler.handle(&delivery, &mut hcx));
         let crashed = hcx.crash();
-        drop(hcx);
         if let Some(point) = crashed {
             cx.crashed_inside(point);
             return Settle::Ok;
@@ -1014,7 +1085,15 @@ impl Consumer {
         if cfg.commit == CommitMode::AfterBatch {
             self.phase = Phase::CommitAfter;
             let offsets = self.batch_offsets();
-            self.send_commit(layout, durable, scratch, offsets, Purpose::AfterBatch, 1, cx);
+            self.send_commit(
+                layout,
+                durable,
+                scratch,
+                offsets,
+                Purpose::AfterBatch,
+                1,
+                cx,
+            );
         } else {
             self.poll(layout, durable, scratch, cx);
         }

@@ -34,6 +34,6 @@ pub use log::PartitionLog;
 pub use protocol::{GroupError, MESSAGE_KINDS, Msg, ProduceResult, Record, Resend, Timer};
 pub use workload::{KeyDistribution, PlannedRecord, WorkloadSpec, plan};
 pub use world::{
-    GroupMeta, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta,
-    ProducerSpec, Role, TopicMeta, coordinator_for, java_string_hash,
+    GroupMeta, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta, ProducerSpec,
+    Role, TopicMeta, coordinator_for, java_string_hash,
 };

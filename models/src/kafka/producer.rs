@@ -127,13 +127,17 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        if let Some(slot) = self.in_flight[leader].iter_mut().find(|(r, _, _)| *r == req) {
+        if let Some(slot) = self.in_flight[leader]
+            .iter_mut()
+            .find(|(r, _, _)| *r == req)
+        {
             slot.2.get_or_insert(result);
         }
         while let Some(&(_, batch, Some(result))) = self.in_flight[leader].front() {
             self.in_flight[leader].pop_front();
             match result {
-                ProduceResult::Appended { base_offset } | ProduceResult::Duplicate { base_offset } => {
+                ProduceResult::Appended { base_offset }
+                | ProduceResult::Duplicate { base_offset } => {
                     self.finish(batch, Some(base_offset), cx);
                 }
                 ProduceResult::OutOfOrderSequence => self.retry(layout, batch, cx),
@@ -215,7 +219,9 @@ impl Producer {
                 match self.sticky {
                     Some(p) => p,
                     None => {
-                        let p = PartitionId(topic.first.0 + cx.rng.below(u64::from(topic.partitions)) as u16);
+                        let p = PartitionId(
+                            topic.first.0 + cx.rng.below(u64::from(topic.partitions)) as u16,
+                        );
                         self.sticky = Some(p);
                         p
                     }
@@ -349,7 +355,10 @@ impl Producer {
             } else {
                 self.batches[id as usize].state = BatchState::InFlight { req };
                 self.in_flight[leader].push_back((req, id, None));
-                cx.after(cfg.request_timeout, Timer::ProduceTimeout { batch: id, attempt });
+                cx.after(
+                    cfg.request_timeout,
+                    Timer::ProduceTimeout { batch: id, attempt },
+                );
             }
         }
     }

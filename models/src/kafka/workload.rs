@@ -142,8 +142,16 @@ mod tests {
         s.records = 2000;
         s.distribution = KeyDistribution::Zipf(1.2);
         let plans = plan(&s, &mut SimRng::new(3, Stream::Workload));
-        let hot = plans.iter().flatten().filter(|r| r.entity == KeyId(0)).count();
-        let cold = plans.iter().flatten().filter(|r| r.entity == KeyId(4)).count();
+        let hot = plans
+            .iter()
+            .flatten()
+            .filter(|r| r.entity == KeyId(0))
+            .count();
+        let cold = plans
+            .iter()
+            .flatten()
+            .filter(|r| r.entity == KeyId(4))
+            .count();
         assert!(hot > 3 * cold, "{hot} vs {cold}");
     }
 }

@@ -125,7 +125,9 @@ impl Layout {
 
     /// The name of a partition (`orders-2`).
     pub fn partition_name(&self, p: PartitionId) -> &str {
-        self.partitions.get(p.index()).map_or("?", |m| m.name.as_str())
+        self.partitions
+            .get(p.index())
+            .map_or("?", |m| m.name.as_str())
     }
 
     /// The name of an entity key.
@@ -323,7 +325,9 @@ impl KafkaWorld {
         let wt = &topics[usize::from(spec.workload_topic)];
         let key_partitions = keys
             .iter()
-            .map(|k| PartitionId(wt.first.0 + partition_for_key(k.as_bytes(), wt.partitions) as u16))
+            .map(|k| {
+                PartitionId(wt.first.0 + partition_for_key(k.as_bytes(), wt.partitions) as u16)
+            })
             .collect();
         let plans = plan(&spec.workload, workload_rng);
         let producer_metas = plans
@@ -545,21 +549,6 @@ impl Model for KafkaWorld {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn java_string_hash_matches_java() {
-        // "hello".hashCode() == 99162322 in Java; "" is 0.
-        assert_eq!(java_string_hash("hello"), 99_162_322);
-        assert_eq!(java_string_hash(""), 0);
-        // Overflowing example: "polygenelubricants".hashCode() == Integer.MIN_VALUE.
-        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
-        assert_eq!(coordinator_for("polygenelubricants", 3), 0);
-    }
-}
-
 impl std::fmt::Debug for GroupMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GroupMeta")
@@ -579,5 +568,20 @@ impl std::fmt::Debug for Layout {
             .field("topics", &self.topics)
             .field("groups", &self.groups)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_string_hash_matches_java() {
+        // "hello".hashCode() == 99162322 in Java; "" is 0.
+        assert_eq!(java_string_hash("hello"), 99_162_322);
+        assert_eq!(java_string_hash(""), 0);
+        // Overflowing example: "polygenelubricants".hashCode() == Integer.MIN_VALUE.
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(coordinator_for("polygenelubricants", 3), 0);
     }
 }
