@@ -18,12 +18,12 @@ use crate::faults::{
     PointSpec, TimedFault,
 };
 use crate::registry::{Registry, did_you_mean};
-use crate::scenario::FieldPath;
 use crate::scenario::schema::{
     ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
     OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, MsRange};
+use crate::scenario::{Diagnostic, FieldPath, Loaded, ScenarioError, span_of};
 
 /// Upper bounds on sizes, so no file can ask for more than a run can hold.
 pub mod bounds {
@@ -665,6 +665,42 @@ impl Setup {
             node_names,
             roles: roles_out,
         })
+    }
+
+    /// Reads a scenario file and resolves it with `registry`; every problem
+    /// comes back as a diagnostic naming the file, line and field.
+    pub fn load(
+        path: &std::path::Path,
+        registry: &Registry,
+    ) -> Result<(Loaded, Setup), ScenarioError> {
+        Setup::from_loaded(crate::scenario::load(path)?, registry)
+    }
+
+    /// Like [`Setup::load`], for scenario text that came from `path`.
+    pub fn parse(
+        path: &std::path::Path,
+        text: String,
+        registry: &Registry,
+    ) -> Result<(Loaded, Setup), ScenarioError> {
+        Setup::from_loaded(crate::scenario::parse(path, text)?, registry)
+    }
+
+    fn from_loaded(loaded: Loaded, registry: &Registry) -> Result<(Loaded, Setup), ScenarioError> {
+        match Setup::from_file(&loaded.file, registry) {
+            Ok(setup) => Ok((loaded, setup)),
+            Err(problems) => {
+                let file = loaded.path.display().to_string();
+                Err(ScenarioError::Invalid(
+                    problems
+                        .into_iter()
+                        .map(|p| {
+                            let span = span_of(&loaded.source, &p.field);
+                            Diagnostic::new(&file, &loaded.source, span, p.field, p.message, p.help)
+                        })
+                        .collect(),
+                ))
+            }
+        }
     }
 
     /// The expectation for `inv`.

@@ -6,19 +6,20 @@
 use std::path::Path;
 use std::time::Instant;
 
+use faultline::Registry;
 use faultline::engine::Queue;
 use faultline::models::rng::Stream;
 use faultline::models::{SimRng, SimTime};
-use faultline::scenario;
+use faultline::setup::Setup;
 
 use super::Status;
-use super::run::prepare;
+use super::run::report_error;
 
 /// Runs the benchmark.
 pub fn bench(path: &Path, seeds: u64) -> Status {
-    let (_, setup) = match prepare(scenario::load(path)) {
+    let (_, setup) = match Setup::load(path, &Registry::with_built_ins()) {
         Ok(x) => x,
-        Err(s) => return s,
+        Err(e) => return report_error(&e),
     };
     let seeds = seeds.max(1);
     // Warm up caches and the allocator.

@@ -8,7 +8,10 @@ use faultline::report::{ResultFile, SCHEMA_VERSION};
 use faultline::scenario;
 
 use super::Status;
-use super::run::{prepare, write_outputs};
+use faultline::Registry;
+use faultline::setup::Setup;
+
+use super::run::{report_error, write_outputs};
 
 /// Replays `result`.
 pub fn replay(result: &Path, out: Option<&Path>) -> Status {
@@ -53,9 +56,13 @@ pub fn replay(result: &Path, out: Option<&Path>) -> Status {
             path.display()
         );
     }
-    let (loaded, setup) = match prepare(scenario::parse(path, recorded.scenario_source.clone())) {
+    let (loaded, setup) = match Setup::parse(
+        path,
+        recorded.scenario_source.clone(),
+        &Registry::with_built_ins(),
+    ) {
         Ok(x) => x,
-        Err(s) => return s,
+        Err(e) => return report_error(&e),
     };
     let run = faultline::run(&setup, recorded.seed);
     let replayed = match out {

@@ -8,7 +8,7 @@ use faultline::history::jsonl::write_history;
 use faultline::registry::Registry;
 use faultline::report::text::summary;
 use faultline::report::{ResultFile, build_result};
-use faultline::scenario::{self, Diagnostic, Loaded, ScenarioError, span_of};
+use faultline::scenario::{Loaded, ScenarioError};
 use faultline::setup::Setup;
 
 use super::Status;
@@ -33,7 +33,7 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
         let mut status = Status::Ok;
         for file in &files {
             let rel = file.strip_prefix(path).unwrap_or(file).with_extension("");
-            let s = run_file(file, seed, &base.join(rel), quiet);
+            let s = run_file(file, seed, &base.join(rel), quiet, false);
             match s {
                 Status::Ok => passed += 1,
                 Status::Failed => failed += 1,
@@ -52,7 +52,7 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
             || PathBuf::from("reports").join(path.file_stem().unwrap_or_default()),
             Path::to_path_buf,
         );
-        run_file(path, seed, &dir, quiet)
+        run_file(path, seed, &dir, quiet, true)
     }
 }
 
@@ -72,43 +72,19 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Loads a scenario and resolves it, printing diagnostics on failure.
-pub fn prepare(loaded: Result<Loaded, ScenarioError>) -> Result<(Loaded, Setup), Status> {
-    let loaded = match loaded {
-        Ok(l) => l,
-        Err(e) => {
-            eprint!("{}", with_prefix(&e));
-            return Err(Status::BadInput);
-        }
-    };
-    match Setup::from_file(&loaded.file, &Registry::with_built_ins()) {
-        Ok(setup) => Ok((loaded, setup)),
-        Err(problems) => {
-            let file = loaded.path.display().to_string();
-            let diags = problems
-                .into_iter()
-                .map(|p| {
-                    let span = span_of(&loaded.source, &p.field);
-                    Diagnostic::new(&file, &loaded.source, span, p.field, p.message, p.help)
-                })
-                .collect();
-            eprint!("{}", ScenarioError::Invalid(diags));
-            Err(Status::BadInput)
-        }
-    }
-}
-
-fn with_prefix(e: &ScenarioError) -> String {
+/// Prints a scenario error as the user should see it.
+pub fn report_error(e: &ScenarioError) -> Status {
     match e {
-        ScenarioError::Io { .. } => format!("error: {e}\n"),
-        ScenarioError::Invalid(_) => e.to_string(),
+        ScenarioError::Io { .. } => eprintln!("error: {e}"),
+        ScenarioError::Invalid(_) => eprint!("{e}"),
     }
+    Status::BadInput
 }
 
-fn run_file(path: &Path, seed: Option<u64>, out: &Path, quiet: bool) -> Status {
-    let (loaded, setup) = match prepare(scenario::load(path)) {
+fn run_file(path: &Path, seed: Option<u64>, out: &Path, quiet: bool, detail: bool) -> Status {
+    let (loaded, setup) = match Setup::load(path, &Registry::with_built_ins()) {
         Ok(x) => x,
-        Err(s) => return s,
+        Err(e) => return report_error(&e),
     };
     let seed = seed.unwrap_or(setup.seed);
     let run = faultline::run(&setup, seed);
@@ -116,7 +92,7 @@ fn run_file(path: &Path, seed: Option<u64>, out: &Path, quiet: bool) -> Status {
         Ok(result) => {
             let pass = result.verdict == "pass";
             if !quiet || !pass {
-                print!("{}", summary(&result, &out.display().to_string()));
+                print!("{}", summary(&result, &out.display().to_string(), detail));
             }
             if pass { Status::Ok } else { Status::Failed }
         }

@@ -5,8 +5,10 @@ use std::fmt::Write;
 use super::result::ResultFile;
 
 /// A few lines on a run: verdict, each expectation, and the findings that
-/// broke an expectation.
-pub fn summary(r: &ResultFile, out_dir: &str) -> String {
+/// broke an expectation. With `detail`, the first finding of every violated
+/// invariant is told in full, expected or not (what a workshop wants to
+/// see).
+pub fn summary(r: &ResultFile, out_dir: &str, detail: bool) -> String {
     let mut s = String::new();
     let verdict = if r.verdict == "pass" { "PASS" } else { "FAIL" };
     let _ = writeln!(
@@ -39,6 +41,16 @@ pub fn summary(r: &ResultFile, out_dir: &str) -> String {
     }
     for i in r.info.iter().filter(|i| i.kind == "fault-not-fired") {
         let _ = writeln!(s, "      warning: {}", i.summary);
+    }
+    if detail {
+        for e in r.expectations.iter().filter(|e| e.met && e.violations > 0) {
+            if let Some(f) = r.findings.iter().find(|f| f.invariant == e.invariant) {
+                let _ = writeln!(s, "      {} (as expected): {}", e.invariant, f.summary);
+                for line in &f.explanation {
+                    let _ = writeln!(s, "          {line}");
+                }
+            }
+        }
     }
     if r.verdict != "pass" {
         for e in r.expectations.iter().filter(|e| !e.met) {

@@ -1,0 +1,191 @@
+//! A user-written handler under test: the way a team checks its own
+//! consumer logic with faultline.
+//!
+//! `InMemoryDedup` remembers the message ids it has handled in a field. It
+//! looks idempotent, and it is, until the process crashes: the field is
+//! gone, the uncommitted batch comes back, and every payment in it is
+//! credited twice. `StoreDedup` keeps the ids in the store, in the same
+//! transaction as the credit, and survives the same crashes.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use faultline::checkers::Invariant;
+use faultline::models::MessageId;
+use faultline::{CommitMode, Delivery, Handler, HandlerCx, Outcome, Registry};
+
+/// Credits each payment to its account, skipping ids it remembers in memory.
+#[derive(Default)]
+struct InMemoryDedup {
+    seen: BTreeSet<MessageId>,
+}
+
+impl Handler for InMemoryDedup {
+    fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
+        if self.seen.contains(&d.message_id) {
+            return Outcome::Ok;
+        }
+        if cx
+            .transaction("credit", |tx| {
+                tx.add("balance", d.entity, d.value);
+            })
+            .is_ok()
+        {
+            self.seen.insert(d.message_id);
+        }
+        Outcome::Ok
+    }
+}
+
+/// Credits each payment once: the dedup row is written in the same
+/// transaction as the credit.
+#[derive(Default)]
+struct StoreDedup;
+
+impl Handler for StoreDedup {
+    fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
+        let _ = cx.transaction("credit", |tx| {
+            if tx.contains("processed", d.message_id) {
+                return;
+            }
+            tx.put("processed", d.message_id, 1);
+            tx.add("balance", d.entity, d.value);
+        });
+        Outcome::Ok
+    }
+}
+
+/// Panics on one message, as buggy code does.
+#[derive(Default)]
+struct PanicsOnM7;
+
+impl Handler for PanicsOnM7 {
+    fn handle(&mut self, d: &Delivery<'_>, _cx: &mut HandlerCx<'_>) -> Outcome {
+        assert!(
+            d.message_id != MessageId(7),
+            "cannot parse payment {}",
+            d.message_id
+        );
+        Outcome::Ok
+    }
+}
+
+/// Crashes a consumer after it handled a batch and before it committed,
+/// and again later in the run; everything must hold.
+fn scenario(handler: &str) -> String {
+    format!(
+        r#"
+name = "payments under consumer crashes"
+seed = 3
+
+[topology]
+brokers = 3
+topics = [{{ name = "payments", partitions = 4 }}]
+
+[workload]
+records = 300
+keys = 20
+rate_per_sec = 50
+
+[[consumers]]
+group = "ledger"
+members = 2
+handler = "{handler}"
+auto_offset_reset = "earliest"
+max_poll_records = 20
+session_timeout_ms = 6000
+heartbeat_interval_ms = 1000
+
+[[faults.timeline]]
+at_ms = 0
+crash = "c1"
+point = "after-handle-before-commit"
+restart_after_ms = 500
+
+[[faults.timeline]]
+at_ms = 4000
+crash = "c2"
+point = "after-handle-before-commit"
+restart_after_ms = 500
+"#
+    )
+}
+
+fn registry() -> Registry {
+    let mut r = Registry::with_built_ins();
+    r.register(
+        "in-memory-dedup",
+        CommitMode::AfterBatch,
+        InMemoryDedup::default,
+    )
+    .register("store-dedup", CommitMode::AfterBatch, StoreDedup::default)
+    .register("panics-on-m7", CommitMode::AfterBatch, PanicsOnM7::default);
+    r
+}
+
+#[test]
+fn in_memory_dedup_is_caught_applying_payments_twice() {
+    let (_, setup) = common::parse_with("payments.toml", &scenario("in-memory-dedup"), &registry());
+    for seed in 0..10 {
+        let run = faultline::run(&setup, seed);
+        assert!(!run.verdict.pass, "seed {seed}: the broken handler passed");
+        assert!(run.checked.violated(Invariant::ExactlyOnce), "seed {seed}");
+        assert!(run.checked.violated(Invariant::Idempotent), "seed {seed}");
+        assert!(!run.checked.violated(Invariant::NoLoss), "seed {seed}");
+        let f = run
+            .checked
+            .findings
+            .iter()
+            .find(|f| f.invariant == Invariant::ExactlyOnce)
+            .expect("a finding with a witness");
+        assert!(f.summary.contains("effect `credit`"), "{}", f.summary);
+        assert!(
+            f.explanation
+                .iter()
+                .any(|l| l.contains("crashed at after-handle-before-commit"))
+        );
+    }
+}
+
+#[test]
+fn store_dedup_passes_the_same_crashes() {
+    let (_, setup) = common::parse_with("payments.toml", &scenario("store-dedup"), &registry());
+    for seed in 0..10 {
+        let run = faultline::run(&setup, seed);
+        assert!(
+            run.verdict.pass,
+            "seed {seed}: {:?}",
+            run.checked.findings.first().map(|f| &f.summary)
+        );
+        // The crashes did cause redeliveries: the test could have failed.
+        assert!(
+            run.checked
+                .info
+                .iter()
+                .any(|i| i.kind == "duplicate-delivery"),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_panicking_handler_is_a_finding_with_its_seed_not_a_crash_of_the_harness() {
+    let (_, setup) = common::parse_with("payments.toml", &scenario("panics-on-m7"), &registry());
+    let run = faultline::run(&setup, 11);
+    assert!(run.checked.violated(Invariant::NoPanic));
+    let f = run
+        .checked
+        .findings
+        .iter()
+        .find(|f| f.invariant == Invariant::NoPanic)
+        .unwrap();
+    assert!(
+        f.summary.contains("cannot parse payment m7"),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.msg, Some(MessageId(7)));
+    // The run went on: the other payments were handled.
+    assert!(!run.checked.violated(Invariant::Liveness));
+}
