@@ -32,8 +32,8 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
         let (mut passed, mut failed, mut invalid) = (0, 0, 0);
         let mut status = Status::Ok;
         for file in &files {
-            let rel = file.strip_prefix(path).unwrap_or(file).with_extension("");
-            let s = run_file(file, seed, &base.join(rel), quiet, false);
+            let rel = file.strip_prefix(path).unwrap_or(file);
+            let s = run_file(file, seed, &report_dir(&base, rel), quiet, false);
             match s {
                 Status::Ok => passed += 1,
                 Status::Failed => failed += 1,
@@ -56,20 +56,37 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
     }
 }
 
-/// Every `*.toml` under `dir`, sorted, recursively.
+/// Every `*.toml` under `dir`, sorted, recursively. Symbolic links to
+/// directories are not followed (no loops, nothing outside the tree).
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
+    let mut entries = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        entries.push((e.path(), e.file_type()?));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, kind) in entries {
+        if kind.is_dir() {
             collect(&p, out)?;
-        } else if p.extension().is_some_and(|x| x == "toml") {
+        } else if p.extension().is_some_and(|x| x == "toml") && p.is_file() {
             out.push(p);
         }
     }
     Ok(())
+}
+
+/// The report directory of a scenario found at `rel` below the scanned
+/// directory: the same relative path without `.toml`, with any component
+/// that could leave the output directory replaced.
+fn report_dir(base: &Path, rel: &Path) -> PathBuf {
+    let mut dir = base.to_path_buf();
+    for c in rel.with_extension("").components() {
+        match c {
+            std::path::Component::Normal(s) => dir.push(s),
+            _ => dir.push("_"),
+        }
+    }
+    dir
 }
 
 /// Prints a scenario error as the user should see it.
@@ -118,4 +135,20 @@ pub fn write_outputs(
     json.push('\n');
     fs::write(dir.join("result.json"), json)?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_dirs_stay_inside_the_output_directory() {
+        let base = Path::new("out");
+        assert_eq!(
+            report_dir(base, Path::new("kafka/a.toml")),
+            Path::new("out/kafka/a")
+        );
+        assert_eq!(report_dir(base, Path::new("..toml")), Path::new("out/_"));
+        assert!(report_dir(base, Path::new("../x.toml")).starts_with("out"));
+    }
 }

@@ -136,6 +136,11 @@ pub(crate) struct Consumer {
     last_auto_commit: SimTime,
     heartbeat_running: bool,
     rr: usize,
+    /// The next attempt of a `commitSync` that failed: `(offsets, purpose,
+    /// attempt)`.
+    retry_commit: Option<(Vec<(PartitionId, u64)>, Purpose, u32)>,
+    /// No catch-up commit before this time (backoff after a failed one).
+    commit_backoff_until: SimTime,
 }
 
 impl Consumer {
@@ -161,6 +166,8 @@ impl Consumer {
             last_auto_commit: SimTime::ZERO,
             heartbeat_running: false,
             rr: 0,
+            retry_commit: None,
+            commit_backoff_until: SimTime::ZERO,
         }
     }
 
@@ -468,7 +475,13 @@ impl Consumer {
                 offsets,
             } => {
                 if purpose != Purpose::Auto && attempt < cfg.commit_attempts_max {
-                    self.send_commit(layout, durable, scratch, offsets, purpose, attempt + 1, cx);
+                    self.retry_commit = Some((offsets, purpose, attempt + 1));
+                    cx.after(
+                        cfg.retry_backoff,
+                        Timer::Resend {
+                            what: Resend::Commit,
+                        },
+                    );
                 } else {
                     self.commit_timed_out(layout, durable, scratch, purpose, cx);
                 }
@@ -516,6 +529,20 @@ impl Consumer {
             Resend::Poll => {
                 if self.phase == Phase::Polling {
                     self.poll(layout, durable, scratch, cx);
+                }
+            }
+            Resend::Commit => {
+                let Some((offsets, purpose, attempt)) = self.retry_commit.take() else {
+                    return;
+                };
+                let waiting = match purpose {
+                    Purpose::BeforeProcess => self.phase == Phase::CommitBefore,
+                    Purpose::AfterBatch => self.phase == Phase::CommitAfter,
+                    Purpose::Revoke => self.phase == Phase::CommitRevoke,
+                    Purpose::Auto => false,
+                };
+                if waiting {
+                    self.send_commit(layout, durable, scratch, offsets, purpose, attempt, cx);
                 }
             }
         }
@@ -714,7 +741,12 @@ impl Consumer {
         // The application's loop commits after every poll, also an empty
         // one (`commitSync()` of all consumed positions), so a commit that
         // failed earlier is made good once it has nothing new to handle.
-        if cfg.commit != CommitMode::Auto {
+        if cfg.commit != CommitMode::Auto && cx.now < self.commit_backoff_until {
+            cx.after(
+                self.commit_backoff_until.since(cx.now),
+                Timer::Resend { what: Resend::Poll },
+            );
+        } else if cfg.commit != CommitMode::Auto {
             let offsets = self.uncommitted();
             if !offsets.is_empty() {
                 self.batch.clear();
@@ -889,6 +921,8 @@ impl Consumer {
                 // CommitFailedException: the group moved on. The batch is
                 // abandoned; rejoining restarts from the committed offsets.
                 if matches!(self.phase, Phase::CommitBefore | Phase::CommitAfter) {
+                    self.commit_backoff_until =
+                        cx.now + layout.groups[self.group.index()].config.retry_backoff;
                     self.batch.clear();
                     self.rejoin = true;
                     self.poll(layout, durable, scratch, cx);
@@ -917,6 +951,8 @@ impl Consumer {
             // later commits cover these offsets if they succeed.
             Purpose::BeforeProcess | Purpose::AfterBatch => {
                 if matches!(self.phase, Phase::CommitBefore | Phase::CommitAfter) {
+                    self.commit_backoff_until =
+                        cx.now + layout.groups[self.group.index()].config.retry_backoff;
                     self.batch.clear();
                     self.poll(layout, durable, scratch, cx);
                 }

@@ -263,6 +263,8 @@ pub enum Resend {
     ListOffsets(PartitionId),
     /// Fetches (by polling again).
     Poll,
+    /// The commit that failed, as the next attempt of `commitSync`.
+    Commit,
 }
 
 /// A timer a node set for itself.
