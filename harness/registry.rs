@@ -86,7 +86,7 @@ pub fn did_you_mean<'a>(
     candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(2))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1) && *d < word.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -118,5 +118,7 @@ mod tests {
             Some("idempotent-inbox")
         );
         assert_eq!(did_you_mean("zzz", names), None);
+        assert_eq!(did_you_mean("zz", ["p1", "b1", "c1"]), None);
+        assert_eq!(did_you_mean("c5", ["p1", "b1", "c1"]), Some("c1"));
     }
 }

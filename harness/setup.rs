@@ -369,10 +369,10 @@ impl Setup {
             "producers",
         ) as u16;
         let rate = w.rate_per_sec.unwrap_or(1000.0);
-        let interval = if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
+        let interval = if !(rate.is_finite() && (0.001..=10_000_000.0).contains(&rate)) {
             c.err(
                 wl.key("rate_per_sec"),
-                format!("rate_per_sec must be a number above 0 and at most 10000000, found {rate}"),
+                format!("rate_per_sec must be between 0.001 and 10000000, found {rate}"),
             );
             SimTime::from_ms(1)
         } else {
@@ -394,10 +394,16 @@ impl Setup {
         let values = match w.values {
             None => (1, 100),
             Some([lo, hi]) => {
+                const VALUE_MAX: i64 = 1_000_000_000_000;
                 if lo > hi {
                     c.err(
                         wl.key("values"),
                         format!("values [{lo}, {hi}] has min above max"),
+                    );
+                } else if lo < -VALUE_MAX || hi > VALUE_MAX {
+                    c.err(
+                        wl.key("values"),
+                        format!("values must lie between -{VALUE_MAX} and {VALUE_MAX}, found [{lo}, {hi}]"),
                     );
                 }
                 (lo, hi.max(lo))
@@ -759,13 +765,19 @@ fn group_spec(
         1,
     );
     if heartbeat_interval >= session_timeout {
-        c.err(
-            at.key("heartbeat_interval_ms"),
+        let (field, default) = if cf.heartbeat_interval_ms.is_some() {
+            ("heartbeat_interval_ms", "")
+        } else {
+            ("session_timeout_ms", ", the default")
+        };
+        c.err_help(
+            at.key(field),
             format!(
-                "heartbeat_interval_ms ({}) must be below session_timeout_ms ({})",
+                "heartbeat_interval_ms ({}{default}) must be below session_timeout_ms ({})",
                 heartbeat_interval.as_ms(),
                 session_timeout.as_ms()
             ),
+            "Kafka recommends a heartbeat interval of at most a third of the session timeout",
         );
     }
     let config = ConsumerConfig {
@@ -920,7 +932,7 @@ fn timed_fault(
         if set && !allowed.contains(&name) {
             c.err(
                 at.key(name),
-                format!("`{name}` does not apply to a {action} fault"),
+                format!("`{name}` does not apply to {action} faults"),
             );
         }
     }
@@ -1118,7 +1130,12 @@ fn chaos(c: &mut Checker, at: &FieldPath, f: &ChaosFile) -> Chaos {
      -> Option<MessageChaos> {
         let v = v.as_ref()?;
         let p = at.key(name);
-        let probability = c.probability(p.key("probability"), v.probability);
+        let at = if v.bare {
+            p.clone()
+        } else {
+            p.key("probability")
+        };
+        let probability = c.probability(at, v.probability);
         let mut kinds = Vec::new();
         for (j, k) in v.kinds.iter().enumerate() {
             if let Some(k) = kind_of(c, p.key("kinds").index(j), k) {

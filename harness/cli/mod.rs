@@ -53,7 +53,7 @@ enum Command {
         #[arg(default_value = "scenarios/bench/standard.toml")]
         scenario: PathBuf,
         /// Seeds to run.
-        #[arg(long, default_value_t = 400)]
+        #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
     },
 }

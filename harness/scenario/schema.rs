@@ -65,14 +65,48 @@ pub struct TopicFile {
     pub partitions: u64,
 }
 
-/// How messages pick their entity.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+/// How messages pick their entity: `"uniform"` or `{ zipf = 1.1 }`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "kebab-case")]
 pub enum KeyDistributionFile {
     /// All entities equally likely.
     Uniform,
     /// Zipf skew with this exponent.
     Zipf(f64),
+}
+
+impl<'de> Deserialize<'de> for KeyDistributionFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, MapAccess, Visitor};
+        struct V;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Zipf {
+            zipf: f64,
+        }
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyDistributionFile;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(r#""uniform" or { zipf = <exponent> }"#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyDistributionFile, E> {
+                match v {
+                    "uniform" => Ok(KeyDistributionFile::Uniform),
+                    "zipf" => Err(E::custom(
+                        r#"zipf needs its exponent: write key_distribution = { zipf = 1.1 }"#,
+                    )),
+                    _ => Err(E::custom(format!(
+                        r#"unknown key distribution "{v}"; expected "uniform" or {{ zipf = <exponent> }}"#
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<KeyDistributionFile, A::Error> {
+                let z = Zipf::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(KeyDistributionFile::Zipf(z.zipf))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[workload]`.

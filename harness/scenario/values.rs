@@ -176,6 +176,9 @@ pub struct MessageChaosValue {
     pub kinds: Vec<String>,
     /// Extra delay range in milliseconds (delay and reorder).
     pub extra_ms: Option<MsRange>,
+    /// Written as a bare probability rather than a table.
+    #[serde(skip)]
+    pub bare: bool,
 }
 
 impl<'de> Deserialize<'de> for MessageChaosValue {
@@ -199,6 +202,7 @@ impl<'de> Deserialize<'de> for MessageChaosValue {
                     probability: v,
                     kinds: Vec::new(),
                     extra_ms: None,
+                    bare: true,
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<MessageChaosValue, E> {
@@ -213,6 +217,7 @@ impl<'de> Deserialize<'de> for MessageChaosValue {
                     probability: t.probability,
                     kinds: t.kinds,
                     extra_ms: t.extra_ms,
+                    bare: false,
                 })
             }
         }

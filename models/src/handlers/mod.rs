@@ -71,7 +71,7 @@ pub struct Apply;
 impl Handler for Apply {
     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
         let _ = cx.transaction("apply", |tx| {
-            tx.add("balance", d.entity_id, d.value);
+            tx.add("balance", d.entity, d.value);
         });
         Outcome::Ok
     }
@@ -89,7 +89,7 @@ impl Handler for IdempotentInbox {
                 return;
             }
             tx.put("inbox", d.message_id, d.offset as i64);
-            tx.add("balance", d.entity_id, d.value);
+            tx.add("balance", d.entity, d.value);
         });
         Outcome::Ok
     }
@@ -109,7 +109,7 @@ impl Handler for DedupAfterEffect {
         }
         if cx
             .transaction("apply", |tx| {
-                tx.add("balance", d.entity_id, d.value);
+                tx.add("balance", d.entity, d.value);
             })
             .is_err()
         {

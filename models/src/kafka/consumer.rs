@@ -106,6 +106,9 @@ fn request_id(msg: &Msg) -> u32 {
     }
 }
 
+/// The next attempt of a failed `commitSync`: `(offsets, purpose, attempt)`.
+type RetryCommit = (Vec<(PartitionId, u64)>, Purpose, u32);
+
 /// One record of the current batch.
 #[derive(Clone, Copy, Debug)]
 struct Item {
@@ -138,7 +141,7 @@ pub(crate) struct Consumer {
     rr: usize,
     /// The next attempt of a `commitSync` that failed: `(offsets, purpose,
     /// attempt)`.
-    retry_commit: Option<(Vec<(PartitionId, u64)>, Purpose, u32)>,
+    retry_commit: Option<RetryCommit>,
     /// No catch-up commit before this time (backoff after a failed one).
     commit_backoff_until: SimTime,
 }

@@ -71,7 +71,9 @@ pub fn plan(spec: &WorkloadSpec, rng: &mut SimRng) -> Vec<Vec<PlannedRecord>> {
             }
         };
         let (lo, hi) = spec.values;
-        let value = lo + rng.below((hi - lo).max(0) as u64 + 1) as i64;
+        // i128: the span of a range as wide as the i64s stays exact.
+        let span = (i128::from(hi) - i128::from(lo)).clamp(0, i128::from(u64::MAX - 1)) as u64;
+        let value = (i128::from(lo) + i128::from(rng.below(span + 1))) as i64;
         seqs[entity as usize] += 1;
         let at = SimTime(spec.start.0 + spec.interval.0.saturating_mul(u64::from(i)));
         plans[entity as usize % producers].push(PlannedRecord {
