@@ -53,6 +53,8 @@ enum Phase {
         deadline: SimTime,
         /// Started on an empty group: wait out the initial delay.
         initial: bool,
+        /// When the rebalance began.
+        started: SimTime,
     },
     Stable,
 }
@@ -438,6 +440,24 @@ impl Broker {
         match gs.phase {
             Phase::Empty => self.begin_rebalance(layout, group, true, cx),
             Phase::Stable => self.begin_rebalance(layout, group, false, cx),
+            Phase::Preparing {
+                deadline,
+                initial: true,
+                started,
+            } if known.is_none() => {
+                // Kafka's InitialDelayedJoin: each new member extends the
+                // wait by the delay, up to the rebalance timeout.
+                let cap = started + layout.groups[group.index()].config.max_poll_interval;
+                let extended = (now + layout.broker_config.initial_rebalance_delay)
+                    .min(cap)
+                    .max(deadline);
+                self.groups[group.index()].phase = Phase::Preparing {
+                    deadline: extended,
+                    initial: true,
+                    started,
+                };
+                self.schedule_check(group, extended, cx);
+            }
             Phase::Preparing { .. } => {}
         }
         self.try_complete(layout, durable, group, cx);
@@ -455,12 +475,13 @@ impl Broker {
         let Some(m) = gs.members.iter_mut().find(|m| m.id == member) else {
             return Some(GroupError::UnknownMember);
         };
+        // Kafka's order: unknown member, then generation, then state.
+        if generation != durable.groups[group.index()].generation {
+            return Some(GroupError::IllegalGeneration);
+        }
         m.last_heartbeat = now;
         if matches!(gs.phase, Phase::Preparing { .. }) {
             return Some(GroupError::RebalanceInProgress);
-        }
-        if generation != durable.groups[group.index()].generation {
-            return Some(GroupError::IllegalGeneration);
         }
         None
     }
@@ -498,16 +519,21 @@ impl Broker {
         offsets: &[(PartitionId, u64)],
         cx: &mut Cx<'_, Msg, Timer>,
     ) -> Result<(), CommitError> {
-        let gs = &self.groups[group.index()];
+        // Kafka's classic coordinator accepts commits from the current
+        // generation in Stable and PreparingRebalance alike ("during
+        // PreparingRebalance we still allow a commit request"); this model
+        // has no CompletingRebalance state, where it would refuse them. A
+        // commit also counts as a heartbeat.
+        let gs = &mut self.groups[group.index()];
         let gd = &mut durable.groups[group.index()];
-        let result = if !gs.members.iter().any(|m| m.id == member) {
-            Err(CommitError::UnknownMember)
-        } else if generation != gd.generation {
-            Err(CommitError::IllegalGeneration)
-        } else if matches!(gs.phase, Phase::Preparing { .. }) {
-            Err(CommitError::RebalanceInProgress)
-        } else {
-            Ok(())
+        let member = gs.members.iter_mut().find(|m| m.id == member);
+        let result = match member {
+            None => Err(CommitError::UnknownMember),
+            Some(_) if generation != gd.generation => Err(CommitError::IllegalGeneration),
+            Some(m) => {
+                m.last_heartbeat = cx.now;
+                Ok(())
+            }
         };
         match result {
             Ok(()) => {
@@ -547,7 +573,11 @@ impl Broker {
             cfg.max_poll_interval
         };
         let deadline = cx.now + wait;
-        self.groups[group.index()].phase = Phase::Preparing { deadline, initial };
+        self.groups[group.index()].phase = Phase::Preparing {
+            deadline,
+            initial,
+            started: cx.now,
+        };
         self.schedule_check(group, deadline, cx);
     }
 
@@ -568,7 +598,10 @@ impl Broker {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let gs = &self.groups[group.index()];
-        let Phase::Preparing { deadline, initial } = gs.phase else {
+        let Phase::Preparing {
+            deadline, initial, ..
+        } = gs.phase
+        else {
             return;
         };
         if gs.members.is_empty() {

@@ -142,6 +142,9 @@ pub(crate) struct Consumer {
     /// The next attempt of a `commitSync` that failed: `(offsets, purpose,
     /// attempt)`.
     retry_commit: Option<RetryCommit>,
+    /// Polls that returned records, so a poll deadline can tell whether
+    /// the application polled again since.
+    polls: u64,
     /// No catch-up commit before this time (backoff after a failed one).
     commit_backoff_until: SimTime,
 }
@@ -170,6 +173,7 @@ impl Consumer {
             heartbeat_running: false,
             rr: 0,
             retry_commit: None,
+            polls: 0,
             commit_backoff_until: SimTime::ZERO,
         }
     }
@@ -296,7 +300,7 @@ impl Consumer {
                 for (p, committed) in offsets {
                     match committed {
                         Some(o) => {
-                            self.set_position(p, o);
+                            self.set_position(p, o, true);
                             self.note_committed(&[(p, o)]);
                         }
                         None => self.reset_position(layout, p, cx),
@@ -312,7 +316,10 @@ impl Consumer {
                 if !matches!(self.take_pending(req), Some(Pending::ListOffsets(_))) {
                     return;
                 }
-                self.set_position(partition, end);
+                // A position reset to the log end is not committed yet: the
+                // next commitSync commits it (a restart before that would
+                // reset to a later end and skip what came in between).
+                self.set_position(partition, end, false);
                 self.after_reset(layout, durable, scratch, cx);
             }
             Msg::FetchResponse {
@@ -381,16 +388,12 @@ impl Consumer {
     ) {
         let cfg = &layout.groups[self.group.index()].config;
         match timer {
-            Timer::Heartbeat => {
-                cx.after(cfg.heartbeat_interval, Timer::Heartbeat);
-                let Some(member) = self.member else {
-                    return;
-                };
+            Timer::PollDeadline { poll } => {
                 let busy = matches!(
                     self.phase,
                     Phase::Handling | Phase::CommitBefore | Phase::CommitAfter
                 );
-                if busy && cx.now.since(self.poll_returned_at) > cfg.max_poll_interval {
+                if let (true, true, Some(member)) = (poll == self.polls, busy, self.member) {
                     // The Java heartbeat thread leaves the group when the
                     // application has not polled in time.
                     cx.record(EventKind::PollIntervalExceeded {
@@ -407,16 +410,20 @@ impl Consumer {
                     self.member = None;
                     self.generation = 0;
                     self.rejoin = true;
-                    return;
                 }
-                cx.send(
-                    self.coordinator(layout),
-                    Msg::Heartbeat {
-                        group: self.group,
-                        member,
-                        generation: self.generation,
-                    },
-                );
+            }
+            Timer::Heartbeat => {
+                cx.after(cfg.heartbeat_interval, Timer::Heartbeat);
+                if let Some(member) = self.member {
+                    cx.send(
+                        self.coordinator(layout),
+                        Msg::Heartbeat {
+                            group: self.group,
+                            member,
+                            generation: self.generation,
+                        },
+                    );
+                }
             }
             Timer::RequestTimeout { req } => {
                 // The Java client closes a connection on which a request
@@ -633,7 +640,9 @@ impl Consumer {
     fn reset_position(&mut self, layout: &Layout, p: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.groups[self.group.index()].config;
         match cfg.offset_reset {
-            OffsetReset::Earliest => self.set_position(p, 0),
+            // Resetting to the beginning needs no commit: a restart resets
+            // to the same place.
+            OffsetReset::Earliest => self.set_position(p, 0, true),
             OffsetReset::Latest => {
                 let req = self.req();
                 let msg = Msg::ListOffsets { req, partition: p };
@@ -649,10 +658,14 @@ impl Consumer {
         }
     }
 
-    fn set_position(&mut self, p: PartitionId, offset: u64) {
+    /// Sets where consumption of `p` starts; `settled`: that position
+    /// needs no commit.
+    fn set_position(&mut self, p: PartitionId, offset: u64, settled: bool) {
         if let Some(part) = self.parts.iter_mut().find(|x| x.partition == p) {
             part.position = Some(offset);
-            part.committed.get_or_insert(offset);
+            if settled {
+                part.committed.get_or_insert(offset);
+            }
             part.fetch_at = offset;
             part.buffer.clear();
         }
@@ -684,7 +697,7 @@ impl Consumer {
         self.parts
             .iter()
             .filter_map(|p| match (p.position, p.committed) {
-                (Some(pos), Some(c)) if c != pos => Some((p.partition, pos)),
+                (Some(pos), c) if c != Some(pos) => Some((p.partition, pos)),
                 _ => None,
             })
             .collect()
@@ -724,6 +737,13 @@ impl Consumer {
         }
         if self.take_batch(cfg.max_poll_records) {
             self.poll_returned_at = cx.now;
+            self.polls += 1;
+            // The Java heartbeat thread notices a missed poll deadline
+            // within retry.backoff.ms; check right after it passes.
+            cx.after(
+                cfg.max_poll_interval + SimTime::from_us(1),
+                Timer::PollDeadline { poll: self.polls },
+            );
             if cfg.commit == CommitMode::BeforeProcess {
                 self.phase = Phase::CommitBefore;
                 let offsets = self.batch_offsets();
@@ -996,6 +1016,19 @@ impl Consumer {
                 return self.batch_done(layout, durable, scratch, cx);
             }
             if !self.waiting {
+                if self.attempt == 1 {
+                    // The record is handed to the handler now; its
+                    // processing time runs from here.
+                    let item = self.batch[self.pos];
+                    cx.record(EventKind::Delivered {
+                        consumer: cx.me,
+                        partition: item.partition,
+                        offset: item.offset,
+                        msg: item.record.msg,
+                        key: item.record.entity,
+                        generation: self.generation,
+                    });
+                }
                 let pt = match cx.env.slow_processing(cx.me) {
                     Some(t) => t,
                     None => {
@@ -1051,16 +1084,6 @@ impl Consumer {
         let item = self.batch[self.pos];
         let r = item.record;
         let me = cx.me;
-        if self.attempt == 1 {
-            cx.record(EventKind::Delivered {
-                consumer: me,
-                partition: item.partition,
-                offset: item.offset,
-                msg: r.msg,
-                key: r.entity,
-                generation: self.generation,
-            });
-        }
         let delivery = layout.delivery(item.partition, item.offset, &r, self.attempt);
         let max_attempts = layout.groups[self.group.index()]
             .config

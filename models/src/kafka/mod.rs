@@ -25,6 +25,8 @@ mod consumer;
 mod log;
 mod producer;
 mod protocol;
+#[cfg(test)]
+mod tests;
 mod workload;
 mod world;
 

@@ -303,6 +303,11 @@ pub enum Timer {
     },
     /// Consumer: time to heartbeat.
     Heartbeat,
+    /// Consumer: `max.poll.interval.ms` since the poll numbered `poll`.
+    PollDeadline {
+        /// Which poll.
+        poll: u64,
+    },
     /// Consumer: a request got no response in time.
     RequestTimeout {
         /// The request id.
