@@ -17,35 +17,42 @@ use crate::history::describe::what;
 
 /// Checks `exactly-once`.
 pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
-    let mut effects = ix.effects.clone();
-    // Stable: equal (group, message, label) keep history order.
-    effects.sort_by_key(|&(g, m, l, _)| (g, m, l));
+    // Count applications per (group, message, label) in one pass.
+    let labels = names.history.labels.len().max(1);
+    let slot =
+        |g: u16, m: u32, l: u16| (usize::from(g) * ix.msgs + m as usize) * labels + usize::from(l);
+    let mut counts = vec![0u32; ix.groups * ix.msgs * labels];
     let mut count = 0;
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < effects.len() {
-        let (g, m, l, first) = effects[i];
-        let mut j = i + 1;
-        while j < effects.len() && (effects[j].0, effects[j].1, effects[j].2) == (g, m, l) {
-            j += 1;
-        }
-        if j - i > 1 {
+    for &(g, m, l, _) in &ix.effects {
+        let c = &mut counts[slot(g, m, l)];
+        *c += 1;
+        if *c == 2 {
             count += 1;
-            if found.len() < FINDINGS_PER_INVARIANT_MAX {
-                found.push(witness(
-                    ix,
-                    names,
-                    m,
-                    first as usize,
-                    effects[i + 1].3 as usize,
-                    j - i,
-                ));
-            }
         }
-        i = j;
     }
-    // Report in the order the duplicates happened.
-    found.sort_by_key(|f| f.witness.last().copied());
+    if count == 0 {
+        return (0, Vec::new());
+    }
+    // Witnesses for the first duplicates, in the order they happened.
+    let mut first = vec![u32::MAX; counts.len()];
+    let mut found = Vec::new();
+    for &(g, m, l, i) in &ix.effects {
+        let s = slot(g, m, l);
+        if first[s] == u32::MAX {
+            first[s] = i;
+        } else if first[s] != u32::MAX - 1 && found.len() < FINDINGS_PER_INVARIANT_MAX {
+            found.push(witness(
+                ix,
+                names,
+                m,
+                first[s] as usize,
+                i as usize,
+                counts[s] as usize,
+            ));
+            // Report each (group, message, label) once.
+            first[s] = u32::MAX - 1;
+        }
+    }
     (count, found)
 }
 

@@ -15,7 +15,7 @@ use faultline_models::kafka::KafkaWorld;
 use faultline_models::model::NoFaults;
 use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
-use faultline_models::{GroupId, History, SimRng, SimTime, Store, TxBuffer};
+use faultline_models::{GroupId, History, MessageId, SimRng, SimTime, Store, TxBuffer};
 
 use super::index::{Index, NONE, some};
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
@@ -30,9 +30,7 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
     let mut count = 0;
     let mut found = Vec::new();
     for g in 0..names.layout.groups.len() {
-        if handled_once(ix, names, g) {
-            // Every message was handled once, uninterrupted: the run itself
-            // is the reference.
+        if applied_once(ix, names, g) {
             continue;
         }
         let reference = reference_store(ix, names, world, g);
@@ -106,24 +104,65 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
     (count, found)
 }
 
-/// Whether every message group `g` received was delivered once and settled
-/// on the first attempt, so the run applied each exactly once, in the
-/// reference order.
-fn handled_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
-    let slots = g * ix.msgs..(g + 1) * ix.msgs;
-    if ix.deliveries[slots.clone()].iter().any(|d| *d > 1) {
-        return false;
+/// Whether the run applied each message of group `g` in at most one
+/// handler invocation, and every invocation that applied something ran to
+/// completion. Then every other invocation changed nothing, each applying
+/// invocation saw the store the reference replay sees at the same point,
+/// and the run's store is the reference store: no need to replay.
+fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
+    let g = g as u16;
+    // Per node: the invocation in progress, `(message, applied anything)`.
+    let mut open: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
+    let mut applying = vec![false; ix.msgs];
+    // Closes an invocation; false when its message was applied before.
+    let mut close = |inv: Option<(MessageId, bool)>| match inv {
+        Some((m, true)) => !std::mem::replace(&mut applying[m.index()], true),
+        _ => true,
+    };
+    for e in &names.history.events {
+        match e.kind {
+            EventKind::Delivered { consumer, msg, .. } if ix.group_of(consumer) == Some(g) => {
+                let prev = open[consumer.index()].replace((msg, false));
+                if !close(prev) || msg.index() >= ix.msgs {
+                    return false;
+                }
+            }
+            EventKind::Effect { consumer, msg, .. } if ix.group_of(consumer) == Some(g) => {
+                match &mut open[consumer.index()] {
+                    Some((m, applied)) if *m == msg => *applied = true,
+                    _ => return false,
+                }
+            }
+            EventKind::Handled {
+                consumer,
+                msg,
+                settle,
+                ..
+            } if ix.group_of(consumer) == Some(g) => {
+                let inv = open[consumer.index()].take();
+                if inv.is_some_and(|(m, _)| m != msg) || !close(inv) {
+                    return false;
+                }
+                if settle == Settle::Retry {
+                    // The next attempt is another invocation of it.
+                    open[consumer.index()] = Some((msg, false));
+                }
+            }
+            EventKind::Crashed { node, .. } if ix.group_of(node) == Some(g) => {
+                // An invocation cut short after applying something left a
+                // partial application behind.
+                if open[node.index()]
+                    .take()
+                    .is_some_and(|(_, applied)| applied)
+                {
+                    return false;
+                }
+            }
+            _ => {}
+        }
     }
-    if slots
-        .clone()
-        .any(|s| ix.deliveries[s] == 1 && ix.settled[s] == NONE)
-    {
-        return false;
-    }
-    !names.history.events.iter().any(|e| {
-        matches!(e.kind, EventKind::Handled { consumer, settle: Settle::Retry, .. }
-            if ix.group_of(consumer) == Some(g as u16))
-    })
+    open.into_iter()
+        .all(|inv| !inv.is_some_and(|(_, applied)| applied))
 }
 
 /// Applies each message group `g` applied (or settled), once, in the order

@@ -36,5 +36,5 @@ pub use handler::{Delivery, Handler, HandlerCx, Outcome};
 pub use ids::{GroupId, KeyId, MessageId, NodeId, PartitionId};
 pub use model::{Cx, Env, Model};
 pub use rng::SimRng;
-pub use store::{RowKey, Store, Tx, TxBuffer, Value};
+pub use store::{KeyStr, RowKey, Store, Tx, TxBuffer, Value};
 pub use time::SimTime;

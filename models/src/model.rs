@@ -42,6 +42,31 @@ impl Env for NoFaults {
     }
 }
 
+/// One timer standing for many deadlines: it is set for the earliest one,
+/// and when it fires the node handles what is due and sets it again. Keeps
+/// a node from filling the event queue with one timer per request, most of
+/// which would find their request answered long before.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Deadlines {
+    armed: Option<SimTime>,
+}
+
+impl Deadlines {
+    /// Makes sure a timer fires at `at` or earlier.
+    pub fn arm<M, T>(&mut self, at: SimTime, timer: T, cx: &mut Cx<'_, M, T>) {
+        if self.armed.is_some_and(|a| a <= at) {
+            return;
+        }
+        self.armed = Some(at);
+        cx.after(at.since(cx.now), timer);
+    }
+
+    /// The timer fired: nothing is armed until the node arms it again.
+    pub fn fired(&mut self) {
+        self.armed = None;
+    }
+}
+
 /// What a node asked for while handling one input.
 #[derive(Debug)]
 pub struct Outbox<M, T> {

@@ -16,7 +16,96 @@ pub enum RowKey {
     /// An integer key (message ids and key ids convert to these).
     Int(i64),
     /// A string key.
-    Str(Box<str>),
+    Str(KeyStr),
+}
+
+/// Bytes a [`KeyStr`] holds without allocating.
+const INLINE_MAX: usize = 22;
+
+/// A string row key. Short keys (entity names, most ids) are stored inline,
+/// so keying a row by a name does not allocate.
+#[derive(Clone)]
+pub struct KeyStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE_MAX] },
+    Heap(Box<str>),
+}
+
+impl KeyStr {
+    /// The key as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Built only from a whole `&str`, so always UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    /// The key's UTF-8 bytes (what comparisons use: byte order is `str`
+    /// order).
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl From<&str> for KeyStr {
+    fn from(s: &str) -> Self {
+        if s.len() <= INLINE_MAX {
+            let mut bytes = [0u8; INLINE_MAX];
+            bytes[..s.len()].copy_from_slice(s.as_bytes());
+            KeyStr(Repr::Inline {
+                len: s.len() as u8,
+                bytes,
+            })
+        } else {
+            KeyStr(Repr::Heap(s.into()))
+        }
+    }
+}
+
+impl PartialEq for KeyStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for KeyStr {}
+impl PartialOrd for KeyStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for KeyStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (&self.0, &other.0) {
+            // Zero padding sorts below every byte, so comparing the padded
+            // arrays and then the lengths is byte-wise string order; done
+            // as two big-endian integers, without a call to memcmp.
+            (Repr::Inline { len: la, bytes: a }, Repr::Inline { len: lb, bytes: b }) => {
+                let head = |x: &[u8; INLINE_MAX]| {
+                    u128::from_be_bytes(x[..16].try_into().expect("16 bytes"))
+                };
+                let tail = |x: &[u8; INLINE_MAX]| {
+                    let mut t = [0u8; 8];
+                    t[..INLINE_MAX - 16].copy_from_slice(&x[16..]);
+                    u64::from_be_bytes(t)
+                };
+                (head(a), tail(a), la).cmp(&(head(b), tail(b), lb))
+            }
+            _ => self.as_bytes().cmp(other.as_bytes()),
+        }
+    }
+}
+impl std::hash::Hash for KeyStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+impl fmt::Debug for KeyStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl From<i64> for RowKey {
@@ -51,7 +140,7 @@ impl From<&str> for RowKey {
 }
 impl From<String> for RowKey {
     fn from(v: String) -> Self {
-        RowKey::Str(v.into_boxed_str())
+        RowKey::Str(v.as_str().into())
     }
 }
 
@@ -59,7 +148,7 @@ impl fmt::Display for RowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RowKey::Int(i) => write!(f, "{i}"),
-            RowKey::Str(s) => write!(f, "{s:?}"),
+            RowKey::Str(s) => write!(f, "{:?}", s.as_str()),
         }
     }
 }
@@ -122,7 +211,56 @@ pub struct Store {
 #[derive(Clone, Debug)]
 struct Table {
     name: &'static str,
-    rows: BTreeMap<RowKey, Value>,
+    /// Integer-keyed rows and string-keyed rows, kept apart so lookups
+    /// compare plain integers or bytes; integer keys sort first, as in
+    /// `RowKey`'s order.
+    ints: BTreeMap<i64, Value>,
+    strs: BTreeMap<KeyStr, Value>,
+}
+
+impl Table {
+    fn new(name: &'static str) -> Table {
+        Table {
+            name,
+            ints: BTreeMap::new(),
+            strs: BTreeMap::new(),
+        }
+    }
+
+    fn get(&self, key: &RowKey) -> Option<&Value> {
+        match key {
+            RowKey::Int(i) => self.ints.get(i),
+            RowKey::Str(s) => self.strs.get(s),
+        }
+    }
+
+    fn set(&mut self, key: RowKey, value: Option<Value>) {
+        match (key, value) {
+            (RowKey::Int(i), Some(v)) => {
+                self.ints.insert(i, v);
+            }
+            (RowKey::Int(i), None) => {
+                self.ints.remove(&i);
+            }
+            (RowKey::Str(s), Some(v)) => {
+                self.strs.insert(s, v);
+            }
+            (RowKey::Str(s), None) => {
+                self.strs.remove(&s);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ints.len() + self.strs.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (RowKey, &Value)> {
+        self.ints
+            .iter()
+            .map(|(k, v)| (RowKey::Int(*k), v))
+            .chain(self.strs.iter().map(|(k, v)| (RowKey::Str(k.clone()), v)))
+    }
 }
 
 impl PartialEq for Store {
@@ -146,7 +284,7 @@ impl Store {
             .or_else(|| self.tables.iter().find(|t| t.name == name))
     }
 
-    fn table_mut(&mut self, name: &'static str) -> &mut BTreeMap<RowKey, Value> {
+    fn table_mut(&mut self, name: &'static str) -> &mut Table {
         let i = match self
             .tables
             .iter()
@@ -155,17 +293,11 @@ impl Store {
             Some(i) => i,
             None => {
                 let i = self.tables.partition_point(|t| t.name < name);
-                self.tables.insert(
-                    i,
-                    Table {
-                        name,
-                        rows: BTreeMap::new(),
-                    },
-                );
+                self.tables.insert(i, Table::new(name));
                 i
             }
         };
-        &mut self.tables[i].rows
+        &mut self.tables[i]
     }
 
     /// The value at `table`/`key`.
@@ -174,19 +306,19 @@ impl Store {
     }
 
     fn get_ref(&self, table: &'static str, key: &RowKey) -> Option<&Value> {
-        self.table(table)?.rows.get(key)
+        self.table(table)?.get(key)
     }
 
     /// Every row, ordered by table then key.
-    pub fn rows(&self) -> impl Iterator<Item = (&'static str, &RowKey, &Value)> {
+    pub fn rows(&self) -> impl Iterator<Item = (&'static str, RowKey, &Value)> {
         self.tables
             .iter()
-            .flat_map(|t| t.rows.iter().map(move |(k, v)| (t.name, k, v)))
+            .flat_map(|t| t.iter().map(move |(k, v)| (t.name, k, v)))
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.tables.iter().map(|t| t.rows.len()).sum()
+        self.tables.iter().map(Table::len).sum()
     }
 
     /// Whether the store holds no rows.
@@ -197,65 +329,48 @@ impl Store {
     /// Applies a committed write set.
     pub(crate) fn apply(&mut self, writes: &mut Vec<Write>) {
         for w in writes.drain(..) {
-            let rows = self.table_mut(w.table);
-            match w.value {
-                Some(v) => {
-                    rows.insert(w.key, v);
-                }
-                None => {
-                    rows.remove(&w.key);
-                }
-            }
+            self.table_mut(w.table).set(w.key, w.value);
         }
     }
 
     /// Rows that differ between `self` and `other`: `(table, key, here,
     /// there)`, ordered by table and key.
-    pub fn diff<'a>(
-        &'a self,
-        other: &'a Store,
-    ) -> Vec<(
-        &'static str,
-        &'a RowKey,
-        Option<&'a Value>,
-        Option<&'a Value>,
-    )> {
+    pub fn diff<'a>(&'a self, other: &'a Store) -> Vec<RowDiff<'a>> {
         let mut out = Vec::new();
         let mut a = self.rows().peekable();
         let mut b = other.rows().peekable();
         loop {
-            match (a.peek().copied(), b.peek().copied()) {
+            let order = match (a.peek(), b.peek()) {
                 (None, None) => break,
-                (Some((ta, ka, va)), None) => {
-                    out.push((ta, ka, Some(va), None));
-                    a.next();
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((ta, ka, _)), Some((tb, kb, _))) => (ta, ka).cmp(&(tb, kb)),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (t, k, v) = a.next().expect("peeked");
+                    out.push((t, k, Some(v), None));
                 }
-                (None, Some((tb, kb, vb))) => {
-                    out.push((tb, kb, None, Some(vb)));
-                    b.next();
+                std::cmp::Ordering::Greater => {
+                    let (t, k, v) = b.next().expect("peeked");
+                    out.push((t, k, None, Some(v)));
                 }
-                (Some((ta, ka, va)), Some((tb, kb, vb))) => match (ta, ka).cmp(&(tb, kb)) {
-                    std::cmp::Ordering::Less => {
-                        out.push((ta, ka, Some(va), None));
-                        a.next();
+                std::cmp::Ordering::Equal => {
+                    let (t, k, va) = a.next().expect("peeked");
+                    let (_, _, vb) = b.next().expect("peeked");
+                    if va != vb {
+                        out.push((t, k, Some(va), Some(vb)));
                     }
-                    std::cmp::Ordering::Greater => {
-                        out.push((tb, kb, None, Some(vb)));
-                        b.next();
-                    }
-                    std::cmp::Ordering::Equal => {
-                        if va != vb {
-                            out.push((ta, ka, Some(va), Some(vb)));
-                        }
-                        a.next();
-                        b.next();
-                    }
-                },
+                }
             }
         }
         out
     }
 }
+
+/// One row that differs between two stores: `(table, key, value in the
+/// first, value in the second)`.
+pub type RowDiff<'a> = (&'static str, RowKey, Option<&'a Value>, Option<&'a Value>);
 
 /// Scratch space for the writes of open transactions, reused across
 /// transactions so that handling a message does not allocate.
@@ -384,6 +499,45 @@ mod tests {
     }
 
     #[test]
+    fn inline_key_order_is_string_order() {
+        let words = [
+            "",
+            "a",
+            "a\u{0}",
+            "a\u{0}b",
+            "ab",
+            "b",
+            "k10",
+            "k9",
+            "\u{ff}",
+            "zzzzzzzzzzzzzzzzzzzzzz",
+        ];
+        for x in words {
+            for y in words {
+                let (kx, ky) = (KeyStr::from(x), KeyStr::from(y));
+                assert_eq!(kx.cmp(&ky), x.cmp(y), "{x:?} vs {y:?}");
+                assert_eq!(kx == ky, x == y);
+            }
+        }
+        let long = "an-entity-name-longer-than-the-inline-limit";
+        assert_eq!(KeyStr::from(long).cmp(&KeyStr::from("an")), long.cmp("an"));
+    }
+
+    #[test]
+    fn string_keys_order_and_compare_by_content_inline_or_not() {
+        let short = RowKey::from("k1");
+        let long = RowKey::from("an-entity-name-longer-than-the-inline-limit");
+        assert_eq!(short, RowKey::from(String::from("k1")));
+        assert!(RowKey::from("a") < RowKey::from("b"));
+        assert!(long > RowKey::from("an"));
+        assert_eq!(
+            long.to_string(),
+            "\"an-entity-name-longer-than-the-inline-limit\""
+        );
+        assert_eq!(short.to_string(), "\"k1\"");
+    }
+
+    #[test]
     fn diff_lists_rows_that_differ() {
         let mut a = Store::new();
         let mut b = Store::new();
@@ -395,6 +549,7 @@ mod tests {
         a.apply(&mut w.clone());
         b.apply(&mut w);
         assert!(a.diff(&b).is_empty());
+        assert_eq!(a, b);
         let mut w = vec![Write {
             table: "t",
             key: RowKey::Int(1),

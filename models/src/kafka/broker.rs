@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use crate::event::{CommitError, EventKind, RemoveReason};
 use crate::ids::{GroupId, NodeId, PartitionId};
-use crate::model::Cx;
+use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
 use super::assignor::range_assign;
@@ -89,7 +89,7 @@ impl Default for GroupState {
 
 #[derive(Clone, Copy, Debug)]
 struct Parked {
-    token: u64,
+    deadline: SimTime,
     from: NodeId,
     req: u32,
     partition: PartitionId,
@@ -102,7 +102,7 @@ struct Parked {
 pub(crate) struct Broker {
     node: NodeId,
     parked: Vec<Parked>,
-    next_token: u64,
+    fetch_wait: Deadlines,
     groups: Vec<GroupState>,
 }
 
@@ -111,7 +111,7 @@ impl Broker {
         Broker {
             node,
             parked: Vec::new(),
-            next_token: 0,
+            fetch_wait: Deadlines::default(),
             groups: Vec::new(),
         }
     }
@@ -226,9 +226,18 @@ impl Broker {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         match timer {
-            Timer::FetchWait { token } => {
-                if let Some(i) = self.parked.iter().position(|p| p.token == token) {
-                    let p = self.parked.swap_remove(i);
+            Timer::FetchWait => {
+                self.fetch_wait.fired();
+                // Answer, in parking order, every fetch that waited long
+                // enough.
+                let now = cx.now;
+                let mut i = 0;
+                while i < self.parked.len() {
+                    if self.parked[i].deadline > now {
+                        i += 1;
+                        continue;
+                    }
+                    let p = self.parked.remove(i);
                     let records = durable.logs[p.partition.index()]
                         .read(p.offset, layout.broker_config.fetch_records_max)
                         .to_vec();
@@ -242,6 +251,9 @@ impl Broker {
                             out_of_range: false,
                         },
                     );
+                }
+                if let Some(next) = self.parked.iter().map(|p| p.deadline).min() {
+                    self.fetch_wait.arm(next, Timer::FetchWait, cx);
                 }
             }
             Timer::GroupCheck { group } => {
@@ -336,20 +348,19 @@ impl Broker {
             return;
         }
         // Nothing new: hold the fetch until data arrives or the wait ends.
-        let token = self.next_token;
-        self.next_token += 1;
+        let wait = layout
+            .group_of(from)
+            .map(|g| layout.groups[g.index()].config.fetch_max_wait)
+            .unwrap_or(SimTime::from_ms(500));
+        let deadline = cx.now + wait;
         self.parked.push(Parked {
-            token,
+            deadline,
             from,
             req,
             partition,
             offset,
         });
-        let wait = layout
-            .group_of(from)
-            .map(|g| layout.groups[g.index()].config.fetch_max_wait)
-            .unwrap_or(SimTime::from_ms(500));
-        cx.after(wait, Timer::FetchWait { token });
+        self.fetch_wait.arm(deadline, Timer::FetchWait, cx);
     }
 
     /// Answers the fetches parked on `partition` now that it has new data.

@@ -26,7 +26,7 @@ use std::collections::VecDeque;
 use crate::event::{CommitError, CrashPoint, EventKind, Settle};
 use crate::handler::{Handler, HandlerCx, Outcome};
 use crate::ids::{GroupId, NodeId, PartitionId};
-use crate::model::Cx;
+use crate::model::{Cx, Deadlines};
 use crate::panic_guard::run_user_code;
 use crate::store::TxBuffer;
 use crate::time::SimTime;
@@ -128,7 +128,9 @@ pub(crate) struct Consumer {
     parts: Vec<Part>,
     next_req: u32,
     /// Requests awaiting a response: `(request id, destination, what)`.
-    pending: Vec<(u32, NodeId, Pending)>,
+    pending: Vec<(u32, NodeId, Pending, SimTime)>,
+    /// One timer for the earliest request deadline.
+    timeouts: Deadlines,
     batch: Vec<Item>,
     pos: usize,
     attempt: u32,
@@ -163,6 +165,7 @@ impl Consumer {
             parts: Vec::new(),
             next_req: 0,
             pending: Vec::new(),
+            timeouts: Deadlines::default(),
             batch: Vec::new(),
             pos: 0,
             attempt: 1,
@@ -204,8 +207,8 @@ impl Consumer {
     }
 
     fn take_pending(&mut self, req: u32) -> Option<Pending> {
-        let i = self.pending.iter().position(|(r, _, _)| *r == req)?;
-        Some(self.pending.swap_remove(i).2)
+        let i = self.pending.iter().position(|(r, _, _, _)| *r == req)?;
+        Some(self.pending.remove(i).2)
     }
 
     /// Sends a request and remembers it until its response or `timeout`.
@@ -218,9 +221,10 @@ impl Consumer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let req = request_id(&msg);
-        self.pending.push((req, to, pending));
+        let deadline = cx.now + timeout;
+        self.pending.push((req, to, pending, deadline));
         cx.send(to, msg);
-        cx.after(timeout, Timer::RequestTimeout { req });
+        self.timeouts.arm(deadline, Timer::RequestTimeout, cx);
     }
 
     /// The connection to `peer` broke: every request in flight on it fails
@@ -236,8 +240,8 @@ impl Consumer {
         let failed: Vec<u32> = self
             .pending
             .iter()
-            .filter(|(_, to, _)| *to == peer)
-            .map(|(r, _, _)| *r)
+            .filter(|(_, to, _, _)| *to == peer)
+            .map(|(r, _, _, _)| *r)
             .collect();
         for req in failed {
             if cx.crashed().is_some() {
@@ -425,13 +429,21 @@ impl Consumer {
                     );
                 }
             }
-            Timer::RequestTimeout { req } => {
+            Timer::RequestTimeout => {
+                self.timeouts.fired();
                 // The Java client closes a connection on which a request
                 // timed out: the others in flight on it fail too.
-                let Some(&(_, peer, _)) = self.pending.iter().find(|(r, _, _)| *r == req) else {
-                    return;
-                };
-                self.on_disconnect(layout, durable, scratch, peer, cx);
+                while let Some(&(_, peer, _, _)) =
+                    self.pending.iter().find(|(_, _, _, d)| *d <= cx.now)
+                {
+                    self.on_disconnect(layout, durable, scratch, peer, cx);
+                    if cx.crashed().is_some() {
+                        return;
+                    }
+                }
+                if let Some(next) = self.pending.iter().map(|(_, _, _, d)| *d).min() {
+                    self.timeouts.arm(next, Timer::RequestTimeout, cx);
+                }
             }
             Timer::Resend { what } => self.resend(layout, durable, scratch, what, cx),
             Timer::Processed { step } | Timer::Backoff { step }
@@ -509,7 +521,7 @@ impl Consumer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let waiting =
-            |c: &Consumer, f: fn(&Pending) -> bool| c.pending.iter().any(|(_, _, p)| f(p));
+            |c: &Consumer, f: fn(&Pending) -> bool| c.pending.iter().any(|(_, _, p, _)| f(p));
         match what {
             Resend::Join => {
                 if self.phase == Phase::Joining && !waiting(self, |p| matches!(p, Pending::Join)) {
@@ -531,7 +543,7 @@ impl Consumer {
                 let asked = self
                     .pending
                     .iter()
-                    .any(|(_, _, x)| matches!(x, Pending::ListOffsets(q) if *q == p));
+                    .any(|(_, _, x, _)| matches!(x, Pending::ListOffsets(q) if *q == p));
                 if self.phase == Phase::Resetting && unknown && !asked {
                     self.reset_position(layout, p, cx);
                 }

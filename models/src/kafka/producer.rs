@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::event::{EventKind, ProduceError};
 use crate::ids::{NodeId, PartitionId};
-use crate::model::Cx;
+use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
 use super::config::Acks;
@@ -43,6 +43,17 @@ struct Batch {
     attempt: u16,
     first_sent: Option<SimTime>,
     state: BatchState,
+}
+
+/// A request in flight on a broker connection.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    req: u32,
+    batch: u32,
+    /// The response, once it arrived (it is taken in send order).
+    result: Option<ProduceResult>,
+    /// When it times out.
+    deadline: SimTime,
 }
 
 #[derive(Clone, Debug)]
@@ -69,9 +80,15 @@ pub(crate) struct Producer {
     /// sent, with the response if it has already arrived. Responses are
     /// taken in send order, as a TCP stream delivers them: a response that
     /// overtook an earlier one waits for it.
-    in_flight: Vec<VecDeque<(u32, u32, Option<ProduceResult>)>>,
+    in_flight: Vec<VecDeque<InFlight>>,
+    /// One request-timeout timer per broker connection, for its oldest
+    /// request.
+    timeouts: Vec<Deadlines>,
     next_req: u32,
     next_batch: u32,
+    /// Records of batch ids reserved but not closed yet (shared, so
+    /// placeholders do not allocate).
+    empty: Arc<[Record]>,
     seqs: Vec<u32>,
     sticky: Option<PartitionId>,
     outstanding: usize,
@@ -97,8 +114,10 @@ impl Producer {
             queues: vec![VecDeque::new(); parts],
             drain_from: vec![0; layout.brokers.len()],
             in_flight: vec![VecDeque::new(); layout.brokers.len()],
+            timeouts: vec![Deadlines::default(); layout.brokers.len()],
             next_req: 0,
             next_batch: 0,
+            empty: Arc::from(Vec::new()),
             seqs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
@@ -127,13 +146,15 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        if let Some(slot) = self.in_flight[leader]
-            .iter_mut()
-            .find(|(r, _, _)| *r == req)
-        {
-            slot.2.get_or_insert(result);
+        if let Some(slot) = self.in_flight[leader].iter_mut().find(|f| f.req == req) {
+            slot.result.get_or_insert(result);
         }
-        while let Some(&(_, batch, Some(result))) = self.in_flight[leader].front() {
+        while let Some(&InFlight {
+            batch,
+            result: Some(result),
+            ..
+        }) = self.in_flight[leader].front()
+        {
             self.in_flight[leader].pop_front();
             match result {
                 ProduceResult::Appended { base_offset }
@@ -155,13 +176,15 @@ impl Producer {
                     self.close(layout, partition, cx);
                 }
             }
-            Timer::ProduceTimeout { batch, attempt } => {
-                let b = &self.batches[batch as usize];
-                if matches!(b.state, BatchState::InFlight { .. }) && b.attempt == attempt {
+            Timer::ProduceTimeout { broker } => {
+                let leader = usize::from(broker);
+                self.timeouts[leader].fired();
+                match self.in_flight[leader].front().map(|f| f.deadline) {
                     // The Java client closes a connection on which a request
                     // timed out, failing every request in flight on it.
-                    let leader = b.leader;
-                    self.fail_connection(layout, leader, cx);
+                    Some(d) if d <= cx.now => self.fail_connection(layout, leader, cx),
+                    Some(d) => self.timeouts[leader].arm(d, timer, cx),
+                    None => {}
                 }
             }
             Timer::ProduceRetry { batch } => {
@@ -277,7 +300,7 @@ impl Producer {
                 Batch {
                     partition,
                     leader,
-                    records: Arc::from(Vec::new()),
+                    records: self.empty.clone(),
                     base_seq: 0,
                     attempt: 0,
                     first_sent: None,
@@ -347,17 +370,25 @@ impl Producer {
                 records: b.records.len() as u16,
             });
             let to = layout.brokers[leader];
-            let attempt = b.attempt;
             cx.send(to, msg);
             if cfg.acks == Acks::Zero {
                 // Fire and forget: the send "succeeds" with no offset.
                 self.finish(id, None, cx);
             } else {
                 self.batches[id as usize].state = BatchState::InFlight { req };
-                self.in_flight[leader].push_back((req, id, None));
-                cx.after(
-                    cfg.request_timeout,
-                    Timer::ProduceTimeout { batch: id, attempt },
+                let deadline = cx.now + cfg.request_timeout;
+                self.in_flight[leader].push_back(InFlight {
+                    req,
+                    batch: id,
+                    result: None,
+                    deadline,
+                });
+                self.timeouts[leader].arm(
+                    deadline,
+                    Timer::ProduceTimeout {
+                        broker: leader as u16,
+                    },
+                    cx,
                 );
             }
         }

@@ -279,23 +279,19 @@ pub enum Timer {
         /// Which open batch (stale timers are ignored).
         batch: u32,
     },
-    /// Producer: a request got no response within `request.timeout.ms`.
+    /// Producer: the oldest request in flight to a broker may have gone
+    /// `request.timeout.ms` without a response.
     ProduceTimeout {
-        /// The batch.
-        batch: u32,
-        /// The attempt that timed out.
-        attempt: u16,
+        /// The broker (index into `Layout::brokers`).
+        broker: u16,
     },
     /// Producer: retry backoff of a batch is over.
     ProduceRetry {
         /// The batch.
         batch: u32,
     },
-    /// Broker: a parked fetch waited `fetch.max.wait.ms`.
-    FetchWait {
-        /// The parked fetch's token.
-        token: u64,
-    },
+    /// Broker: a parked fetch may have waited `fetch.max.wait.ms`.
+    FetchWait,
     /// Broker (coordinator): check a group's deadlines.
     GroupCheck {
         /// The group.
@@ -308,11 +304,9 @@ pub enum Timer {
         /// Which poll.
         poll: u64,
     },
-    /// Consumer: a request got no response in time.
-    RequestTimeout {
-        /// The request id.
-        req: u32,
-    },
+    /// Consumer: a request may have gone without a response for its
+    /// timeout.
+    RequestTimeout,
     /// Consumer: the current record's processing time is over.
     Processed {
         /// Which handling step (stale timers are ignored).
