@@ -151,10 +151,8 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
             EventKind::Crashed { node, .. } if ix.group_of(node) == Some(g) => {
                 // An invocation cut short after applying something left a
                 // partial application behind.
-                if open[node.index()]
-                    .take()
-                    .is_some_and(|(_, applied)| applied)
-                {
+                let cut = open[node.index()].take();
+                if cut.is_some_and(|(_, applied)| applied) {
                     return false;
                 }
             }
