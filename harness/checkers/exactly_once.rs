@@ -108,6 +108,7 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
     for (i, e) in events.iter().enumerate().take(e2).skip(e1 + 1) {
         let relevant = match e.kind {
             EventKind::Crashed { node, .. } => node == c1,
+            EventKind::CutShort { consumer, .. } => consumer == c1,
             EventKind::CommitRejected { consumer, .. } => consumer == c1,
             EventKind::PollIntervalExceeded { consumer, .. } => consumer == c1,
             EventKind::MemberRemoved { consumer, .. } => consumer == c1,
@@ -167,6 +168,21 @@ fn reason(
         match events[i].kind {
             EventKind::Crashed { point, .. } => {
                 let at = crate::history::jsonl::point_name(point, names);
+                let undone: Vec<String> = because
+                    .iter()
+                    .filter_map(|&j| match events[j].kind {
+                        EventKind::CutShort { label, .. } => {
+                            Some(format!("`{}`", names.history.label_name(label)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if !undone.is_empty() {
+                    return format!(
+                        "{c1} crashed ({at}) after applying the effect and before its handler finished ({} never ran), so the message was delivered again and the handler did not recognise it.",
+                        undone.join(", ")
+                    );
+                }
                 return format!(
                     "{c1} crashed ({at}) after applying the effect and before its offset was committed, so the message was delivered again and the handler did not recognise it."
                 );

@@ -105,8 +105,9 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
 }
 
 /// Whether the run applied each message of group `g` in at most one
-/// handler invocation, and every invocation that applied something ran to
-/// completion. Then every other invocation changed nothing, each applying
+/// handler invocation, and no invocation that applied something was cut
+/// short by a crash (a crash after its last durable step leaves nothing
+/// undone). Then every other invocation changed nothing, each applying
 /// invocation saw the store the reference replay sees at the same point,
 /// and the run's store is the reference store: no need to replay.
 fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
@@ -114,6 +115,9 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
     // Per node: the invocation in progress, `(message, applied anything)`.
     let mut open: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
     let mut applying = vec![false; ix.msgs];
+    // Per node: the invocation its last crash ended (its steps after the
+    // crash come as `cut-short` events).
+    let mut crashed: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
     // Closes an invocation; false when its message was applied before.
     let mut close = |inv: Option<(MessageId, bool)>| match inv {
         Some((m, true)) => !std::mem::replace(&mut applying[m.index()], true),
@@ -149,10 +153,16 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
                 }
             }
             EventKind::Crashed { node, .. } if ix.group_of(node) == Some(g) => {
-                // An invocation cut short after applying something left a
-                // partial application behind.
-                let cut = open[node.index()].take();
-                if cut.is_some_and(|(_, applied)| applied) {
+                let inv = open[node.index()].take();
+                crashed[node.index()] = inv;
+                if !close(inv) {
+                    return false;
+                }
+            }
+            EventKind::CutShort { consumer, .. } if ix.group_of(consumer) == Some(g) => {
+                // The crash just before cut the invocation short after it
+                // had applied something: a partial application.
+                if crashed[consumer.index()].is_some_and(|(_, applied)| applied) {
                     return false;
                 }
             }

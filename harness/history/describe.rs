@@ -160,6 +160,18 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             n.history.label_name(label),
             n.msg(msg)
         ),
+        EventKind::CutShort {
+            consumer,
+            msg,
+            label,
+            external,
+        } => format!(
+            "{}'s {} `{}` of {} never happened: the process had crashed",
+            n.node(consumer),
+            if external { "side effect" } else { "step" },
+            n.history.label_name(label),
+            n.msg(msg)
+        ),
         EventKind::Handled {
             consumer,
             msg,

@@ -31,6 +31,7 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::PollIntervalExceeded { .. } => "poll-interval-exceeded",
         EventKind::Delivered { .. } => "delivered",
         EventKind::Effect { .. } => "effect",
+        EventKind::CutShort { .. } => "cut-short",
         EventKind::Handled { .. } => "handled",
         EventKind::CommitAccepted { .. } => "commit-accepted",
         EventKind::CommitRejected { .. } => "commit-rejected",
@@ -253,6 +254,17 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("node", json!(names.node(consumer)));
             put("msg", json!(names.msg(msg)));
             put("key", json!(names.key(key)));
+            put("label", json!(names.history.label_name(label)));
+            put("external", json!(external));
+        }
+        EventKind::CutShort {
+            consumer,
+            msg,
+            label,
+            external,
+        } => {
+            put("node", json!(names.node(consumer)));
+            put("msg", json!(names.msg(msg)));
             put("label", json!(names.history.label_name(label)));
             put("external", json!(external));
         }

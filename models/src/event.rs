@@ -264,6 +264,18 @@ pub enum EventKind {
         /// `true` for an external side effect (an email, a payment).
         external: bool,
     },
+    /// A durable step a handler took after the process had crashed under
+    /// it: it would have applied this effect, and did not.
+    CutShort {
+        /// The consumer.
+        consumer: NodeId,
+        /// The message being handled.
+        msg: MessageId,
+        /// The step's label.
+        label: LabelId,
+        /// `true` for an external side effect.
+        external: bool,
+    },
     /// A handler settled a delivery.
     Handled {
         /// The consumer.

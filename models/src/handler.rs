@@ -128,17 +128,14 @@ impl<'a> Delivery<'a> {
 ///
 /// impl Handler for Payments {
 ///     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
-///         let res = cx.transaction("apply", |tx| {
+///         cx.transaction("apply", |tx| {
 ///             if tx.contains("inbox", d.message_id) {
 ///                 return;
 ///             }
 ///             tx.put("inbox", d.message_id, d.offset as i64);
-///             tx.add("balance", d.entity_id, d.value);
+///             tx.add("balance", d.entity, d.value);
 ///         });
-///         match res {
-///             Ok(()) => Outcome::Ok,
-///             Err(_crashed) => Outcome::Ok, // the process is gone; nothing more happens
-///         }
+///         Outcome::Ok
 ///     }
 /// }
 /// ```
@@ -150,20 +147,16 @@ pub trait Handler {
 /// Builds a fresh handler: at start and after every crash.
 pub type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
 
-/// The process crashed under the handler: a fault fired at one of its crash
-/// points. Nothing the handler does after this takes effect.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Crashed;
-
-impl std::fmt::Display for Crashed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the consumer crashed")
-    }
-}
-
-impl std::error::Error for Crashed {}
-
 /// What a handler can do while handling one delivery.
+///
+/// When a fault crashes the process at one of the handler's crash points,
+/// the handler is not told: a real process just stops. Here the handler's
+/// code runs on to its end, but nothing it does after the crash takes
+/// effect: its transactions see their own writes and are thrown away, and
+/// its side effects do not happen. Each durable step the crash prevented is
+/// recorded (`cut-short` in the history), so reports can say what was left
+/// undone and the idempotence checker can tell a complete invocation from a
+/// partial one.
 pub struct HandlerCx<'a> {
     now: SimTime,
     consumer: NodeId,
@@ -175,6 +168,9 @@ pub struct HandlerCx<'a> {
     env: &'a mut dyn Env,
     rng: &'a mut SimRng,
     crashed: Option<CrashPoint>,
+    /// Writes of transactions that "committed" after the crash: visible to
+    /// the handler's later reads, never applied.
+    ghost: Vec<Write>,
 }
 
 impl<'a> HandlerCx<'a> {
@@ -202,63 +198,71 @@ impl<'a> HandlerCx<'a> {
             env,
             rng,
             crashed: None,
+            ghost: Vec::new(),
         }
     }
 
-    /// Runs `f` as one store transaction called `label`.
+    /// Runs `f` as one store transaction called `label` and returns what
+    /// `f` returned.
     ///
     /// The transaction commits when `f` returns, unless `f` called
     /// [`Tx::abort`]. A committed transaction that wrote at least one row is
     /// an effect of this message. Right after it commits, the process may
-    /// crash (the `mid-handle` crash point); then this returns
-    /// `Err(Crashed)`, although the transaction did commit.
-    pub fn transaction<R>(
-        &mut self,
-        label: &'static str,
-        f: impl FnOnce(&mut Tx<'_>) -> R,
-    ) -> Result<R, Crashed> {
-        if self.crashed.is_some() {
-            return Err(Crashed);
-        }
+    /// crash (the `mid-handle` crash point).
+    pub fn transaction<R>(&mut self, label: &'static str, f: impl FnOnce(&mut Tx<'_>) -> R) -> R {
         let (r, aborted) = {
-            let mut tx = Tx::new(self.store, self.writes);
+            let mut tx = Tx::layered(self.store, &self.ghost, self.writes);
             let r = f(&mut tx);
             (r, tx.is_aborted())
         };
         if aborted || self.writes.is_empty() {
             self.writes.clear();
-            return Ok(r);
+            return r;
+        }
+        if self.crashed.is_some() {
+            self.ghost.append(self.writes);
+            self.cut_short(label, false);
+            return r;
         }
         self.store.apply(self.writes);
         self.effect(label, false);
-        self.after_step()?;
-        Ok(r)
+        self.check(CrashPoint::MidHandle, None);
+        r
     }
 
     /// Reads `table`/`key` outside any transaction.
     pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<&Value> {
+        let key = key.into();
+        if let Some(w) = self
+            .ghost
+            .iter()
+            .rev()
+            .find(|w| w.key == key && (std::ptr::eq(w.table, table) || w.table == table))
+        {
+            return w.value.as_ref();
+        }
         self.store.get(table, key)
     }
 
     /// Performs an external side effect called `label` (an email, a
     /// payment): it happens at once and cannot be rolled back. The process
     /// may crash right after it (the `mid-handle` crash point).
-    pub fn emit(&mut self, label: &'static str) -> Result<(), Crashed> {
+    pub fn emit(&mut self, label: &'static str) {
         if self.crashed.is_some() {
-            return Err(Crashed);
+            self.cut_short(label, true);
+            return;
         }
         self.effect(label, true);
-        self.after_step()
+        self.check(CrashPoint::MidHandle, None);
     }
 
     /// A crash point the handler names itself. A scenario can crash the
     /// consumer here with `point = "handler:<name>"`.
-    pub fn crash_point(&mut self, name: &'static str) -> Result<(), Crashed> {
-        if self.crashed.is_some() {
-            return Err(Crashed);
+    pub fn crash_point(&mut self, name: &'static str) {
+        if self.crashed.is_none() {
+            let label = self.history.label(name);
+            self.check(CrashPoint::Named(label), Some(name));
         }
-        let label = self.history.label(name);
-        self.check(CrashPoint::Named(label), Some(name))
     }
 
     /// The current virtual time.
@@ -271,12 +275,8 @@ impl<'a> HandlerCx<'a> {
         self.rng
     }
 
-    /// Whether the process has crashed under this handler.
-    pub fn crashed(&self) -> bool {
-        self.crashed.is_some()
-    }
-
-    /// Where the process crashed, if it did.
+    /// Where the process crashed under this handler, if it did (for the
+    /// consumer running it; the handler itself is not told).
     pub fn crash(&self) -> Option<CrashPoint> {
         self.crashed
     }
@@ -295,11 +295,20 @@ impl<'a> HandlerCx<'a> {
         );
     }
 
-    fn after_step(&mut self) -> Result<(), Crashed> {
-        self.check(CrashPoint::MidHandle, None)
+    fn cut_short(&mut self, label: &'static str, external: bool) {
+        let label = self.history.label(label);
+        self.history.record(
+            self.now,
+            EventKind::CutShort {
+                consumer: self.consumer,
+                msg: self.msg,
+                label,
+                external,
+            },
+        );
     }
 
-    fn check(&mut self, point: CrashPoint, label: Option<&'static str>) -> Result<(), Crashed> {
+    fn check(&mut self, point: CrashPoint, label: Option<&'static str>) {
         if self.env.crash_at(self.now, self.consumer, point, label) {
             self.crashed = Some(point);
             self.history.record(
@@ -309,9 +318,6 @@ impl<'a> HandlerCx<'a> {
                     point,
                 },
             );
-            Err(Crashed)
-        } else {
-            Ok(())
         }
     }
 }

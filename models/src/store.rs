@@ -391,15 +391,28 @@ pub(crate) struct Write {
 /// writes; nothing reaches the store until the transaction commits.
 pub struct Tx<'a> {
     store: &'a Store,
+    /// Writes that count as committed for reads but are not in the store.
+    overlay: &'a [Write],
     writes: &'a mut Vec<Write>,
     aborted: bool,
 }
 
 impl<'a> Tx<'a> {
+    #[cfg(test)]
     pub(crate) fn new(store: &'a Store, writes: &'a mut Vec<Write>) -> Self {
+        Tx::layered(store, &[], writes)
+    }
+
+    /// A transaction on `store` as amended by `overlay`.
+    pub(crate) fn layered(
+        store: &'a Store,
+        overlay: &'a [Write],
+        writes: &'a mut Vec<Write>,
+    ) -> Self {
         writes.clear();
         Tx {
             store,
+            overlay,
             writes,
             aborted: false,
         }
@@ -458,12 +471,15 @@ impl<'a> Tx<'a> {
         new
     }
 
-    /// This transaction's own latest write to `table`/`key`, if any.
+    /// The latest write to `table`/`key` this transaction sees that is not
+    /// in the store yet (its own, then the overlay's), if any.
     fn lookup(&self, table: &'static str, key: &RowKey) -> Option<&Option<Value>> {
+        let hit = |w: &&Write| w.key == *key && (std::ptr::eq(w.table, table) || w.table == table);
         self.writes
             .iter()
             .rev()
-            .find(|w| w.key == *key && (std::ptr::eq(w.table, table) || w.table == table))
+            .find(hit)
+            .or_else(|| self.overlay.iter().rev().find(hit))
             .map(|w| &w.value)
     }
 

@@ -70,7 +70,7 @@ pub struct Apply;
 
 impl Handler for Apply {
     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
-        let _ = cx.transaction("apply", |tx| {
+        cx.transaction("apply", |tx| {
             tx.add("balance", d.entity, d.value);
         });
         Outcome::Ok
@@ -84,7 +84,7 @@ pub struct IdempotentInbox;
 
 impl Handler for IdempotentInbox {
     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
-        let _ = cx.transaction("apply", |tx| {
+        cx.transaction("apply", |tx| {
             if tx.contains("inbox", d.message_id) {
                 return;
             }
@@ -107,15 +107,10 @@ impl Handler for DedupAfterEffect {
         if cx.get("dedup", d.message_id).is_some() {
             return Outcome::Ok;
         }
-        if cx
-            .transaction("apply", |tx| {
-                tx.add("balance", d.entity, d.value);
-            })
-            .is_err()
-        {
-            return Outcome::Ok;
-        }
-        let _ = cx.transaction("dedup", |tx| {
+        cx.transaction("apply", |tx| {
+            tx.add("balance", d.entity, d.value);
+        });
+        cx.transaction("dedup", |tx| {
             tx.put("dedup", d.message_id, 1);
         });
         Outcome::Ok
