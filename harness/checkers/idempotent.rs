@@ -159,12 +159,13 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
                     return false;
                 }
             }
-            EventKind::CutShort { consumer, .. } if ix.group_of(consumer) == Some(g) => {
-                // The crash just before cut the invocation short after it
-                // had applied something: a partial application.
-                if crashed[consumer.index()].is_some_and(|(_, applied)| applied) {
-                    return false;
-                }
+            // The crash just before cut the invocation short after it had
+            // applied something: a partial application.
+            EventKind::CutShort { consumer, .. }
+                if ix.group_of(consumer) == Some(g)
+                    && crashed[consumer.index()].is_some_and(|(_, applied)| applied) =>
+            {
+                return false;
             }
             _ => {}
         }
