@@ -34,7 +34,7 @@ pub mod bounds {
     /// Partitions of all topics.
     pub const PARTITIONS_TOTAL_MAX: u64 = 4096;
     /// Records of a workload.
-    pub const RECORDS_MAX: u64 = 50_000_000;
+    pub const RECORDS_MAX: u64 = 5_000_000;
     /// Keys of a workload.
     pub const KEYS_MAX: u64 = 1_000_000;
     /// Producers.
@@ -43,6 +43,12 @@ pub mod bounds {
     pub const MEMBERS_MAX: u64 = 256;
     /// Consumer groups.
     pub const GROUPS_MAX: usize = 64;
+    /// Consumers of all groups together (the engine keeps per-link tables,
+    /// quadratic in the number of nodes).
+    pub const CONSUMERS_TOTAL_MAX: u64 = 1024;
+    /// Records times consumer groups (the checkers keep per-message facts
+    /// for every group).
+    pub const RECORDS_TIMES_GROUPS_MAX: u64 = 5_000_000;
     /// Any duration in a scenario: 30 days.
     pub const DURATION_MS_MAX: u64 = 30 * 24 * 3_600_000;
     /// Events per run.
@@ -546,10 +552,23 @@ impl Setup {
             broker: BrokerConfig::default(),
         };
         let (node_names, roles) = spec.nodes();
-        if node_names.len() > 60_000 {
+        let consumers_total: u64 = spec.groups.iter().map(|g| u64::from(g.members)).sum();
+        if consumers_total > CONSUMERS_TOTAL_MAX {
             c.err(
                 root.key("consumers"),
-                "too many nodes in all (at most 60000)",
+                format!("all groups together may have at most {CONSUMERS_TOTAL_MAX} members, found {consumers_total}"),
+            );
+        }
+        let load = u64::from(spec.workload.records) * spec.groups.len() as u64;
+        if load > RECORDS_TIMES_GROUPS_MAX {
+            c.err_help(
+                root.key("workload").key("records"),
+                format!(
+                    "records times consumer groups may be at most {RECORDS_TIMES_GROUPS_MAX}, found {} x {}",
+                    spec.workload.records,
+                    spec.groups.len()
+                ),
+                "use fewer records or fewer groups",
             );
         }
         let nodes = NodeNames {
@@ -580,13 +599,28 @@ impl Setup {
                 timeline.push(f);
             }
         }
-        timeline.sort_by_key(|f| f.at);
+        // File order is kept: the engine schedules each fault at its time,
+        // and faults at the same time happen in file order; reports name
+        // timeline entries by their position in the file.
         let chaos = chaos(&mut c, &fp.key("chaos"), &file.faults.chaos);
         let workload_end = start + SimTime(interval.0.saturating_mul(u64::from(records)));
         let window_end = match file.faults.window_ms {
             Some(w) => c.ms(fp.key("window_ms"), Some(w), SimTime::ZERO, 0),
             None => workload_end.max(last_fault_end) + SimTime::from_ms(WINDOW_MARGIN_MS),
         };
+        for (i, t) in file.faults.timeline.iter().enumerate() {
+            if file.faults.window_ms.is_some() && SimTime::from_ms(t.at_ms) >= window_end {
+                c.err_help(
+                    fp.key("timeline").index(i).key("at_ms"),
+                    format!(
+                        "at_ms ({}) is not before the fault window closes (window_ms = {}): the fault would never happen",
+                        t.at_ms,
+                        window_end.as_ms()
+                    ),
+                    "move the fault earlier or the window's end later",
+                );
+            }
+        }
         let plan = FaultPlan {
             timeline,
             chaos,

@@ -368,7 +368,7 @@ fn huge_count() {
         &src,
         "records = 99999999999",
         "workload.records",
-        "records must be between 1 and 50000000, found 99999999999",
+        "records must be between 1 and 5000000, found 99999999999",
     );
     insta::assert_snapshot!("huge_count", err);
 }

@@ -243,3 +243,142 @@ fn a_step_cut_short_by_a_crash_and_never_repaired_is_not_idempotent() {
         assert!(cut > 0, "seed {seed}: the crash cut a step short");
     }
 }
+
+// ----- the idempotence check on handlers that depend on more than the
+// message: time, attempts, what was applied before -----
+
+/// Store-dedup that also records when it processed each message, and
+/// notifies once.
+#[derive(Default)]
+struct InboxWithTimestamp;
+
+impl Handler for InboxWithTimestamp {
+    fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
+        let now = cx.now().as_us() as i64;
+        let fresh = cx.transaction("credit", |tx| {
+            if tx.contains("processed", d.message_id) {
+                return false;
+            }
+            tx.put("processed", d.message_id, now);
+            tx.add("balance", d.entity, d.value);
+            true
+        });
+        if fresh {
+            cx.emit("notify");
+        }
+        Outcome::Ok
+    }
+}
+
+/// Fails the first attempt of every record (a transient error), then
+/// applies it once.
+#[derive(Default)]
+struct RetryOnce;
+
+impl Handler for RetryOnce {
+    fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
+        if d.attempt == 1 {
+            return Outcome::Retry;
+        }
+        cx.transaction("credit", |tx| {
+            if tx.contains("processed", d.message_id) {
+                return;
+            }
+            tx.put("processed", d.message_id, 1);
+            tx.add("balance", d.entity, d.value);
+        });
+        Outcome::Ok
+    }
+}
+
+/// Skips every message until m0 has been applied (dedups in the store):
+/// whether a message counts depends on when it arrives, so a redelivery
+/// can change the outcome.
+#[derive(Default)]
+struct GateOnM0;
+
+impl Handler for GateOnM0 {
+    fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
+        if d.message_id != MessageId(0) && cx.get("ready", 0i64).is_none() {
+            return Outcome::Ok;
+        }
+        cx.transaction("credit", |tx| {
+            if tx.contains("processed", d.message_id) {
+                return;
+            }
+            tx.put("processed", d.message_id, 1);
+            tx.add("balance", d.entity, d.value);
+            if d.message_id == MessageId(0) {
+                tx.put("ready", 0i64, 1);
+            }
+        });
+        Outcome::Ok
+    }
+}
+
+fn more_handlers() -> Registry {
+    let mut r = registry();
+    r.register(
+        "inbox-ts",
+        CommitMode::AfterBatch,
+        InboxWithTimestamp::default,
+    )
+    .register("retry-once", CommitMode::AfterBatch, RetryOnce::default)
+    .register("gate", CommitMode::AfterBatch, GateOnM0::default);
+    r
+}
+
+#[test]
+fn a_time_stamping_inbox_is_idempotent_wherever_it_crashes() {
+    for point in ["after-handle-before-commit", "mid-handle"] {
+        let text = scenario("inbox-ts").replace("after-handle-before-commit", point);
+        let (_, setup) = common::parse_with("ts.toml", &text, &more_handlers());
+        for seed in 0..5 {
+            let run = faultline::run(&setup, seed);
+            assert!(
+                !run.checked.violated(Invariant::Idempotent),
+                "{point} seed {seed}: {:?}",
+                run.checked.findings.first().map(|f| &f.explanation)
+            );
+        }
+    }
+}
+
+#[test]
+fn retrying_before_applying_is_idempotent() {
+    let (_, setup) = common::parse_with("retry.toml", &scenario("retry-once"), &more_handlers());
+    for seed in 0..5 {
+        let run = faultline::run(&setup, seed);
+        assert!(
+            run.verdict.pass,
+            "seed {seed}: {:?}",
+            run.checked.findings.first().map(|f| &f.summary)
+        );
+    }
+}
+
+#[test]
+fn the_idempotence_shortcut_never_hides_a_difference_the_replay_would_show() {
+    use faultline::checkers::{Index, idempotent};
+    use faultline::models::GroupId;
+    let (_, setup) = common::parse_with("gate.toml", &scenario("gate"), &more_handlers());
+    let mut differing = 0;
+    for seed in 0..40 {
+        let run = faultline::run(&setup, seed);
+        let names = run.sim.names();
+        let ix = Index::build(names.history, names.layout);
+        let reference =
+            idempotent::reference_store(&ix, &names, &run.sim.world, 0).expect("the factory works");
+        let replay_differs = !run.sim.world.store(GroupId(0)).diff(&reference).is_empty();
+        differing += usize::from(replay_differs);
+        assert_eq!(
+            run.checked.violated(Invariant::Idempotent),
+            replay_differs,
+            "seed {seed}: the checker and the replay disagree"
+        );
+    }
+    assert!(
+        differing > 0,
+        "the gate handler should sometimes not be idempotent"
+    );
+}

@@ -15,44 +15,41 @@ use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
 use crate::history::describe::what;
 
-/// Checks `exactly-once`.
+/// Checks `exactly-once`: an effect applied in more than one handler
+/// invocation. (One invocation that commits two transactions with the same
+/// label applies that effect once, in two steps.)
 pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
-    // Count applications per (group, message, label) in one pass.
     let labels = names.history.labels.len().max(1);
     let slot =
         |g: u16, m: u32, l: u16| (usize::from(g) * ix.msgs + m as usize) * labels + usize::from(l);
-    let mut counts = vec![0u32; ix.groups * ix.msgs * labels];
+    // Per (group, message, label): invocations that applied it, the last
+    // such invocation, and the first application's event.
+    let n = ix.groups * ix.msgs * labels;
+    let mut counts = vec![0u32; n];
+    let mut last = vec![u32::MAX; n];
+    let mut first = vec![u32::MAX; n];
     let mut count = 0;
-    for &(g, m, l, _) in &ix.effects {
-        let c = &mut counts[slot(g, m, l)];
-        *c += 1;
-        if *c == 2 {
-            count += 1;
-        }
-    }
-    if count == 0 {
-        return (0, Vec::new());
-    }
-    // Witnesses for the first duplicates, in the order they happened.
-    let mut first = vec![u32::MAX; counts.len()];
     let mut found = Vec::new();
-    for &(g, m, l, i) in &ix.effects {
+    for (&(g, m, l, i), &inv) in ix.effects.iter().zip(&ix.invocations) {
         let s = slot(g, m, l);
-        if first[s] == u32::MAX {
+        if last[s] == inv {
+            continue;
+        }
+        last[s] = inv;
+        counts[s] += 1;
+        if counts[s] == 1 {
             first[s] = i;
-        } else if first[s] != u32::MAX - 1 && found.len() < FINDINGS_PER_INVARIANT_MAX {
-            found.push(witness(
-                ix,
-                names,
-                m,
-                first[s] as usize,
-                i as usize,
-                counts[s] as usize,
-            ));
-            // Report each (group, message, label) once.
-            first[s] = u32::MAX - 1;
+        } else if counts[s] == 2 {
+            count += 1;
+            if found.len() < FINDINGS_PER_INVARIANT_MAX {
+                found.push((s, m, first[s] as usize, i as usize));
+            }
         }
     }
+    let found = found
+        .into_iter()
+        .map(|(s, m, e1, e2)| witness(ix, names, m, e1, e2, counts[s] as usize))
+        .collect();
     (count, found)
 }
 

@@ -10,14 +10,14 @@
 //! cannot be judged this way.
 
 use faultline_models::event::{EventKind, Settle};
-use faultline_models::handler::HandlerCx;
+use faultline_models::handler::{HandlerCx, Outcome};
 use faultline_models::kafka::KafkaWorld;
 use faultline_models::model::NoFaults;
 use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
-use faultline_models::{GroupId, History, MessageId, SimRng, SimTime, Store, TxBuffer};
+use faultline_models::{GroupId, History, MessageId, SimRng, Store, TxBuffer};
 
-use super::index::{Index, NONE, some};
+use super::index::{Index, NONE};
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
 use crate::history::describe::what;
@@ -33,7 +33,9 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
         if applied_once(ix, names, g) {
             continue;
         }
-        let reference = reference_store(ix, names, world, g);
+        let Some(reference) = reference_store(ix, names, world, g) else {
+            continue;
+        };
         let actual = world.store(GroupId(g as u16));
         let diff = actual.diff(&reference);
         if diff.is_empty() {
@@ -115,6 +117,10 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
     // Per node: the invocation in progress, `(message, applied anything)`.
     let mut open: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
     let mut applying = vec![false; ix.msgs];
+    // Messages settled by an invocation that applied nothing: their place
+    // in the reference is fixed there, so applying them later would
+    // apply them somewhere else than the reference does.
+    let mut placed = vec![false; ix.msgs];
     // Per node: the invocation its last crash ended (its steps after the
     // crash come as `cut-short` events).
     let mut crashed: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
@@ -133,7 +139,7 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
             }
             EventKind::Effect { consumer, msg, .. } if ix.group_of(consumer) == Some(g) => {
                 match &mut open[consumer.index()] {
-                    Some((m, applied)) if *m == msg => *applied = true,
+                    Some((m, applied)) if *m == msg && !placed[msg.index()] => *applied = true,
                     _ => return false,
                 }
             }
@@ -146,6 +152,12 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
                 let inv = open[consumer.index()].take();
                 if inv.is_some_and(|(m, _)| m != msg) || !close(inv) {
                     return false;
+                }
+                if settle == Settle::Ok
+                    && inv.is_some_and(|(_, applied)| !applied)
+                    && msg.index() < ix.msgs
+                {
+                    placed[msg.index()] = true;
                 }
                 if settle == Settle::Retry {
                     // The next attempt is another invocation of it.
@@ -175,8 +187,16 @@ fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
 }
 
 /// Applies each message group `g` applied (or settled), once, in the order
-/// of its first effect or settlement, to an empty store.
-pub fn reference_store(ix: &Index, names: &Names<'_>, world: &KafkaWorld, g: usize) -> Store {
+/// of its first effect or settlement, to an empty store. Each message is
+/// handed over as it was in the invocation that defines its place (same
+/// partition, offset and virtual time), and retried as the consumer would
+/// retry it. `None` when the handler factory panics (a `no-panic` finding).
+pub fn reference_store(
+    ix: &Index,
+    names: &Names<'_>,
+    world: &KafkaWorld,
+    g: usize,
+) -> Option<Store> {
     let events = &names.history.events;
     let layout = names.layout;
     let mut first = vec![NONE; ix.msgs];
@@ -208,40 +228,54 @@ pub fn reference_store(ix: &Index, names: &Names<'_>, world: &KafkaWorld, g: usi
     order.sort_unstable();
 
     let meta = &layout.groups[g];
-    let mut handler = (meta.handler)();
+    let mut handler = run_user_code(|| (meta.handler)()).ok()?;
     let mut store = Store::new();
     let mut buffer = TxBuffer::default();
     let mut scratch = History::new();
     let mut env = NoFaults;
     let mut rng = SimRng::new(0, Stream::Handler(g as u16));
-    let consumer = meta.members.first().copied().unwrap_or_default();
-    for (_, m) in order {
-        let Some(a) = some(ix.first_append[m]) else {
-            continue;
+    for (at, m) in order {
+        let at = at as usize;
+        let consumer = match events[at].kind {
+            EventKind::Effect { consumer, .. } | EventKind::Handled { consumer, .. } => consumer,
+            _ => continue,
         };
-        let EventKind::Appended {
-            partition, offset, ..
-        } = events[a].kind
-        else {
+        // The delivery of the invocation that defines the message's place.
+        let delivered = events[..at].iter().rev().find_map(|e| match e.kind {
+            EventKind::Delivered {
+                consumer: c,
+                msg,
+                partition,
+                offset,
+                ..
+            } if c == consumer && msg.index() == m => Some((partition, offset)),
+            _ => None,
+        });
+        let Some((partition, offset)) = delivered else {
             continue;
         };
         let Some(record) = world.log(partition).get(offset).copied() else {
             continue;
         };
-        let delivery = layout.delivery(partition, offset, &record, 1);
-        scratch.events.clear();
-        let mut cx = HandlerCx::new(
-            SimTime::ZERO,
-            consumer,
-            record.msg,
-            record.entity,
-            &mut store,
-            &mut buffer,
-            &mut scratch,
-            &mut env,
-            &mut rng,
-        );
-        let _ = run_user_code(|| handler.handle(&delivery, &mut cx));
+        for attempt in 1..=meta.config.handler_attempts_max {
+            let delivery = layout.delivery(partition, offset, &record, attempt);
+            scratch.events.clear();
+            let mut cx = HandlerCx::new(
+                events[at].time,
+                consumer,
+                record.msg,
+                record.entity,
+                &mut store,
+                &mut buffer,
+                &mut scratch,
+                &mut env,
+                &mut rng,
+            );
+            match run_user_code(|| handler.handle(&delivery, &mut cx)) {
+                Ok(Outcome::Retry) => continue,
+                _ => break,
+            }
+        }
     }
-    store
+    Some(store)
 }

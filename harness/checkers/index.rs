@@ -35,6 +35,10 @@ pub struct Index {
     /// Every effect: `(group, message, label, event index)`, in history
     /// order.
     pub effects: Vec<(u16, u32, u16, u32)>,
+    /// For each effect, the handler invocation it belongs to (a number
+    /// that changes with every delivery, retry attempt and crash of the
+    /// consumer).
+    pub invocations: Vec<u32>,
     /// Entity key of each message.
     pub keys: Vec<KeyId>,
     /// Position of each message among its key's messages, from 1.
@@ -62,6 +66,7 @@ impl Index {
             first_delivery: vec![NONE; msgs * groups],
             deliveries: vec![0; msgs * groups],
             effects: Vec::new(),
+            invocations: Vec::new(),
             keys: vec![KeyId(0); msgs],
             seqs: vec![0; msgs],
         };
@@ -71,8 +76,25 @@ impl Index {
                 ix.seqs[r.msg.index()] = r.seq;
             }
         }
+        let mut invocation = vec![0u32; layout.node_names.len()];
+        let mut next_invocation = 1u32;
+        let mut next = |node: NodeId, invocation: &mut Vec<u32>| {
+            if let Some(slot) = invocation.get_mut(node.index()) {
+                *slot = next_invocation;
+                next_invocation += 1;
+            }
+        };
         for (i, e) in history.events.iter().enumerate() {
             let i = i as u32;
+            match e.kind {
+                EventKind::Crashed { node, .. } => next(node, &mut invocation),
+                EventKind::Handled {
+                    consumer,
+                    settle: Settle::Retry,
+                    ..
+                } => next(consumer, &mut invocation),
+                _ => {}
+            }
             match e.kind {
                 EventKind::Appended { msg, .. } => {
                     if let Some(m) = ix.slot(msg) {
@@ -91,6 +113,7 @@ impl Index {
                     }
                 }
                 EventKind::Delivered { consumer, msg, .. } => {
+                    next(consumer, &mut invocation);
                     if let Some(s) = ix.group_slot(consumer, msg) {
                         if ix.first_delivery[s] == NONE {
                             ix.first_delivery[s] = i;
@@ -118,6 +141,8 @@ impl Index {
                 } => {
                     if let (Some(_), Some(g)) = (ix.slot(msg), ix.group_of(consumer)) {
                         ix.effects.push((g, msg.0, label.0, i));
+                        ix.invocations
+                            .push(invocation.get(consumer.index()).copied().unwrap_or(0));
                     }
                 }
                 _ => {}

@@ -35,7 +35,13 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
     }
     let mut count = 0;
     let mut found = Vec::new();
+    let workload_topic = names.layout.producers.first().map(|p| p.topic);
     for g in 0..groups {
+        // The workload writes one topic; a group reading another has
+        // nothing to lose.
+        if Some(names.layout.groups[g].topic) != workload_topic {
+            continue;
+        }
         for m in 0..ix.msgs {
             if ix.acked[m] == NONE || ix.settled[g * ix.msgs + m] != NONE {
                 continue;
@@ -151,9 +157,23 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
             what(&events[i].kind, names)
         ));
     }
-    f.explanation.push(match delivered {
-        Some(_) => "It was delivered but never settled, and the committed offset had already moved past it, so no member reads it again.".into(),
-        None => "It was never delivered: the group's committed offset moved past it before any member handled it.".into(),
+    let reset_past = events.iter().enumerate().find(|(_, e)| {
+        matches!(e.kind, EventKind::OffsetReset { consumer, partition: p, offset: o, to_end: true }
+            if p == partition && o > offset && ix.group_of(consumer) == Some(group.0))
+    });
+    if let Some((i, _)) = reset_past {
+        chain.push(i);
+        chain.sort_unstable();
+        chain.dedup();
+        f.explanation = chain
+            .iter()
+            .map(|&i| format!("{}: {}", events[i].time, what(&events[i].kind, names)))
+            .collect();
+    }
+    f.explanation.push(match (reset_past, delivered) {
+        (Some(_), _) => "The group had no committed offset here and started at the log end (auto.offset.reset = latest, Kafka's default), after this record: it is never read.".into(),
+        (None, Some(_)) => "It was delivered but never settled, and the committed offset had already moved past it, so no member reads it again.".into(),
+        (None, None) => "It was never delivered: the group's committed offset moved past it before any member handled it.".into(),
     });
     if let Some(c) = culprit {
         f.nodes.push(c);

@@ -15,6 +15,29 @@ pub fn check(names: &Names<'_>) -> Verdicts {
     let mut count = 0;
     let mut found = Vec::new();
     for (i, e) in events.iter().enumerate() {
+        if let EventKind::HandlerFactoryPanicked { consumer, panic } = e.kind {
+            count += 1;
+            if found.len() < FINDINGS_PER_INVARIANT_MAX {
+                let text = names
+                    .history
+                    .panics
+                    .get(panic as usize)
+                    .map_or("?", String::as_str);
+                let mut f = Finding::new(
+                    Invariant::NoPanic,
+                    format!(
+                        "{}'s handler factory panicked: {text}",
+                        names.node(consumer)
+                    ),
+                );
+                f.nodes.push(consumer);
+                f.witness.push(i);
+                f.explanation
+                    .push(format!("{}: {}", e.time, what(&e.kind, names)));
+                found.push(f);
+            }
+            continue;
+        }
         let EventKind::HandlerPanicked {
             consumer,
             msg,

@@ -52,6 +52,7 @@ struct Streams {
     reorder: SimRng,
     consumer_crash: SimRng,
     restart: SimRng,
+    connection: SimRng,
 }
 
 /// Fault state of one run.
@@ -98,6 +99,7 @@ impl Injector {
                 reorder: SimRng::new(seed, Stream::Reorder),
                 consumer_crash: SimRng::new(seed, Stream::ConsumerCrash),
                 restart: SimRng::new(seed, Stream::Restart),
+                connection: SimRng::new(seed, Stream::Connection),
             },
             armed: Vec::new(),
             links: Vec::new(),
@@ -277,10 +279,11 @@ impl Injector {
                 *last = at;
             }
         }
+        // The copy's own latency comes from the duplication stream, so a
+        // duplicate does not shift anyone else's latencies.
         let second = if fate.duplicate {
-            let t = now + self.sample_latency();
-            let t = t.max(at);
-            Some(t)
+            let extra = Self::sample(self.latency, &mut self.streams.duplication);
+            Some((now + extra).max(at))
         } else {
             None
         };
@@ -349,19 +352,22 @@ impl Injector {
         }
     }
 
-    /// One network latency, from the latency stream.
-    pub fn latency(&mut self) -> SimTime {
-        self.sample_latency()
+    /// How long a broken connection takes to notice: one network latency,
+    /// from its own stream.
+    pub fn detection_delay(&mut self) -> SimTime {
+        Self::sample(self.latency, &mut self.streams.connection)
     }
 
     fn sample_latency(&mut self) -> SimTime {
-        match self.latency {
+        Self::sample(self.latency, &mut self.streams.network)
+    }
+
+    fn sample(latency: Latency, rng: &mut SimRng) -> SimTime {
+        match latency {
             Latency::Constant(t) => t,
-            Latency::Uniform(lo, hi) => {
-                SimTime(self.streams.network.between(lo.as_us(), hi.as_us()))
-            }
+            Latency::Uniform(lo, hi) => SimTime(rng.between(lo.as_us(), hi.as_us())),
             Latency::Exponential { mean, max } => {
-                let x = self.streams.network.exponential(mean.as_us() as f64);
+                let x = rng.exponential(mean.as_us() as f64);
                 SimTime((x as u64).min(max.as_us()))
             }
         }

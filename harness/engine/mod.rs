@@ -24,6 +24,11 @@ use faultline_models::{Cx, History, Model, NodeId, SimRng, SimTime};
 
 use crate::faults::{EpisodeChaos, FaultAction, FaultPlan, Latency, PointSpec};
 
+/// Index of each kind of chaos episode's stream in `Engine::episodes`.
+const BROKER_CRASH: usize = 0;
+const PARTITION: usize = 1;
+const SLOW: usize = 2;
+
 /// Hard bounds on one run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -123,7 +128,7 @@ enum Item<Msg, Timer> {
         node: NodeId,
         incarnation: u32,
     },
-    Heal(u16),
+    Heal(u32),
     EndSlow {
         node: NodeId,
         token: u64,
@@ -157,7 +162,11 @@ pub struct Engine<M: Model> {
     queue: Queue<Item<M::Msg, M::Timer>>,
     history: History,
     rngs: Vec<SimRng>,
-    episodes: SimRng,
+    /// One stream per kind of chaos episode: broker crashes, partitions,
+    /// slow consumers.
+    episodes: [SimRng; 3],
+    /// The random streams handlers get, one per node.
+    handler_rngs: Vec<SimRng>,
     injector: Injector,
     plan: FaultPlan,
     roles: Roles,
@@ -199,7 +208,14 @@ impl<M: Model> Engine<M> {
             rngs: (0..n)
                 .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
                 .collect(),
-            episodes: SimRng::new(seed, Stream::BrokerCrash),
+            episodes: [
+                SimRng::new(seed, Stream::BrokerCrash),
+                SimRng::new(seed, Stream::Partition),
+                SimRng::new(seed, Stream::Slow),
+            ],
+            handler_rngs: (0..n)
+                .map(|i| SimRng::new(seed, Stream::Handler(i as u16)))
+                .collect(),
             injector: Injector::new(seed, n, plan.chaos.clone(), latency, consumers),
             plan,
             roles,
@@ -250,13 +266,13 @@ impl<M: Model> Engine<M> {
         }
         let chaos = self.plan.chaos.clone();
         if let Some(e) = &chaos.broker_crash {
-            self.schedule_episode(e, Item::BrokerCrashEpisode);
+            self.schedule_episode(BROKER_CRASH, e, Item::BrokerCrashEpisode);
         }
         if let Some(e) = &chaos.partition {
-            self.schedule_episode(e, Item::PartitionEpisode);
+            self.schedule_episode(PARTITION, e, Item::PartitionEpisode);
         }
         if let Some(e) = &chaos.slow {
-            self.schedule_episode(e, Item::SlowEpisode);
+            self.schedule_episode(SLOW, e, Item::SlowEpisode);
         }
         self.queue.push(self.plan.window_end, Item::CloseWindow);
 
@@ -362,6 +378,7 @@ impl<M: Model> Engine<M> {
                 self.now,
                 node,
                 &mut self.rngs[node.index()],
+                &mut self.handler_rngs[node.index()],
                 &mut self.history,
                 &mut self.injector,
                 &mut self.outbox,
@@ -480,7 +497,7 @@ impl<M: Model> Engine<M> {
         if !self.up[node.index()] || self.incarnation[node.index()] != incarnation {
             return;
         }
-        let at = self.now + self.injector.latency();
+        let at = self.now + self.injector.detection_delay();
         self.queue.push(
             at,
             Item::Disconnect {
@@ -582,7 +599,7 @@ impl<M: Model> Engine<M> {
         oneway: bool,
         heal_after: Option<SimTime>,
     ) {
-        let id = self.partitions.len() as u16;
+        let id = self.partitions.len() as u32;
         self.injector.cut(&a, &b, oneway, true);
         self.partitions.push((a, b, oneway));
         self.partition_open.push(true);
@@ -593,12 +610,12 @@ impl<M: Model> Engine<M> {
         }
     }
 
-    fn heal_partition(&mut self, id: u16) {
-        if self.healed_at.is_some() || !self.partition_open[usize::from(id)] {
+    fn heal_partition(&mut self, id: u32) {
+        if self.healed_at.is_some() || !self.partition_open[id as usize] {
             return;
         }
-        self.partition_open[usize::from(id)] = false;
-        let (a, b, oneway) = self.partitions[usize::from(id)].clone();
+        self.partition_open[id as usize] = false;
+        let (a, b, oneway) = self.partitions[id as usize].clone();
         self.injector.cut(&a, &b, oneway, false);
         self.history
             .record(self.now, EventKind::PartitionHealed { id });
@@ -620,19 +637,16 @@ impl<M: Model> Engine<M> {
         }
     }
 
-    fn schedule_episode(&mut self, e: &EpisodeChaos, item: Item<M::Msg, M::Timer>) {
-        let gap = self.episodes.exponential(e.mean_interval.as_us() as f64) as u64;
+    fn schedule_episode(&mut self, kind: usize, e: &EpisodeChaos, item: Item<M::Msg, M::Timer>) {
+        let gap = self.episodes[kind].exponential(e.mean_interval.as_us() as f64) as u64;
         let at = self.now + SimTime(gap.max(1));
         if at < self.plan.window_end {
             self.queue.push(at, item);
         }
     }
 
-    fn episode_length(&mut self, e: &EpisodeChaos) -> SimTime {
-        SimTime(
-            self.episodes
-                .between(e.duration.0.as_us(), e.duration.1.as_us()),
-        )
+    fn episode_length(&mut self, kind: usize, e: &EpisodeChaos) -> SimTime {
+        SimTime(self.episodes[kind].between(e.duration.0.as_us(), e.duration.1.as_us()))
     }
 
     fn broker_crash_episode(&mut self) {
@@ -650,12 +664,12 @@ impl<M: Model> Engine<M> {
             .filter(|b| self.up[b.index()])
             .collect();
         if !up.is_empty() {
-            let node = up[self.episodes.below(up.len() as u64) as usize];
-            let down = self.episode_length(&e);
+            let node = up[self.episodes[BROKER_CRASH].below(up.len() as u64) as usize];
+            let down = self.episode_length(BROKER_CRASH, &e);
             self.injector.set_restart(node, Some(down));
             self.crash(node, false);
         }
-        self.schedule_episode(&e, Item::BrokerCrashEpisode);
+        self.schedule_episode(BROKER_CRASH, &e, Item::BrokerCrashEpisode);
     }
 
     fn partition_episode(&mut self) {
@@ -666,18 +680,19 @@ impl<M: Model> Engine<M> {
             return;
         }
         let n = self.model.node_count();
-        let victim = NodeId(self.episodes.below(n as u64) as u16);
+        let rng = &mut self.episodes[PARTITION];
+        let victim = NodeId(rng.below(n as u64) as u16);
         let others: Vec<NodeId> = (0..n as u16).map(NodeId).filter(|x| *x != victim).collect();
-        let oneway = self.episodes.chance(e.oneway_probability);
+        let oneway = rng.chance(e.oneway_probability);
         // A one-way cut isolates either the victim's sends or its receives.
-        let (a, b) = if oneway && self.episodes.chance(0.5) {
+        let (a, b) = if oneway && rng.chance(0.5) {
             (others, vec![victim])
         } else {
             (vec![victim], others)
         };
-        let len = self.episode_length(&e);
+        let len = self.episode_length(PARTITION, &e);
         self.start_partition(a, b, oneway, Some(len));
-        self.schedule_episode(&e, Item::PartitionEpisode);
+        self.schedule_episode(PARTITION, &e, Item::PartitionEpisode);
     }
 
     fn slow_episode(&mut self) {
@@ -687,11 +702,11 @@ impl<M: Model> Engine<M> {
         if self.healed_at.is_some() || self.roles.consumers.is_empty() {
             return;
         }
-        let c =
-            self.roles.consumers[self.episodes.below(self.roles.consumers.len() as u64) as usize];
-        let len = self.episode_length(&e);
+        let pick = self.episodes[SLOW].below(self.roles.consumers.len() as u64) as usize;
+        let c = self.roles.consumers[pick];
+        let len = self.episode_length(SLOW, &e);
         self.start_slow(c, e.processing, Some(len));
-        self.schedule_episode(&e, Item::SlowEpisode);
+        self.schedule_episode(SLOW, &e, Item::SlowEpisode);
     }
 
     fn close_window(&mut self) {
@@ -708,7 +723,7 @@ impl<M: Model> Engine<M> {
             if self.partition_open[id] {
                 self.partition_open[id] = false;
                 self.history
-                    .record(self.now, EventKind::PartitionHealed { id: id as u16 });
+                    .record(self.now, EventKind::PartitionHealed { id: id as u32 });
             }
         }
         for i in 0..self.up.len() {

@@ -133,6 +133,18 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             "{} had not polled within max.poll.interval.ms and left generation {generation}",
             n.node(consumer)
         ),
+        EventKind::OffsetReset {
+            consumer,
+            partition,
+            offset,
+            to_end,
+        } => format!(
+            "{} had no committed offset for {} and started at offset {offset}, the log {} (auto.offset.reset = {})",
+            n.node(consumer),
+            n.partition(partition),
+            if to_end { "end" } else { "start" },
+            if to_end { "latest" } else { "earliest" }
+        ),
         EventKind::Delivered {
             consumer,
             partition,
@@ -250,7 +262,7 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             n.node(to),
             faultline_models::SimTime(extra_us)
         ),
-        EventKind::PartitionStarted { id } => match n.partitions.get(usize::from(id)) {
+        EventKind::PartitionStarted { id } => match n.partitions.get(id as usize) {
             Some((a, b, oneway)) => {
                 let side = |s: &Vec<faultline_models::NodeId>| {
                     s.iter().map(|x| n.node(*x)).collect::<Vec<_>>().join(",")
@@ -282,6 +294,14 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             "{}'s handler panicked on {}: {}",
             n.node(consumer),
             n.msg(msg),
+            n.history
+                .panics
+                .get(panic as usize)
+                .map_or("?", String::as_str)
+        ),
+        EventKind::HandlerFactoryPanicked { consumer, panic } => format!(
+            "{}'s handler factory panicked: {}; it dead-letters every record",
+            n.node(consumer),
             n.history
                 .panics
                 .get(panic as usize)

@@ -29,6 +29,7 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::Assigned { .. } => "assigned",
         EventKind::MemberRemoved { .. } => "member-removed",
         EventKind::PollIntervalExceeded { .. } => "poll-interval-exceeded",
+        EventKind::OffsetReset { .. } => "offset-reset",
         EventKind::Delivered { .. } => "delivered",
         EventKind::Effect { .. } => "effect",
         EventKind::CutShort { .. } => "cut-short",
@@ -45,6 +46,7 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::SlowStarted { .. } => "slow-started",
         EventKind::SlowEnded { .. } => "slow-ended",
         EventKind::HandlerPanicked { .. } => "handler-panicked",
+        EventKind::HandlerFactoryPanicked { .. } => "handler-factory-panicked",
         EventKind::FaultsHealed => "faults-healed",
     }
 }
@@ -229,6 +231,17 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("node", json!(names.node(consumer)));
             put("generation", json!(generation));
         }
+        EventKind::OffsetReset {
+            consumer,
+            partition,
+            offset,
+            to_end,
+        } => {
+            put("node", json!(names.node(consumer)));
+            put("partition", json!(names.partition(partition)));
+            put("offset", json!(offset));
+            put("reset", json!(if to_end { "latest" } else { "earliest" }));
+        }
         EventKind::Delivered {
             consumer,
             partition,
@@ -347,7 +360,7 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
         }
         EventKind::PartitionStarted { id } => {
             put("id", json!(id));
-            if let Some((a, b, oneway)) = names.partitions.get(usize::from(id)) {
+            if let Some((a, b, oneway)) = names.partitions.get(id as usize) {
                 let side = |s: &Vec<NodeId>| s.iter().map(|n| names.node(*n)).collect::<Vec<_>>();
                 put("sides", json!([side(a), side(b)]));
                 put("oneway", json!(oneway));
@@ -369,6 +382,20 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
         } => {
             put("node", json!(names.node(consumer)));
             put("msg", json!(names.msg(msg)));
+            put(
+                "message",
+                json!(
+                    names
+                        .history
+                        .panics
+                        .get(panic as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        EventKind::HandlerFactoryPanicked { consumer, panic } => {
+            put("node", json!(names.node(consumer)));
             put(
                 "message",
                 json!(

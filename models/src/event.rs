@@ -137,7 +137,7 @@ pub enum EventKind {
         /// The producer's batch number.
         batch: u32,
         /// 1 for the first send, 2 for the first retry, ...
-        attempt: u16,
+        attempt: u32,
         /// Records in the batch.
         records: u16,
     },
@@ -156,7 +156,7 @@ pub enum EventKind {
         /// The producer's batch number.
         batch: u32,
         /// The attempt that carried it.
-        attempt: u16,
+        attempt: u32,
     },
     /// An idempotent producer's retried batch was recognised as a duplicate
     /// and not appended again.
@@ -170,7 +170,7 @@ pub enum EventKind {
         /// The batch.
         batch: u32,
         /// The attempt that was dropped.
-        attempt: u16,
+        attempt: u32,
     },
     /// The producer received the acknowledgement for a record.
     Acked {
@@ -235,6 +235,18 @@ pub enum EventKind {
     },
 
     // ----- consuming -----
+    /// A consumer had no committed offset for a partition (or its offset
+    /// was out of range) and reset its position by `auto.offset.reset`.
+    OffsetReset {
+        /// The consumer.
+        consumer: NodeId,
+        /// The partition.
+        partition: PartitionId,
+        /// Where it starts reading.
+        offset: u64,
+        /// `true` for the log end (`latest`), `false` for the beginning.
+        to_end: bool,
+    },
     /// A record was handed to a consumer's handler.
     Delivered {
         /// The consumer.
@@ -363,12 +375,12 @@ pub enum EventKind {
     /// A network partition began. Its sides are in the fault plan.
     PartitionStarted {
         /// The partition fault's number in the run.
-        id: u16,
+        id: u32,
     },
     /// A network partition healed.
     PartitionHealed {
         /// The partition fault's number in the run.
-        id: u16,
+        id: u32,
     },
     /// A consumer's handling became slow.
     SlowStarted {
@@ -388,6 +400,14 @@ pub enum EventKind {
         consumer: NodeId,
         /// The message.
         msg: MessageId,
+        /// Index of the panic message in the history's panic table.
+        panic: u32,
+    },
+    /// A user handler factory panicked when a consumer started; the
+    /// consumer dead-letters every record instead.
+    HandlerFactoryPanicked {
+        /// The consumer.
+        consumer: NodeId,
         /// Index of the panic message in the history's panic table.
         panic: u32,
     },

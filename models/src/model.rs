@@ -93,6 +93,9 @@ pub struct Cx<'a, M, T> {
     pub me: NodeId,
     /// The node's own random stream.
     pub rng: &'a mut SimRng,
+    /// The stream handler code on this node draws from, kept apart so a
+    /// handler's draws do not shift the node's own decisions.
+    pub handler_rng: &'a mut SimRng,
     /// The run's history.
     pub history: &'a mut History,
     /// Fault decisions.
@@ -107,6 +110,7 @@ impl<'a, M, T> Cx<'a, M, T> {
         now: SimTime,
         me: NodeId,
         rng: &'a mut SimRng,
+        handler_rng: &'a mut SimRng,
         history: &'a mut History,
         env: &'a mut dyn Env,
         out: &'a mut Outbox<M, T>,
@@ -115,6 +119,7 @@ impl<'a, M, T> Cx<'a, M, T> {
             now,
             me,
             rng,
+            handler_rng,
             history,
             env,
             out,

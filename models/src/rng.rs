@@ -39,9 +39,11 @@ pub enum Stream {
     Slow,
     /// Restart delays of crashed nodes.
     Restart,
+    /// How long the ends of a broken connection take to notice.
+    Connection,
     /// A node's own decisions (jitter, sticky partitions, processing time).
     Node(u16),
-    /// A consumer group's handlers (the randomness a handler asks for).
+    /// The randomness a handler asks for, per node.
     Handler(u16),
 }
 
@@ -60,6 +62,7 @@ impl Stream {
             Stream::Partition => 9,
             Stream::Slow => 10,
             Stream::Restart => 11,
+            Stream::Connection => 12,
             Stream::Node(n) => (1 << 32) | u64::from(n),
             Stream::Handler(n) => (2 << 32) | u64::from(n),
         }
@@ -148,7 +151,7 @@ impl SimRng {
     #[inline]
     pub fn exponential(&mut self, mean: f64) -> f64 {
         // 1 - unit() is in (0, 1], so the logarithm is finite.
-        -mean * (1.0 - self.unit()).ln()
+        -mean * libm::log(1.0 - self.unit())
     }
 }
 

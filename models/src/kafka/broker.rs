@@ -271,7 +271,7 @@ impl Broker {
         from: NodeId,
         partition: PartitionId,
         batch: u32,
-        attempt: u16,
+        attempt: u32,
         pid: u32,
         base_seq: u32,
         records: &[super::protocol::Record],

@@ -94,6 +94,16 @@ struct Part {
     committed: Option<u64>,
 }
 
+/// Stands in for a handler whose factory panicked: every record is
+/// dead-lettered.
+struct DeadLetterAll;
+
+impl Handler for DeadLetterAll {
+    fn handle(&mut self, _: &crate::handler::Delivery<'_>, _: &mut HandlerCx<'_>) -> Outcome {
+        Outcome::Fail
+    }
+}
+
 /// The request id of a request message.
 fn request_id(msg: &Msg) -> u32 {
     match msg {
@@ -121,6 +131,8 @@ struct Item {
 pub(crate) struct Consumer {
     group: GroupId,
     handler: Box<dyn Handler>,
+    /// The handler factory panicked with this message (reported at start).
+    factory_panic: Option<String>,
     member: Option<u32>,
     generation: u32,
     phase: Phase,
@@ -154,10 +166,18 @@ pub(crate) struct Consumer {
 impl Consumer {
     pub fn new(layout: &Layout, index: usize) -> Consumer {
         let group = layout.consumers[index].1;
-        let handler = (layout.groups[group.index()].handler)();
+        // The factory is user code too: a panic in it must not take the
+        // harness down. The consumer then dead-letters everything, and the
+        // panic is reported when it starts.
+        let factory = &layout.groups[group.index()].handler;
+        let (handler, factory_panic) = match run_user_code(|| factory()) {
+            Ok(h) => (h, None),
+            Err(message) => (Box::new(DeadLetterAll) as Box<dyn Handler>, Some(message)),
+        };
         Consumer {
             group,
             handler,
+            factory_panic,
             member: None,
             generation: 0,
             phase: Phase::Idle,
@@ -252,6 +272,14 @@ impl Consumer {
     }
 
     pub fn start(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        if let Some(message) = self.factory_panic.take() {
+            cx.history.panics.push(message);
+            let panic = (cx.history.panics.len() - 1) as u32;
+            cx.record(EventKind::HandlerFactoryPanicked {
+                consumer: cx.me,
+                panic,
+            });
+        }
         self.send_join(layout, cx);
     }
 
@@ -324,6 +352,12 @@ impl Consumer {
                 // next commitSync commits it (a restart before that would
                 // reset to a later end and skip what came in between).
                 self.set_position(partition, end, false);
+                cx.record(EventKind::OffsetReset {
+                    consumer: cx.me,
+                    partition,
+                    offset: end,
+                    to_end: true,
+                });
                 self.after_reset(layout, durable, scratch, cx);
             }
             Msg::FetchResponse {
@@ -654,7 +688,15 @@ impl Consumer {
         match cfg.offset_reset {
             // Resetting to the beginning needs no commit: a restart resets
             // to the same place.
-            OffsetReset::Earliest => self.set_position(p, 0, true),
+            OffsetReset::Earliest => {
+                self.set_position(p, 0, true);
+                cx.record(EventKind::OffsetReset {
+                    consumer: cx.me,
+                    partition: p,
+                    offset: 0,
+                    to_end: false,
+                });
+            }
             OffsetReset::Latest => {
                 let req = self.req();
                 let msg = Msg::ListOffsets { req, partition: p };
@@ -1110,7 +1152,7 @@ impl Consumer {
             scratch,
             cx.history,
             cx.env,
-            cx.rng,
+            cx.handler_rng,
         );
         let handler = &mut self.handler;
         let result = run_user_code(|| handler.handle(&delivery, &mut hcx));

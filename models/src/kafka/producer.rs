@@ -40,7 +40,7 @@ struct Batch {
     leader: usize,
     records: Arc<[Record]>,
     base_seq: u32,
-    attempt: u16,
+    attempt: u32,
     first_sent: Option<SimTime>,
     state: BatchState,
 }
@@ -209,13 +209,7 @@ impl Producer {
     /// Fails every batch in flight to broker `leader` and queues them for
     /// retry in their original order.
     fn fail_connection(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
-        let failed: Vec<u32> = (0..self.batches.len() as u32)
-            .filter(|&id| {
-                let b = &self.batches[id as usize];
-                b.leader == leader && matches!(b.state, BatchState::InFlight { .. })
-            })
-            .collect();
-        self.in_flight[leader].clear();
+        let failed: Vec<u32> = self.in_flight[leader].drain(..).map(|f| f.batch).collect();
         // Latest first, since each goes to the front of its queue.
         for &id in failed.iter().rev() {
             self.retry(layout, id, cx);
@@ -350,7 +344,7 @@ impl Producer {
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
-            b.attempt += 1;
+            b.attempt = b.attempt.saturating_add(1);
             b.first_sent.get_or_insert(cx.now);
             let msg = Msg::Produce {
                 req,
@@ -417,7 +411,7 @@ impl Producer {
         let expired = b
             .first_sent
             .is_some_and(|t| cx.now.since(t) >= cfg.delivery_timeout);
-        let exhausted = u32::from(b.attempt) > cfg.retries;
+        let exhausted = b.attempt > cfg.retries;
         if expired || exhausted {
             let reason = if expired {
                 ProduceError::DeliveryTimeout

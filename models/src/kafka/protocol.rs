@@ -73,7 +73,7 @@ pub enum Msg {
         /// The producer's batch number.
         batch: u32,
         /// 1 for the first send, more for retries.
-        attempt: u16,
+        attempt: u32,
         /// Idempotent producer id (0 when idempotence is off).
         pid: u32,
         /// Sequence number of the first record (idempotent producers).

@@ -85,6 +85,7 @@ struct Sim<E: Env = NoFaults> {
     now: SimTime,
     history: History,
     rngs: Vec<SimRng>,
+    handler_rngs: Vec<SimRng>,
     queue: BTreeMap<(SimTime, u64), Queued>,
     seq: u64,
     up: Vec<bool>,
@@ -113,6 +114,9 @@ impl<E: Env> Sim<E> {
             history: History::new(),
             rngs: (0..n)
                 .map(|i| SimRng::new(SEED, Stream::Node(i as u16)))
+                .collect(),
+            handler_rngs: (0..n)
+                .map(|i| SimRng::new(SEED, Stream::Handler(i as u16)))
                 .collect(),
             queue: BTreeMap::new(),
             seq: 0,
@@ -248,6 +252,7 @@ impl<E: Env> Sim<E> {
                 self.now,
                 node,
                 &mut self.rngs[node.index()],
+                &mut self.handler_rngs[node.index()],
                 &mut self.history,
                 &mut self.env,
                 &mut out,
@@ -491,7 +496,7 @@ impl<E: Env> Sim<E> {
     }
 
     /// `(offset, attempt)` of every append of message `m`.
-    fn appends_of(&self, m: u32) -> Vec<(u64, u16)> {
+    fn appends_of(&self, m: u32) -> Vec<(u64, u32)> {
         let a = self.events(|k| match *k {
             EventKind::Appended {
                 msg,

@@ -89,7 +89,7 @@ pub fn plan(spec: &WorkloadSpec, rng: &mut SimRng) -> Vec<Vec<PlannedRecord>> {
 
 /// Cumulative probabilities of a Zipf distribution over `n` ranks.
 fn zipf_cdf(n: u32, s: f64) -> Vec<f64> {
-    let weights: Vec<f64> = (1..=n).map(|k| 1.0 / f64::from(k).powf(s)).collect();
+    let weights: Vec<f64> = (1..=n).map(|k| 1.0 / libm::pow(f64::from(k), s)).collect();
     let total: f64 = weights.iter().sum();
     let mut acc = 0.0;
     weights
