@@ -899,14 +899,16 @@ fn latency(c: &mut Checker, field: FieldPath, v: LatencyValue) -> Latency {
         LatencyValue::Uniform(lo, hi) if ok(lo) && ok(hi) && lo <= hi => {
             Latency::Uniform(us(lo), us(hi))
         }
-        LatencyValue::Exponential { mean, max } if ok(mean) && ok(max) && mean > 0.0 => {
+        LatencyValue::Exponential { mean, max }
+            if ok(mean) && ok(max) && mean > 0.0 && max >= mean =>
+        {
             Latency::Exponential {
                 mean: us(mean),
                 max: us(max),
             }
         }
         _ => {
-            c.err(field, "latency must be between 0 and 3600000 ms (a [min, max] range needs min <= max; an exponential needs mean > 0)");
+            c.err(field, "latency must be between 0 and 3600000 ms (a [min, max] range needs min <= max; an exponential needs mean > 0 and max >= mean)");
             Latency::default()
         }
     }

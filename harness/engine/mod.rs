@@ -527,6 +527,14 @@ impl<M: Model> Engine<M> {
         self.up[node.index()] = false;
         self.incarnation[node.index()] += 1;
         let incarnation = self.incarnation[node.index()];
+        // The operating system closes a crashed process's connections:
+        // every peer sees its connection to the node reset.
+        for i in 0..self.up.len() {
+            if i != node.index() {
+                let peer = NodeId(i as u16);
+                self.disconnect(peer, self.incarnation[i], node);
+            }
+        }
         match self.injector.take_restart(node) {
             Some(after) if self.healed_at.is_none() => {
                 self.queue

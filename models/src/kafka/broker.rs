@@ -21,6 +21,7 @@ const PRODUCER_WINDOW: usize = 5;
 /// Kafka snapshots it with the log).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SeqState {
+    epoch: u16,
     next_seq: u32,
     /// `(base_seq, base_offset)` of the last batches.
     recent: VecDeque<(u32, u64)>,
@@ -33,6 +34,10 @@ pub(crate) struct GroupDurable {
     pub next_member: u32,
     /// Committed offset per partition of the group's topic.
     pub committed: Vec<Option<u64>>,
+    /// Members of the last completed generation, with their assignments:
+    /// `(member id, node, partitions)`. A coordinator that restarts loads
+    /// the group from here, as Kafka's does from `__consumer_offsets`.
+    pub members: Vec<(u32, NodeId, Vec<PartitionId>)>,
 }
 
 impl GroupDurable {
@@ -41,6 +46,7 @@ impl GroupDurable {
             generation: 0,
             next_member: 1,
             committed: vec![None; partitions as usize],
+            members: Vec::new(),
         }
     }
 }
@@ -116,8 +122,31 @@ impl Broker {
         }
     }
 
-    pub fn start(&mut self, layout: &Layout, _durable: &mut Durable, _cx: &mut Cx<'_, Msg, Timer>) {
+    pub fn start(&mut self, layout: &Layout, durable: &mut Durable, cx: &mut Cx<'_, Msg, Timer>) {
         self.groups = vec![GroupState::default(); layout.groups.len()];
+        // Groups this broker coordinates come back as their last completed
+        // generation left them, with fresh session timers.
+        for (g, meta) in layout.groups.iter().enumerate() {
+            let gd = &durable.groups[g];
+            if meta.coordinator != self.node || gd.members.is_empty() {
+                continue;
+            }
+            let gs = &mut self.groups[g];
+            gs.members = gd
+                .members
+                .iter()
+                .map(|(id, node, assignment)| Member {
+                    id: *id,
+                    node: *node,
+                    last_heartbeat: cx.now,
+                    pending_join: None,
+                    assignment: assignment.clone(),
+                })
+                .collect();
+            gs.phase = Phase::Stable;
+            let group = GroupId(g as u16);
+            self.schedule_check(group, cx.now + meta.config.session_timeout, cx);
+        }
     }
 
     pub fn on_message(
@@ -135,12 +164,21 @@ impl Broker {
                 batch,
                 attempt,
                 pid,
+                epoch,
                 base_seq,
                 acks,
                 records,
             } => {
                 let result = self.produce(
-                    durable, from, partition, batch, attempt, pid, base_seq, &records, cx,
+                    durable,
+                    from,
+                    partition,
+                    batch,
+                    attempt,
+                    (pid, epoch),
+                    base_seq,
+                    &records,
+                    cx,
                 );
                 if acks != Acks::Zero {
                     cx.send(from, Msg::ProduceResponse { req, batch, result });
@@ -272,7 +310,7 @@ impl Broker {
         partition: PartitionId,
         batch: u32,
         attempt: u32,
-        pid: u32,
+        (pid, epoch): (u32, u16),
         base_seq: u32,
         records: &[super::protocol::Record],
         cx: &mut Cx<'_, Msg, Timer>,
@@ -280,6 +318,16 @@ impl Broker {
         let n = records.len() as u32;
         if pid != 0 {
             let st = durable.seqs[partition.index()].entry(pid).or_default();
+            if epoch < st.epoch {
+                return ProduceResult::InvalidEpoch;
+            }
+            if epoch > st.epoch {
+                // A bumped epoch starts the sequence over.
+                *st = SeqState {
+                    epoch,
+                    ..SeqState::default()
+                };
+            }
             if base_seq != st.next_seq {
                 if let Some(&(_, base_offset)) = st.recent.iter().find(|(s, _)| *s == base_seq) {
                     cx.record(EventKind::DuplicateBatch {
@@ -617,6 +665,7 @@ impl Broker {
         };
         if gs.members.is_empty() {
             self.groups[group.index()].phase = Phase::Empty;
+            durable.groups[group.index()].members.clear();
             return;
         }
         let all_joined = gs.members.iter().all(|m| m.pending_join.is_some());
@@ -653,6 +702,7 @@ impl Broker {
         }
         if gs.members.is_empty() {
             gs.phase = Phase::Empty;
+            gd.members.clear();
             return;
         }
         gd.generation += 1;
@@ -688,6 +738,11 @@ impl Broker {
             }
         }
         gs.phase = Phase::Stable;
+        gd.members = gs
+            .members
+            .iter()
+            .map(|m| (m.id, m.node, m.assignment.clone()))
+            .collect();
         let session = meta.config.session_timeout;
         self.schedule_check(group, now + session, cx);
     }
@@ -703,6 +758,7 @@ impl Broker {
             Phase::Stable => {
                 if self.groups[group.index()].members.is_empty() {
                     self.groups[group.index()].phase = Phase::Empty;
+                    durable.groups[group.index()].members.clear();
                 } else {
                     self.begin_rebalance(layout, group, false, cx);
                 }

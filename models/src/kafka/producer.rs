@@ -39,9 +39,12 @@ struct Batch {
     partition: PartitionId,
     leader: usize,
     records: Arc<[Record]>,
+    epoch: u16,
     base_seq: u32,
     attempt: u32,
-    first_sent: Option<SimTime>,
+    /// When its first record was handed to the producer: delivery.timeout.ms
+    /// counts from there, as from `send()`.
+    created: SimTime,
     state: BatchState,
 }
 
@@ -60,6 +63,7 @@ struct InFlight {
 struct Open {
     batch: u32,
     records: Vec<Record>,
+    created: SimTime,
 }
 
 /// A producer's volatile state.
@@ -90,6 +94,8 @@ pub(crate) struct Producer {
     /// placeholders do not allocate).
     empty: Arc<[Record]>,
     seqs: Vec<u32>,
+    /// Idempotent epoch per partition, bumped when a batch fails for good.
+    epochs: Vec<u16>,
     sticky: Option<PartitionId>,
     outstanding: usize,
 }
@@ -119,6 +125,7 @@ impl Producer {
             next_batch: 0,
             empty: Arc::from(Vec::new()),
             seqs: vec![0; parts],
+            epochs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
         }
@@ -161,7 +168,9 @@ impl Producer {
                 | ProduceResult::Duplicate { base_offset } => {
                     self.finish(batch, Some(base_offset), cx);
                 }
-                ProduceResult::OutOfOrderSequence => self.retry(layout, batch, cx),
+                ProduceResult::OutOfOrderSequence | ProduceResult::InvalidEpoch => {
+                    self.retry(layout, batch, cx)
+                }
             }
         }
         self.send_ready(layout, leader, cx);
@@ -254,6 +263,7 @@ impl Producer {
                 self.next_batch += 1;
                 self.open[slot] = Some(Open {
                     batch,
+                    created: cx.now,
                     records: Vec::with_capacity(meta.config.batch_records as usize),
                 });
                 cx.after(meta.config.linger, Timer::Linger { partition, batch });
@@ -295,9 +305,10 @@ impl Producer {
                     partition,
                     leader,
                     records: self.empty.clone(),
+                    epoch: 0,
                     base_seq: 0,
                     attempt: 0,
-                    first_sent: None,
+                    created: SimTime::ZERO,
                     state: BatchState::Done,
                 },
             );
@@ -306,9 +317,10 @@ impl Producer {
             partition,
             leader,
             records: Arc::from(open.records),
+            epoch: self.epochs[slot],
             base_seq,
             attempt: 0,
-            first_sent: None,
+            created: open.created,
             state: BatchState::Queued,
         };
         if self.sticky == Some(partition) {
@@ -324,6 +336,14 @@ impl Producer {
         let cfg = &layout.producers[self.index].config;
         let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
         let n = self.queues.len();
+        for slot in 0..n {
+            let p = PartitionId(first.0 + slot as u16);
+            if layout.partitions[p.index()].leader == layout.brokers[leader]
+                && !self.queues[slot].is_empty()
+            {
+                self.expire_queued(layout, slot, cx);
+            }
+        }
         let mut idle = 0;
         let mut slot = self.drain_from[leader] % n.max(1);
         while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < n {
@@ -345,13 +365,13 @@ impl Producer {
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
             b.attempt = b.attempt.saturating_add(1);
-            b.first_sent.get_or_insert(cx.now);
             let msg = Msg::Produce {
                 req,
                 partition: b.partition,
                 batch: id,
                 attempt: b.attempt,
                 pid: self.pid,
+                epoch: b.epoch,
                 base_seq: b.base_seq,
                 acks: cfg.acks,
                 records: b.records.clone(),
@@ -407,32 +427,18 @@ impl Producer {
 
     fn retry(&mut self, layout: &Layout, id: u32, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
-        let b = &mut self.batches[id as usize];
-        let expired = b
-            .first_sent
-            .is_some_and(|t| cx.now.since(t) >= cfg.delivery_timeout);
-        let exhausted = b.attempt > cfg.retries;
-        if expired || exhausted {
+        let b = &self.batches[id as usize];
+        let expired = cx.now.since(b.created) >= cfg.delivery_timeout;
+        if expired || b.attempt > cfg.retries {
             let reason = if expired {
                 ProduceError::DeliveryTimeout
             } else {
                 ProduceError::RetriesExhausted
             };
-            b.state = BatchState::Done;
-            for r in b.records.iter() {
-                cx.history.record(
-                    cx.now,
-                    EventKind::ProduceFailed {
-                        producer: cx.me,
-                        msg: r.msg,
-                        partition: b.partition,
-                        reason,
-                    },
-                );
-            }
-            self.outstanding -= b.records.len();
+            self.give_up(layout, id, reason, cx);
             return;
         }
+        let b = &mut self.batches[id as usize];
         b.state = BatchState::Backoff;
         let partition = b.partition;
         let slot = self.slot(layout, partition);
@@ -442,5 +448,67 @@ impl Producer {
         let jitter = base / 5;
         let wait = base - jitter + cx.rng.below(2 * jitter + 1);
         cx.after(SimTime::from_us(wait), Timer::ProduceRetry { batch: id });
+    }
+
+    /// Fails a batch for good. An idempotent producer then bumps the
+    /// partition's epoch and numbers its unfinished batches from 0 again,
+    /// as the Java client does (KIP-360), so later batches are not refused
+    /// for the gap the failed one left.
+    fn give_up(
+        &mut self,
+        layout: &Layout,
+        id: u32,
+        reason: ProduceError,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let b = &mut self.batches[id as usize];
+        b.state = BatchState::Done;
+        for r in b.records.iter() {
+            cx.history.record(
+                cx.now,
+                EventKind::ProduceFailed {
+                    producer: cx.me,
+                    msg: r.msg,
+                    partition: b.partition,
+                    reason,
+                },
+            );
+        }
+        self.outstanding -= b.records.len();
+        let partition = b.partition;
+        let slot = self.slot(layout, partition);
+        self.queues[slot].retain(|&q| q != id);
+        if self.pid == 0 {
+            return;
+        }
+        self.epochs[slot] = self.epochs[slot].wrapping_add(1);
+        let epoch = self.epochs[slot];
+        let mut seq = 0u32;
+        for b in self.batches.iter_mut().filter(|b| {
+            b.partition == partition && b.state != BatchState::Done && !b.records.is_empty()
+        }) {
+            b.epoch = epoch;
+            b.base_seq = seq;
+            seq = seq.wrapping_add(b.records.len() as u32);
+        }
+        self.seqs[slot] = seq;
+    }
+
+    /// Fails the queued batches of `slot` that waited longer than
+    /// `delivery.timeout.ms` (as the Java client expires batches in its
+    /// accumulator).
+    fn expire_queued(&mut self, layout: &Layout, slot: usize, cx: &mut Cx<'_, Msg, Timer>) {
+        let timeout = layout.producers[self.index].config.delivery_timeout;
+        let expired: Vec<u32> = self.queues[slot]
+            .iter()
+            .copied()
+            .filter(|&id| {
+                let b = &self.batches[id as usize];
+                b.state == BatchState::Queued && cx.now.since(b.created) >= timeout
+            })
+            .collect();
+        for id in expired {
+            self.give_up(layout, id, ProduceError::DeliveryTimeout, cx);
+        }
     }
 }

@@ -48,6 +48,9 @@ pub enum ProduceResult {
     /// An idempotent producer's batch arrived with a gap in its sequence
     /// numbers: an earlier batch is missing (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
     OutOfOrderSequence,
+    /// An idempotent producer's batch carried an epoch older than one the
+    /// broker has seen (`INVALID_PRODUCER_EPOCH`).
+    InvalidEpoch,
 }
 
 /// Why a heartbeat or join was answered with an error.
@@ -76,6 +79,9 @@ pub enum Msg {
         attempt: u32,
         /// Idempotent producer id (0 when idempotence is off).
         pid: u32,
+        /// The producer's epoch for this partition: bumped when a batch
+        /// fails for good, which restarts the sequence numbers at 0.
+        epoch: u16,
         /// Sequence number of the first record (idempotent producers).
         base_seq: u32,
         /// The producer's `acks`.

@@ -588,6 +588,7 @@ fn produce(partition: PartitionId, pid: u32, base_seq: u32, acks: Acks, msgs: &[
         batch: 900,
         attempt: 1,
         pid,
+        epoch: 0,
         base_seq,
         acks,
         records: records.into(),
