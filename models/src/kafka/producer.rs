@@ -496,19 +496,21 @@ impl Producer {
 
     /// Fails the queued batches of `slot` that waited longer than
     /// `delivery.timeout.ms` (as the Java client expires batches in its
-    /// accumulator).
+    /// accumulator). Batches queue in creation order behind at most a
+    /// retried head, so checking from the first queued one is enough.
     fn expire_queued(&mut self, layout: &Layout, slot: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let timeout = layout.producers[self.index].config.delivery_timeout;
-        let expired: Vec<u32> = self.queues[slot]
-            .iter()
-            .copied()
-            .filter(|&id| {
-                let b = &self.batches[id as usize];
-                b.state == BatchState::Queued && cx.now.since(b.created) >= timeout
-            })
-            .collect();
-        for id in expired {
-            self.give_up(layout, id, ProduceError::DeliveryTimeout, cx);
+        loop {
+            let oldest = self.queues[slot]
+                .iter()
+                .copied()
+                .find(|&id| self.batches[id as usize].state == BatchState::Queued);
+            match oldest {
+                Some(id) if cx.now.since(self.batches[id as usize].created) >= timeout => {
+                    self.give_up(layout, id, ProduceError::DeliveryTimeout, cx);
+                }
+                _ => return,
+            }
         }
     }
 }
