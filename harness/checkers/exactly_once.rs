@@ -11,9 +11,8 @@ use faultline_models::event::EventKind;
 use faultline_models::{Event, MessageId, NodeId};
 
 use super::index::Index;
-use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts, narrate};
 use crate::history::Names;
-use crate::history::describe::what;
 
 /// Checks `exactly-once`: an effect applied in more than one handler
 /// invocation. (One invocation that commits two transactions with the same
@@ -129,15 +128,7 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
             }
         }
     }
-    chain.sort_unstable();
-    chain.dedup();
-    for &i in &chain {
-        f.explanation.push(format!(
-            "{}: {}",
-            events[i].time,
-            what(&events[i].kind, names)
-        ));
-    }
+    f.explanation = narrate(&mut chain, names);
     f.explanation.push(reason(
         events,
         &because,

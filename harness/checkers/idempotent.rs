@@ -18,9 +18,9 @@ use faultline_models::rng::Stream;
 use faultline_models::{GroupId, History, MessageId, SimRng, Store, TxBuffer};
 
 use super::index::{Index, NONE};
+use super::narrate;
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
-use crate::history::describe::what;
 
 /// Rows of a store difference shown in a finding.
 const ROWS_SHOWN_MAX: usize = 8;
@@ -87,19 +87,11 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
                 break;
             }
         }
-        repeated.sort_unstable();
-        repeated.dedup();
-        let events = &names.history.events;
-        if !repeated.is_empty() {
+        let told = narrate(&mut repeated, names);
+        if !told.is_empty() {
             f.explanation.push("Effects applied more than once:".into());
         }
-        for &i in &repeated {
-            f.explanation.push(format!(
-                "{}: {}",
-                events[i].time,
-                what(&events[i].kind, names)
-            ));
-        }
+        f.explanation.extend(told);
         f.witness = repeated;
         found.push(f);
     }

@@ -6,10 +6,10 @@ use faultline_models::GroupId;
 use faultline_models::event::EventKind;
 use faultline_models::kafka::KafkaWorld;
 
+use super::narrate;
 use super::{Finding, Invariant, Verdicts};
 use crate::engine::{RunStats, Stop};
 use crate::history::Names;
-use crate::history::describe::what;
 
 /// Checks `liveness`.
 pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdicts {
@@ -75,14 +75,7 @@ pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdict
         .map(|(i, _)| i)
         .take(6)
         .collect();
-    tail.reverse();
-    for &i in &tail {
-        f.explanation.push(format!(
-            "{}: {}",
-            events[i].time,
-            what(&events[i].kind, names)
-        ));
-    }
+    f.explanation.extend(narrate(&mut tail, names));
     f.witness = tail;
     (1, vec![f])
 }

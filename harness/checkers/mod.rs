@@ -179,6 +179,25 @@ impl Checked {
     }
 }
 
+/// Sorts and de-duplicates a witness chain (event indices) and tells it as
+/// sentences, one per event: `41ms: c1 crashed at after-commit`.
+pub fn narrate(chain: &mut Vec<usize>, names: &Names<'_>) -> Vec<String> {
+    chain.sort_unstable();
+    chain.dedup();
+    let events = &names.history.events;
+    chain
+        .iter()
+        .filter_map(|&i| events.get(i))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.time,
+                crate::history::describe::what(&e.kind, names)
+            )
+        })
+        .collect()
+}
+
 /// What a checker returns: the number of violations, and findings with
 /// witnesses for the first [`FINDINGS_PER_INVARIANT_MAX`] of them.
 pub type Verdicts = (usize, Vec<Finding>);

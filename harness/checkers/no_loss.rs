@@ -11,7 +11,7 @@ use faultline_models::event::EventKind;
 use faultline_models::{GroupId, NodeId, PartitionId};
 
 use super::index::{Index, NONE, some};
-use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts, narrate};
 use crate::history::Names;
 use crate::history::describe::what;
 
@@ -148,27 +148,14 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
             culprit.get_or_insert(consumer);
         }
     }
-    chain.sort_unstable();
-    chain.dedup();
-    for &i in &chain {
-        f.explanation.push(format!(
-            "{}: {}",
-            events[i].time,
-            what(&events[i].kind, names)
-        ));
-    }
+    f.explanation = narrate(&mut chain, names);
     let reset_past = events.iter().enumerate().find(|(_, e)| {
         matches!(e.kind, EventKind::OffsetReset { consumer, partition: p, offset: o, to_end: true }
             if p == partition && o > offset && ix.group_of(consumer) == Some(group.0))
     });
     if let Some((i, _)) = reset_past {
         chain.push(i);
-        chain.sort_unstable();
-        chain.dedup();
-        f.explanation = chain
-            .iter()
-            .map(|&i| format!("{}: {}", events[i].time, what(&events[i].kind, names)))
-            .collect();
+        f.explanation = narrate(&mut chain, names);
     }
     f.explanation.push(match (reset_past, delivered) {
         (Some(_), _) => "The group had no committed offset here and started at the log end (auto.offset.reset = latest, Kafka's default), after this record: it is never read.".into(),

@@ -5,6 +5,7 @@
 use faultline_models::Event;
 use faultline_models::event::EventKind;
 
+use super::narrate;
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
 use crate::history::describe::what;
@@ -67,13 +68,7 @@ pub fn check(names: &Names<'_>) -> Verdicts {
         f.nodes.push(consumer);
         let delivered = delivery_before(events, i, consumer, msg);
         f.witness = delivered.into_iter().chain([i]).collect();
-        for &w in &f.witness {
-            f.explanation.push(format!(
-                "{}: {}",
-                events[w].time,
-                what(&events[w].kind, names)
-            ));
-        }
+        f.explanation = narrate(&mut f.witness, names);
         found.push(f);
     }
     (count, found)

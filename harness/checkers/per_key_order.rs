@@ -10,9 +10,8 @@ use faultline_models::event::EventKind;
 use faultline_models::{Event, MessageId, PartitionId};
 
 use super::index::Index;
-use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts, narrate};
 use crate::history::Names;
-use crate::history::describe::what;
 
 /// Checks `per-key-order`.
 pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
@@ -99,15 +98,7 @@ fn witness(
             f.nodes.push(consumer);
         }
     }
-    chain.sort_unstable();
-    chain.dedup();
-    for &i in &chain {
-        f.explanation.push(format!(
-            "{}: {}",
-            events[i].time,
-            what(&events[i].kind, names)
-        ));
-    }
+    f.explanation = narrate(&mut chain, names);
     f.explanation.push(match (lp, ep) {
         (Some((_, p1, _)), Some((_, p2, _))) if p1 != p2 => format!(
             "The two messages sit in different partitions ({} and {}). Kafka orders records only within a partition; records produced without a key are spread over partitions, so one entity's messages are consumed in no particular order.",

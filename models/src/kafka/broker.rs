@@ -102,6 +102,25 @@ struct Parked {
     offset: u64,
 }
 
+/// Answers a fetch with what the log holds from its offset (nothing past
+/// the end, flagged out of range).
+fn answer(layout: &Layout, durable: &Durable, p: &Parked, cx: &mut Cx<'_, Msg, Timer>) {
+    let log = &durable.logs[p.partition.index()];
+    let records = log
+        .read(p.offset, layout.broker_config.fetch_records_max)
+        .to_vec();
+    cx.send(
+        p.from,
+        Msg::FetchResponse {
+            req: p.req,
+            partition: p.partition,
+            offset: p.offset,
+            records,
+            out_of_range: p.offset > log.end(),
+        },
+    );
+}
+
 /// A broker's volatile state. Logs, producer sequence state and committed
 /// offsets are durable and live in the world.
 #[derive(Debug)]
@@ -269,27 +288,7 @@ impl Broker {
                 // Answer, in parking order, every fetch that waited long
                 // enough.
                 let now = cx.now;
-                let mut i = 0;
-                while i < self.parked.len() {
-                    if self.parked[i].deadline > now {
-                        i += 1;
-                        continue;
-                    }
-                    let p = self.parked.remove(i);
-                    let records = durable.logs[p.partition.index()]
-                        .read(p.offset, layout.broker_config.fetch_records_max)
-                        .to_vec();
-                    cx.send(
-                        p.from,
-                        Msg::FetchResponse {
-                            req: p.req,
-                            partition: p.partition,
-                            offset: p.offset,
-                            records,
-                            out_of_range: false,
-                        },
-                    );
-                }
+                self.answer_parked(layout, durable, |p| p.deadline <= now, cx);
                 if let Some(next) = self.parked.iter().map(|p| p.deadline).min() {
                     self.fetch_wait.arm(next, Timer::FetchWait, cx);
                 }
@@ -377,22 +376,15 @@ impl Broker {
         offset: u64,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let log = &durable.logs[partition.index()];
-        if offset != log.end() {
-            let out_of_range = offset > log.end();
-            let records = log
-                .read(offset, layout.broker_config.fetch_records_max)
-                .to_vec();
-            cx.send(
+        if offset != durable.logs[partition.index()].end() {
+            let parked = Parked {
+                deadline: cx.now,
                 from,
-                Msg::FetchResponse {
-                    req,
-                    partition,
-                    offset,
-                    records,
-                    out_of_range,
-                },
-            );
+                req,
+                partition,
+                offset,
+            };
+            answer(layout, durable, &parked, cx);
             return;
         }
         // Nothing new: hold the fetch until data arrives or the wait ends.
@@ -419,29 +411,31 @@ impl Broker {
         partition: PartitionId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let log = &durable.logs[partition.index()];
-        let mut i = 0;
-        while i < self.parked.len() {
-            let p = self.parked[i];
-            if p.partition == partition && p.offset < log.end() {
-                self.parked.swap_remove(i);
-                let records = log
-                    .read(p.offset, layout.broker_config.fetch_records_max)
-                    .to_vec();
-                cx.send(
-                    p.from,
-                    Msg::FetchResponse {
-                        req: p.req,
-                        partition,
-                        offset: p.offset,
-                        records,
-                        out_of_range: false,
-                    },
-                );
+        let end = durable.logs[partition.index()].end();
+        self.answer_parked(
+            layout,
+            durable,
+            |p| p.partition == partition && p.offset < end,
+            cx,
+        );
+    }
+
+    /// Answers, in parking order, the parked fetches that `due` picks.
+    fn answer_parked(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        due: impl Fn(&Parked) -> bool,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        self.parked.retain(|p| {
+            if due(p) {
+                answer(layout, durable, p, cx);
+                false
             } else {
-                i += 1;
+                true
             }
-        }
+        });
     }
 
     // ----- group coordination -----
@@ -553,17 +547,9 @@ impl Broker {
         member: u32,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let gs = &mut self.groups[group.index()];
-        let Some(i) = gs.members.iter().position(|m| m.id == member) else {
-            return;
-        };
-        let m = gs.members.remove(i);
-        cx.record(EventKind::MemberRemoved {
-            group,
-            consumer: m.node,
-            reason: RemoveReason::PollInterval,
-        });
-        self.after_removal(layout, durable, group, cx);
+        if self.remove_members(group, RemoveReason::PollInterval, |m| m.id == member, cx) {
+            self.after_removal(layout, durable, group, cx);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -616,6 +602,35 @@ impl Broker {
             }),
         }
         result
+    }
+
+    /// Removes the members of `group` that match, recording why; whether
+    /// any was removed.
+    fn remove_members(
+        &mut self,
+        group: GroupId,
+        reason: RemoveReason,
+        matches: impl Fn(&Member) -> bool,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) -> bool {
+        let members = &mut self.groups[group.index()].members;
+        let before = members.len();
+        members.retain(|m| {
+            if matches(m) {
+                cx.history.record(
+                    cx.now,
+                    EventKind::MemberRemoved {
+                        group,
+                        consumer: m.node,
+                        reason,
+                    },
+                );
+                false
+            } else {
+                true
+            }
+        });
+        members.len() != before
     }
 
     fn begin_rebalance(
@@ -684,22 +699,15 @@ impl Broker {
         let now = cx.now;
         let meta = &layout.groups[group.index()];
         let topic = &layout.topics[usize::from(meta.topic)];
+        // Members that did not rejoin in time are out.
+        self.remove_members(
+            group,
+            RemoveReason::RebalanceTimeout,
+            |m| m.pending_join.is_none(),
+            cx,
+        );
         let gd = &mut durable.groups[group.index()];
         let gs = &mut self.groups[group.index()];
-        // Members that did not rejoin in time are out.
-        let mut i = 0;
-        while i < gs.members.len() {
-            if gs.members[i].pending_join.is_none() {
-                let m = gs.members.remove(i);
-                cx.record(EventKind::MemberRemoved {
-                    group,
-                    consumer: m.node,
-                    reason: RemoveReason::RebalanceTimeout,
-                });
-            } else {
-                i += 1;
-            }
-        }
         if gs.members.is_empty() {
             gs.phase = Phase::Empty;
             gd.members.clear();
@@ -778,23 +786,12 @@ impl Broker {
         let now = cx.now;
         let session = layout.groups[group.index()].config.session_timeout;
         // Session expiry of members not waiting on a join.
-        let gs = &mut self.groups[group.index()];
-        let mut removed = false;
-        let mut i = 0;
-        while i < gs.members.len() {
-            let m = &gs.members[i];
-            if m.pending_join.is_none() && m.last_heartbeat + session <= now {
-                let m = gs.members.remove(i);
-                cx.record(EventKind::MemberRemoved {
-                    group,
-                    consumer: m.node,
-                    reason: RemoveReason::SessionTimeout,
-                });
-                removed = true;
-            } else {
-                i += 1;
-            }
-        }
+        let removed = self.remove_members(
+            group,
+            RemoveReason::SessionTimeout,
+            |m| m.pending_join.is_none() && m.last_heartbeat + session <= now,
+            cx,
+        );
         if removed {
             self.after_removal(layout, durable, group, cx);
         }
