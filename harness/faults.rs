@@ -145,6 +145,34 @@ pub struct CrashChaos {
     pub restart_after: (SimTime, SimTime),
 }
 
+/// How a chaos partition splits the nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PartitionShape {
+    /// One random node against all others.
+    Isolate,
+    /// Every node on a random side (both sides non-empty).
+    Halves,
+    /// The brokers against their clients (producers and consumers).
+    Brokers,
+}
+
+impl PartitionShape {
+    /// All shapes with their scenario-file names.
+    pub const ALL: [(PartitionShape, &'static str); 3] = [
+        (PartitionShape::Isolate, "isolate"),
+        (PartitionShape::Halves, "halves"),
+        (PartitionShape::Brokers, "brokers"),
+    ];
+
+    /// The scenario-file name.
+    pub fn name(self) -> &'static str {
+        PartitionShape::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("?", |(_, n)| n)
+    }
+}
+
 /// Episodes that start at exponentially distributed intervals.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpisodeChaos {
@@ -156,6 +184,8 @@ pub struct EpisodeChaos {
     pub oneway_probability: f64,
     /// Slow handling only: processing time per record while slow.
     pub processing: SimTime,
+    /// Partitions only: the shapes an episode picks from.
+    pub shapes: Vec<PartitionShape>,
 }
 
 /// The probabilistic fault mix.

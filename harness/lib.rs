@@ -27,6 +27,7 @@
 
 pub mod checkers;
 pub mod engine;
+pub mod explore;
 pub mod faults;
 pub mod history;
 pub mod registry;
@@ -34,6 +35,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod setup;
+pub mod shrink;
 
 pub use checkers::{Finding, Invariant};
 pub use faultline_models as models;

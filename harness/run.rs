@@ -8,6 +8,7 @@ use faultline_models::rng::Stream;
 
 use crate::checkers::{CheckInput, Checked, Invariant, check_all};
 use crate::engine::{Engine, PartitionSides, RunStats};
+use crate::faults::FaultPlan;
 use crate::history::Names;
 use crate::setup::{Expect, Setup};
 
@@ -38,11 +39,17 @@ impl Simulation {
 
 /// Simulates `setup` with `seed`.
 pub fn simulate(setup: &Setup, seed: u64) -> Simulation {
+    simulate_with(setup, &setup.plan, seed)
+}
+
+/// Simulates `setup` with `seed` under `plan` instead of its own faults
+/// (a swarm mix, or a shrinker's candidate).
+pub fn simulate_with(setup: &Setup, plan: &FaultPlan, seed: u64) -> Simulation {
     let world = KafkaWorld::new(&setup.spec, &mut SimRng::new(seed, Stream::Workload));
     let mut engine = Engine::new(
         world,
         seed,
-        setup.plan.clone(),
+        plan.clone(),
         setup.latency,
         setup.limits,
         setup.roles.clone(),
@@ -118,12 +125,17 @@ pub struct Run {
 
 /// Simulates, checks and judges `setup` with `seed`.
 pub fn run(setup: &Setup, seed: u64) -> Run {
-    let sim = simulate(setup, seed);
+    run_with(setup, &setup.plan, seed)
+}
+
+/// Simulates, checks and judges `setup` with `seed` under `plan`.
+pub fn run_with(setup: &Setup, plan: &FaultPlan, seed: u64) -> Run {
+    let sim = simulate_with(setup, plan, seed);
     let checked = check_all(&CheckInput {
         world: &sim.world,
         names: sim.names(),
         stats: &sim.stats,
-        plan: &setup.plan,
+        plan,
     });
     let verdict = judge(setup, &checked);
     Run {

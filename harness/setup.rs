@@ -15,14 +15,14 @@ use crate::checkers::Invariant;
 use crate::engine::{Limits, Roles};
 use crate::faults::{
     Chaos, CrashChaos, EpisodeChaos, FaultAction, FaultPlan, Latency, LinkEffect, MessageChaos,
-    PointSpec, TimedFault,
+    PartitionShape, PointSpec, TimedFault,
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
     ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
     OffsetResetFile, ScenarioFile, TimelineFile,
 };
-use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, MsRange};
+use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
 use crate::scenario::{Diagnostic, FieldPath, Loaded, ScenarioError, span_of};
 
 /// Upper bounds on sizes, so no file can ask for more than a run can hold.
@@ -164,6 +164,25 @@ impl Checker {
                 DURATION_MS_MAX,
                 "a duration in milliseconds",
             )),
+        }
+    }
+
+    /// A time given with microsecond precision, within `min_us..` and the
+    /// duration bound.
+    fn micros(&mut self, field: FieldPath, value: Millis, min_us: u64) -> SimTime {
+        let max_us = DURATION_MS_MAX * 1000;
+        if value.as_us() < min_us || value.as_us() > max_us {
+            self.err(
+                field,
+                format!(
+                    "a duration in milliseconds must be between {} and {DURATION_MS_MAX}, found {}",
+                    min_us as f64 / 1000.0,
+                    value.as_us() as f64 / 1000.0
+                ),
+            );
+            SimTime::from_us(min_us)
+        } else {
+            SimTime::from_us(value.as_us())
         }
     }
 
@@ -605,17 +624,17 @@ impl Setup {
         let chaos = chaos(&mut c, &fp.key("chaos"), &file.faults.chaos);
         let workload_end = start + SimTime(interval.0.saturating_mul(u64::from(records)));
         let window_end = match file.faults.window_ms {
-            Some(w) => c.ms(fp.key("window_ms"), Some(w), SimTime::ZERO, 0),
+            Some(w) => c.micros(fp.key("window_ms"), w, 0),
             None => workload_end.max(last_fault_end) + SimTime::from_ms(WINDOW_MARGIN_MS),
         };
         for (i, t) in file.faults.timeline.iter().enumerate() {
-            if file.faults.window_ms.is_some() && SimTime::from_ms(t.at_ms) >= window_end {
+            if file.faults.window_ms.is_some() && SimTime::from_us(t.at_ms.as_us()) >= window_end {
                 c.err_help(
                     fp.key("timeline").index(i).key("at_ms"),
                     format!(
                         "at_ms ({}) is not before the fault window closes (window_ms = {}): the fault would never happen",
-                        t.at_ms,
-                        window_end.as_ms()
+                        t.at_ms.as_us() as f64 / 1000.0,
+                        window_end.as_us() as f64 / 1000.0
                     ),
                     "move the fault earlier or the window's end later",
                 );
@@ -920,7 +939,7 @@ fn timed_fault(
     t: &TimelineFile,
     nodes: &NodeNames<'_>,
 ) -> Option<TimedFault> {
-    let when = c.ms(at.key("at_ms"), Some(t.at_ms), SimTime::ZERO, 0);
+    let when = c.micros(at.key("at_ms"), t.at_ms, 0);
     let actions: Vec<&str> = [
         ("crash", t.crash.is_some()),
         ("partition", t.partition.is_some()),
@@ -1012,7 +1031,7 @@ fn timed_fault(
                 point,
                 restart_after: t
                     .restart_after_ms
-                    .map(|v| c.ms(at.key("restart_after_ms"), Some(v), SimTime::ZERO, 0)),
+                    .map(|v| c.micros(at.key("restart_after_ms"), v, 0)),
             }
         }
         "partition" | "isolate" => {
@@ -1062,7 +1081,7 @@ fn timed_fault(
                 oneway: t.oneway.unwrap_or(false),
                 heal_after: t
                     .heal_after_ms
-                    .map(|v| c.ms(at.key("heal_after_ms"), Some(v), SimTime::ZERO, 0)),
+                    .map(|v| c.micros(at.key("heal_after_ms"), v, 0)),
             }
         }
         "drop" | "duplicate" | "delay" => {
@@ -1100,7 +1119,7 @@ fn timed_fault(
                         return None;
                     };
                     LinkEffect::Delay {
-                        extra: c.ms(lp.key("extra_ms"), Some(extra), SimTime::ZERO, 0),
+                        extra: c.micros(lp.key("extra_ms"), extra, 0),
                         reorder: lf.reorder.unwrap_or(false),
                     }
                 }
@@ -1145,10 +1164,8 @@ fn timed_fault(
             };
             FaultAction::Slow {
                 node,
-                processing: c.ms(at.key("processing_ms"), Some(p), SimTime::ZERO, 0),
-                duration: t
-                    .for_ms
-                    .map(|v| c.ms(at.key("for_ms"), Some(v), SimTime::ZERO, 1)),
+                processing: c.micros(at.key("processing_ms"), p, 0),
+                duration: t.for_ms.map(|v| c.micros(at.key("for_ms"), v, 1)),
             }
         }
     };
@@ -1230,11 +1247,39 @@ fn chaos(c: &mut Checker, at: &FieldPath, f: &ChaosFile) -> Chaos {
             }
             (None, _) => SimTime::ZERO,
         };
+        let shapes = match (&v.shapes, name) {
+            (None, _) => vec![PartitionShape::Isolate],
+            (Some(list), "partition") => {
+                let mut out = Vec::new();
+                for (j, n) in list.iter().enumerate() {
+                    match PartitionShape::ALL.iter().find(|(_, name)| name == n) {
+                        Some((shape, _)) => out.push(*shape),
+                        None => c.err_help(
+                            p.key("shapes").index(j),
+                            format!("unknown partition shape \"{n}\""),
+                            "shapes are isolate, halves, brokers",
+                        ),
+                    }
+                }
+                if list.is_empty() {
+                    c.err(p.key("shapes"), "give at least one shape");
+                }
+                out
+            }
+            (Some(_), _) => {
+                c.err(
+                    p.key("shapes"),
+                    format!("`shapes` applies only to partition, not {name}"),
+                );
+                Vec::new()
+            }
+        };
         Some(EpisodeChaos {
             mean_interval,
             duration,
             oneway_probability,
             processing,
+            shapes,
         })
     };
     let consumer_crash = f.consumer_crash.as_ref().map(|cc| {

@@ -290,26 +290,26 @@ impl Injector {
         (fate, [Some(at), second])
     }
 
+    /// Applies the first link fault waiting for a message like this one
+    /// (one fault per message, so faults armed together catch successive
+    /// messages).
     fn apply_link_faults(&mut self, from: NodeId, to: NodeId, kind: &'static str, fate: &mut Fate) {
-        if self.links.is_empty() {
+        let Some(i) = self
+            .links
+            .iter()
+            .position(|f| f.from == from && f.to == to && f.kind.is_none_or(|k| k == kind))
+        else {
             return;
+        };
+        let f = &mut self.links[i];
+        match f.effect {
+            LinkEffect::Drop => fate.dropped = Some(DropCause::Loss),
+            LinkEffect::Duplicate => fate.duplicate = true,
+            LinkEffect::Delay { extra, reorder } => fate.delay = Some((extra, reorder)),
         }
-        let mut i = 0;
-        while i < self.links.len() {
-            let f = &mut self.links[i];
-            if f.from == from && f.to == to && f.kind.is_none_or(|k| k == kind) {
-                match f.effect {
-                    LinkEffect::Drop => fate.dropped = Some(DropCause::Loss),
-                    LinkEffect::Duplicate => fate.duplicate = true,
-                    LinkEffect::Delay { extra, reorder } => fate.delay = Some((extra, reorder)),
-                }
-                f.remaining -= 1;
-                if f.remaining == 0 {
-                    self.links.remove(i);
-                    continue;
-                }
-            }
-            i += 1;
+        f.remaining -= 1;
+        if f.remaining == 0 {
+            self.links.remove(i);
         }
     }
 

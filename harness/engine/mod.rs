@@ -22,7 +22,7 @@ use faultline_models::model::{Message, Outbox};
 use faultline_models::rng::Stream;
 use faultline_models::{Cx, History, Model, NodeId, SimRng, SimTime};
 
-use crate::faults::{EpisodeChaos, FaultAction, FaultPlan, Latency, PointSpec};
+use crate::faults::{EpisodeChaos, FaultAction, FaultPlan, Latency, PartitionShape, PointSpec};
 
 /// Index of each kind of chaos episode's stream in `Engine::episodes`.
 const BROKER_CRASH: usize = 0;
@@ -687,17 +687,44 @@ impl<M: Model> Engine<M> {
         if self.healed_at.is_some() {
             return;
         }
-        let n = self.model.node_count();
+        let n = self.model.node_count() as u16;
         let rng = &mut self.episodes[PARTITION];
-        let victim = NodeId(rng.below(n as u64) as u16);
-        let others: Vec<NodeId> = (0..n as u16).map(NodeId).filter(|x| *x != victim).collect();
-        let oneway = rng.chance(e.oneway_probability);
-        // A one-way cut isolates either the victim's sends or its receives.
-        let (a, b) = if oneway && rng.chance(0.5) {
-            (others, vec![victim])
-        } else {
-            (vec![victim], others)
+        let shape = e.shapes[rng.below(e.shapes.len() as u64) as usize];
+        let (mut a, mut b): (Vec<NodeId>, Vec<NodeId>) = match shape {
+            PartitionShape::Isolate => {
+                let victim = NodeId(rng.below(u64::from(n)) as u16);
+                (
+                    vec![victim],
+                    (0..n).map(NodeId).filter(|x| *x != victim).collect(),
+                )
+            }
+            PartitionShape::Halves => {
+                let mut sides = (Vec::new(), Vec::new());
+                for x in (0..n).map(NodeId) {
+                    if rng.chance(0.5) {
+                        sides.0.push(x);
+                    } else {
+                        sides.1.push(x);
+                    }
+                }
+                sides
+            }
+            PartitionShape::Brokers => (0..n)
+                .map(NodeId)
+                .partition(|x| self.roles.brokers.contains(x)),
         };
+        if a.is_empty() || b.is_empty() {
+            // A degenerate split cuts nothing: isolate the first node instead.
+            let all: Vec<NodeId> = a.into_iter().chain(b).collect();
+            a = vec![all[0]];
+            b = all[1..].to_vec();
+        }
+        let rng = &mut self.episodes[PARTITION];
+        let oneway = rng.chance(e.oneway_probability);
+        // A one-way cut stops either side's messages to the other.
+        if oneway && rng.chance(0.5) {
+            std::mem::swap(&mut a, &mut b);
+        }
         let len = self.episode_length(PARTITION, &e);
         self.start_partition(a, b, oneway, Some(len));
         self.schedule_episode(PARTITION, &e, Item::PartitionEpisode);

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkers::Invariant;
 
-use super::values::{AcksValue, LatencyValue, MessageChaosValue, MsRange};
+use super::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
 
 /// A whole scenario file.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -66,13 +66,26 @@ pub struct TopicFile {
 }
 
 /// How messages pick their entity: `"uniform"` or `{ zipf = 1.1 }`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum KeyDistributionFile {
     /// All entities equally likely.
     Uniform,
     /// Zipf skew with this exponent.
     Zipf(f64),
+}
+
+impl Serialize for KeyDistributionFile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            KeyDistributionFile::Uniform => s.serialize_str("uniform"),
+            KeyDistributionFile::Zipf(x) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("zipf", x)?;
+                m.end()
+            }
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for KeyDistributionFile {
@@ -234,7 +247,7 @@ pub struct FaultsFile {
     /// When faults stop and the liveness phase begins (default: when the
     /// last record is produced or the last timed fault ends, whichever is
     /// later).
-    pub window_ms: Option<u64>,
+    pub window_ms: Option<Millis>,
     /// Explicit faults.
     #[serde(default)]
     pub timeline: Vec<TimelineFile>,
@@ -249,13 +262,13 @@ pub struct FaultsFile {
 #[serde(deny_unknown_fields)]
 pub struct TimelineFile {
     /// When the fault starts (or is armed, for point crashes).
-    pub at_ms: u64,
+    pub at_ms: Millis,
     /// Crash this node.
     pub crash: Option<String>,
     /// Where: `now` (default) or a crash point.
     pub point: Option<String>,
     /// Restart delay (default: when the fault window closes).
-    pub restart_after_ms: Option<u64>,
+    pub restart_after_ms: Option<Millis>,
     /// Cut the network between two sides: `[["b1"], ["c1", "c2"]]`.
     pub partition: Option<Vec<Vec<String>>>,
     /// Cut one node off from all others.
@@ -263,7 +276,7 @@ pub struct TimelineFile {
     /// Cut only the first side's messages to the second.
     pub oneway: Option<bool>,
     /// Heal delay (default: when the fault window closes).
-    pub heal_after_ms: Option<u64>,
+    pub heal_after_ms: Option<Millis>,
     /// Drop the next messages on a link.
     pub drop: Option<LinkFile>,
     /// Deliver the next messages on a link twice.
@@ -273,9 +286,9 @@ pub struct TimelineFile {
     /// Make this consumer slow.
     pub slow: Option<String>,
     /// Processing time per record while slow.
-    pub processing_ms: Option<u64>,
+    pub processing_ms: Option<Millis>,
     /// How long it stays slow (default: until the window closes).
-    pub for_ms: Option<u64>,
+    pub for_ms: Option<Millis>,
 }
 
 /// A link fault's target.
@@ -291,7 +304,7 @@ pub struct LinkFile {
     /// How many messages (default 1).
     pub count: Option<u64>,
     /// Extra delay (delay only).
-    pub extra_ms: Option<u64>,
+    pub extra_ms: Option<Millis>,
     /// Let later messages overtake (delay only).
     pub reorder: Option<bool>,
 }
@@ -342,6 +355,9 @@ pub struct EpisodeFile {
     pub oneway_probability: Option<f64>,
     /// Slow: processing time per record while slow.
     pub processing_ms: Option<u64>,
+    /// Partitions: which shapes episodes take (`isolate`, `halves`,
+    /// `brokers`; default `["isolate"]`).
+    pub shapes: Option<Vec<String>>,
 }
 
 /// `[limits]`.

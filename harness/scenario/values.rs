@@ -6,10 +6,82 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+/// A time in milliseconds, written as an integer or with a fraction (down
+/// to microseconds: `3006.347`). Timeline faults use it, so a fault recorded
+/// at any instant of a run can be written back exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Millis(pub u64);
+
+impl Millis {
+    /// Microseconds.
+    pub fn as_us(self) -> u64 {
+        self.0
+    }
+
+    /// Whole milliseconds (rounded down).
+    pub fn as_ms(self) -> u64 {
+        self.0 / 1000
+    }
+}
+
+impl Serialize for Millis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_multiple_of(1000) {
+            s.serialize_u64(self.0 / 1000)
+        } else {
+            s.serialize_f64(self.0 as f64 / 1000.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Millis;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("milliseconds (an integer, or a number with up to three decimals)")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Millis, E> {
+                v.checked_mul(1000)
+                    .map(Millis)
+                    .ok_or_else(|| E::custom(format!("{v} is too large for this field")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Millis, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("{v} is negative; expected milliseconds >= 0")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Millis, E> {
+                if !v.is_finite() || !(0.0..=1e15).contains(&v) {
+                    return Err(E::custom(format!(
+                        "{v} is not a valid number of milliseconds"
+                    )));
+                }
+                Ok(Millis((v * 1000.0).round() as u64))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A duration in milliseconds: one value, or a `[min, max]` range sampled
 /// uniformly.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MsRange(pub u64, pub u64);
+
+impl Serialize for MsRange {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        if self.0 == self.1 {
+            return s.serialize_u64(self.0);
+        }
+        let mut seq = s.serialize_seq(Some(2))?;
+        seq.serialize_element(&self.0)?;
+        seq.serialize_element(&self.1)?;
+        seq.end()
+    }
+}
 
 impl<'de> Deserialize<'de> for MsRange {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -52,7 +124,7 @@ impl<'de> Deserialize<'de> for MsRange {
 }
 
 /// Producer `acks`: `"all"` (or `-1`), `"1"` / `1`, `"0"` / `0`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AcksValue {
     /// `acks=0`.
     Zero,
@@ -60,6 +132,16 @@ pub enum AcksValue {
     One,
     /// `acks=all`.
     All,
+}
+
+impl Serialize for AcksValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            AcksValue::Zero => "0",
+            AcksValue::One => "1",
+            AcksValue::All => "all",
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for AcksValue {
@@ -101,7 +183,7 @@ impl<'de> Deserialize<'de> for AcksValue {
 /// Network latency: a constant, a `[min, max]` uniform range, or
 /// `{ mean = .., max = .. }` exponential (all in milliseconds, fractions
 /// allowed).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LatencyValue {
     /// Always this many milliseconds.
     Constant(f64),
@@ -114,6 +196,27 @@ pub enum LatencyValue {
         /// Cap.
         max: f64,
     },
+}
+
+impl Serialize for LatencyValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match *self {
+            LatencyValue::Constant(x) => s.serialize_f64(x),
+            LatencyValue::Uniform(lo, hi) => {
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&lo)?;
+                seq.serialize_element(&hi)?;
+                seq.end()
+            }
+            LatencyValue::Exponential { mean, max } => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("mean", &mean)?;
+                m.serialize_entry("max", &max)?;
+                m.end()
+            }
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for LatencyValue {
@@ -168,7 +271,7 @@ impl<'de> Deserialize<'de> for LatencyValue {
 /// A per-message chaos fault: a bare probability, or a table with the
 /// probability, the message kinds it applies to and (for delays) the extra
 /// delay range.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct MessageChaosValue {
     /// Probability per message.
     pub probability: f64,
@@ -177,8 +280,25 @@ pub struct MessageChaosValue {
     /// Extra delay range in milliseconds (delay and reorder).
     pub extra_ms: Option<MsRange>,
     /// Written as a bare probability rather than a table.
-    #[serde(skip)]
     pub bare: bool,
+}
+
+impl Serialize for MessageChaosValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        if self.kinds.is_empty() && self.extra_ms.is_none() {
+            return s.serialize_f64(self.probability);
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("probability", &self.probability)?;
+        if !self.kinds.is_empty() {
+            m.serialize_entry("kinds", &self.kinds)?;
+        }
+        if let Some(e) = &self.extra_ms {
+            m.serialize_entry("extra_ms", e)?;
+        }
+        m.end()
+    }
 }
 
 impl<'de> Deserialize<'de> for MessageChaosValue {

@@ -41,6 +41,8 @@ pub enum Stream {
     Restart,
     /// How long the ends of a broken connection take to notice.
     Connection,
+    /// The fault mix a seed draws in swarm testing.
+    Swarm,
     /// A node's own decisions (jitter, sticky partitions, processing time).
     Node(u16),
     /// The randomness a handler asks for, per node.
@@ -63,6 +65,7 @@ impl Stream {
             Stream::Slow => 10,
             Stream::Restart => 11,
             Stream::Connection => 12,
+            Stream::Swarm => 13,
             Stream::Node(n) => (1 << 32) | u64::from(n),
             Stream::Handler(n) => (2 << 32) | u64::from(n),
         }

@@ -1,0 +1,139 @@
+//! Fault coverage: which kinds of fault a run actually injected, and which
+//! kinds a scenario enables. A kind enabled but never fired means the test
+//! could not have caught what that fault provokes.
+
+use serde::{Deserialize, Serialize};
+
+use faultline_models::History;
+use faultline_models::event::{DropCause, EventKind};
+use faultline_models::kafka::{Layout, Role};
+
+use crate::faults::{FaultAction, FaultPlan, LinkEffect};
+
+/// A kind of fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// A message lost (its connection broken).
+    Loss,
+    /// A message delivered twice.
+    Duplicate,
+    /// A message held back, later ones queueing behind.
+    Delay,
+    /// A message held back, later ones overtaking.
+    Reorder,
+    /// A consumer crash.
+    ConsumerCrash,
+    /// A broker crash.
+    BrokerCrash,
+    /// A network partition.
+    Partition,
+    /// A slow consumer.
+    Slow,
+}
+
+impl FaultKind {
+    /// Every kind, in report order.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Loss,
+        FaultKind::Duplicate,
+        FaultKind::Delay,
+        FaultKind::Reorder,
+        FaultKind::ConsumerCrash,
+        FaultKind::BrokerCrash,
+        FaultKind::Partition,
+        FaultKind::Slow,
+    ];
+
+    /// The kebab-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Loss => "loss",
+            FaultKind::Duplicate => "duplicate",
+            FaultKind::Delay => "delay",
+            FaultKind::Reorder => "reorder",
+            FaultKind::ConsumerCrash => "consumer-crash",
+            FaultKind::BrokerCrash => "broker-crash",
+            FaultKind::Partition => "partition",
+            FaultKind::Slow => "slow",
+        }
+    }
+
+    fn index(self) -> usize {
+        FaultKind::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+}
+
+/// How many faults of each kind one run injected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage(pub [u32; 8]);
+
+impl Coverage {
+    /// Counts the faults in a history.
+    pub fn of(history: &History, layout: &Layout) -> Coverage {
+        let mut c = Coverage::default();
+        for e in &history.events {
+            let kind = match e.kind {
+                EventKind::MessageDropped {
+                    cause: DropCause::Loss,
+                    ..
+                } => FaultKind::Loss,
+                EventKind::MessageDuplicated { .. } => FaultKind::Duplicate,
+                EventKind::MessageDelayed { reorder: false, .. } => FaultKind::Delay,
+                EventKind::MessageDelayed { reorder: true, .. } => FaultKind::Reorder,
+                EventKind::Crashed { node, .. } => match layout.roles.get(node.index()) {
+                    Some(Role::Broker(_)) => FaultKind::BrokerCrash,
+                    _ => FaultKind::ConsumerCrash,
+                },
+                EventKind::PartitionStarted { .. } => FaultKind::Partition,
+                EventKind::SlowStarted { .. } => FaultKind::Slow,
+                _ => continue,
+            };
+            c.0[kind.index()] += 1;
+        }
+        c
+    }
+
+    /// Faults of `kind`.
+    pub fn get(&self, kind: FaultKind) -> u32 {
+        self.0[kind.index()]
+    }
+}
+
+/// The kinds of fault a plan can inject (its chaos mix and its timeline).
+pub fn enabled(plan: &FaultPlan, layout: &Layout) -> Vec<FaultKind> {
+    let c = &plan.chaos;
+    let mut kinds: Vec<FaultKind> = [
+        (c.loss.is_some(), FaultKind::Loss),
+        (c.duplicate.is_some(), FaultKind::Duplicate),
+        (c.delay.is_some(), FaultKind::Delay),
+        (c.reorder.is_some(), FaultKind::Reorder),
+        (c.consumer_crash.is_some(), FaultKind::ConsumerCrash),
+        (c.broker_crash.is_some(), FaultKind::BrokerCrash),
+        (c.partition.is_some(), FaultKind::Partition),
+        (c.slow.is_some(), FaultKind::Slow),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, k)| *k)
+    .collect();
+    for f in &plan.timeline {
+        kinds.push(match &f.action {
+            FaultAction::Crash { node, .. } => match layout.roles.get(node.index()) {
+                Some(Role::Broker(_)) => FaultKind::BrokerCrash,
+                _ => FaultKind::ConsumerCrash,
+            },
+            FaultAction::Partition { .. } => FaultKind::Partition,
+            FaultAction::Slow { .. } => FaultKind::Slow,
+            FaultAction::Link { effect, .. } => match effect {
+                LinkEffect::Drop => FaultKind::Loss,
+                LinkEffect::Duplicate => FaultKind::Duplicate,
+                LinkEffect::Delay { reorder: false, .. } => FaultKind::Delay,
+                LinkEffect::Delay { reorder: true, .. } => FaultKind::Reorder,
+            },
+        });
+    }
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}

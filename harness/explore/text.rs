@@ -1,0 +1,96 @@
+//! The console summary of an exploration.
+
+use std::fmt::Write;
+
+use super::Exploration;
+
+/// Violations per invariant, fault coverage, and the fault kinds that never
+/// fired.
+pub fn summary(x: &Exploration) -> String {
+    let mut s = String::new();
+    let shards = if x.shards.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = x
+            .shards
+            .iter()
+            .map(|sh| format!("{}/{}", sh.index, sh.count))
+            .collect();
+        format!(", shard {}", list.join(" "))
+    };
+    let _ = writeln!(
+        s,
+        "explored {} [{}]: seeds {}..{}{shards}, {} runs, swarm {}{}",
+        x.scenario.path,
+        x.scenario.name,
+        x.seeds.start,
+        x.seeds.end,
+        x.runs,
+        if x.swarm { "on" } else { "off" },
+        if x.stopped_early {
+            ", stopped at the first failure"
+        } else {
+            ""
+        }
+    );
+    if x.violations.is_empty() {
+        let _ = writeln!(s, "no invariant violated");
+    } else {
+        let _ = writeln!(s, "violated invariants:");
+        for v in &x.violations {
+            let _ = writeln!(
+                s,
+                "  {:<14} {:>7} seed{} {:<12} first: seed {}",
+                v.invariant.name(),
+                v.seeds,
+                if v.seeds == 1 { " " } else { "s" },
+                if v.expected {
+                    "(expected)"
+                } else {
+                    "UNEXPECTED"
+                },
+                v.first_seed
+            );
+        }
+    }
+    let _ = writeln!(s, "fault coverage:        fired     runs  failing runs");
+    for c in &x.coverage {
+        if !c.enabled && c.runs == 0 {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "  {:<15} {:>10} {:>8} {:>13}",
+            c.kind.name(),
+            c.fired,
+            c.runs,
+            c.failing_runs
+        );
+    }
+    for k in x.never_fired() {
+        let _ = writeln!(
+            s,
+            "warning: {} is enabled but never fired: these runs could not have caught what it provokes",
+            k.name()
+        );
+    }
+    if x.failures.is_empty() {
+        let _ = writeln!(s, "every seed met the scenario's expectations");
+    } else {
+        let first = &x.failures[0];
+        let _ = writeln!(
+            s,
+            "{} seed{} did not meet the scenario's expectations; the first: faultline run {} --seed {}{}",
+            x.failures.len(),
+            if x.failures.len() == 1 { "" } else { "s" },
+            x.scenario.path,
+            first.seed,
+            if x.swarm {
+                "  (explore draws a swarm fault mix: reproduce with faultline explore --seeds N..N+1, or shrink it)"
+            } else {
+                ""
+            }
+        );
+    }
+    s
+}
