@@ -36,13 +36,14 @@ pub mod run;
 pub mod scenario;
 pub mod setup;
 pub mod shrink;
+pub mod testing;
 
 pub use checkers::{Finding, Invariant};
 pub use faultline_models as models;
 pub use faultline_models::kafka::CommitMode;
 pub use faultline_models::{Delivery, Handler, HandlerCx, Outcome};
 pub use registry::Registry;
-pub use run::{Run, run, simulate};
+pub use run::{Run, run, run_with, simulate};
 pub use setup::Setup;
 
 /// This build's version, recorded in every result.

@@ -23,7 +23,7 @@ use crate::explore::plan_for;
 use crate::history::jsonl::point_name;
 use crate::registry::Registry;
 use crate::run::{Run, run_with};
-use crate::scenario::schema::{ChaosFile, ExpectFile, LinkFile, ScenarioFile, TimelineFile};
+use crate::scenario::schema::{ChaosFile, LinkFile, ScenarioFile, TimelineFile};
 use crate::scenario::values::Millis;
 use crate::setup::Setup;
 
@@ -86,7 +86,12 @@ impl Shrunk {
             }
         }
         head.push_str(&format!(
-            ".\n# Reproduce: faultline run <this file>\n\n{}",
+            ".\n# Reproduce: faultline run <this file>{}\n\n{}",
+            if self.file.expect.violate.contains(&self.invariant) {
+                " (passes: the scenario expects the violation)"
+            } else {
+                " (fails until the bug is fixed)"
+            },
             toml::to_string(&self.file).unwrap_or_default()
         ));
         head
@@ -147,16 +152,18 @@ pub fn shrink(
     current.faults.chaos = ChaosFile::default();
     current.faults.timeline = realized;
     current.faults.window_ms = Some(Millis(plan.window_end.as_us()));
-    // A shrunk scenario demonstrates exactly this violation.
-    current.expect = ExpectFile {
-        hold: Vec::new(),
-        violate: vec![invariant],
-        allow: Invariant::ALL
-            .iter()
-            .copied()
-            .filter(|i| *i != invariant)
-            .collect(),
-    };
+    // The invariant keeps the scenario's expectation: a violation the
+    // scenario expects is a demonstration that passes, one it does not is
+    // a regression that fails until the bug is fixed. Other expected
+    // violations may not survive shrinking, so they are no longer judged.
+    let violate_others = std::mem::take(&mut current.expect.violate);
+    for i in violate_others {
+        if i == invariant {
+            current.expect.violate.push(i);
+        } else {
+            current.expect.allow.push(i);
+        }
+    }
     if !s.fails(&current) {
         return Err(ShrinkError::NotReproducible(seed));
     }

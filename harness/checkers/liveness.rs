@@ -34,6 +34,7 @@ pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdict
         _ => format!("the run stopped ({}) before draining", stats.stop.name()),
     };
     let mut f = Finding::new(Invariant::Liveness, summary);
+    let mut chain = Vec::new();
     let layout = names.layout;
     for (g, meta) in layout.groups.iter().enumerate() {
         let topic = &layout.topics[usize::from(meta.topic)];
@@ -51,6 +52,12 @@ pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdict
                         .committed(GroupId(g as u16), pid)
                         .map_or_else(|| "nothing".to_owned(), |c| c.to_string())
                 ));
+                if let Some((newer, stale)) = last_regression(names, GroupId(g as u16), pid) {
+                    f.explanation.push(format!(
+                        "its committed offset went backwards: a commit of an older position was accepted after a newer one (a duplicated or delayed request), and a consumer with nothing new to commit does not commit again; see events {newer} and {stale}"
+                    ));
+                    chain.extend([newer, stale]);
+                }
             }
         }
     }
@@ -75,7 +82,36 @@ pub fn check(names: &Names<'_>, world: &KafkaWorld, stats: &RunStats) -> Verdict
         .map(|(i, _)| i)
         .take(6)
         .collect();
+    tail.extend(chain);
     f.explanation.extend(narrate(&mut tail, names));
     f.witness = tail;
     (1, vec![f])
+}
+
+/// The last time the committed offset of `(group, partition)` went
+/// backwards: `(the newer commit, the stale one accepted after it)`.
+fn last_regression(
+    names: &Names<'_>,
+    group: GroupId,
+    partition: faultline_models::PartitionId,
+) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, u64)> = None;
+    let mut found = None;
+    for (i, e) in names.history.events.iter().enumerate() {
+        if let EventKind::CommitAccepted {
+            group: g,
+            partition: p,
+            offset,
+            ..
+        } = e.kind
+            && g == group
+            && p == partition
+        {
+            match best {
+                Some((newer, high)) if offset < high => found = Some((newer, i)),
+                _ => best = Some((i, offset)),
+            }
+        }
+    }
+    found
 }

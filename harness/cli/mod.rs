@@ -4,13 +4,17 @@
 //! replay that did not reproduce); 2 bad input or usage.
 
 mod bench;
+mod explore;
+mod merge;
 mod replay;
 mod run;
+mod shrink;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use faultline::explore::Shard;
 
 /// Deterministic simulator and chaos test harness for messaging systems.
 #[derive(Parser, Debug)]
@@ -32,12 +36,93 @@ enum Command {
         /// Run with this seed instead of the file's.
         #[arg(long)]
         seed: Option<u64>,
+        /// Use the seed's swarm fault mix, as `explore` draws it, instead of
+        /// the scenario's chaos rates (to rerun a seed explore reported).
+        #[arg(long)]
+        swarm: bool,
         /// Output directory (default: reports/<scenario>).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print only failures and the final tally.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Explore many seeds: each draws its own fault mix within the
+    /// scenario's chaos bounds (swarm testing). Prints violated invariants
+    /// with their first seed, and fault coverage; writes explore.json and
+    /// shrinks the first violation of each invariant.
+    ///
+    /// Exit 0 when every seed keeps the invariants the scenario expects to
+    /// hold (and some seed violates each it expects violated), 1 otherwise.
+    Explore {
+        /// A scenario file (.toml) or a directory of them.
+        path: PathBuf,
+        /// Seeds: A..B (B excluded) or a count N (0..N).
+        #[arg(long, default_value = "0..1000", value_parser = faultline::explore::parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Runs in parallel (default: the number of cores).
+        #[arg(long, short, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
+        /// Explore only shard K of N (seeds with seed % N == K - 1); merge
+        /// the shards' explore.json files with `faultline merge`.
+        #[arg(long, value_parser = Shard::parse)]
+        shard: Option<Shard>,
+        /// Stop at the first seed that violates an invariant.
+        #[arg(long)]
+        until_first: bool,
+        /// Run every seed with the scenario's own chaos rates.
+        #[arg(long)]
+        no_swarm: bool,
+        /// Do not shrink the violations found.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Save shrunk unexpected violations here, and replay the scenarios
+        /// in it before exploring.
+        #[arg(long, value_name = "DIR")]
+        save_regressions: Option<PathBuf>,
+        /// Shift the seed range by an offset derived from the git commit
+        /// (git rev-parse HEAD, else $GITHUB_SHA or $CI_COMMIT_SHA), so CI
+        /// tries new seeds on every commit; the effective range is printed.
+        #[arg(long)]
+        seed_from_git: bool,
+        /// Output directory (default: reports/<scenario>/explore, or
+        /// reports/explore for a directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// No progress bar, no passing regressions.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Merge the explore.json files of shards into one summary.
+    Merge {
+        /// The shards' explore.json files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the merged explore.json here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Shrink a failing run to a minimal scenario file that still violates
+    /// the same invariant.
+    ///
+    /// Takes a result.json (faultline run), an explore.json (its first
+    /// failure) or a scenario file with --seed.
+    Shrink {
+        /// result.json, explore.json or a scenario .toml.
+        input: PathBuf,
+        /// The seed (default: the recorded one, or the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The seed ran under its swarm fault mix (recorded files say so).
+        #[arg(long)]
+        swarm: bool,
+        /// The invariant to preserve (default: the first the run violates
+        /// unexpectedly, else the first it violates).
+        #[arg(long, value_parser = shrink::parse_invariant)]
+        invariant: Option<faultline::Invariant>,
+        /// Output directory (default: reports/<scenario>/shrunk).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Re-run a recorded result and confirm its history digest matches.
     Replay {
@@ -104,9 +189,46 @@ pub fn main() -> ExitCode {
         Command::Run {
             path,
             seed,
+            swarm,
             out,
             quiet,
-        } => run::run(&path, seed, out.as_deref(), quiet),
+        } => run::run(&path, seed, swarm, out.as_deref(), quiet),
+        Command::Explore {
+            path,
+            seeds,
+            jobs,
+            shard,
+            until_first,
+            no_swarm,
+            no_shrink,
+            save_regressions,
+            seed_from_git,
+            out,
+            quiet,
+        } => explore::command(explore::Args {
+            path,
+            seeds,
+            jobs: jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                |j| j as usize,
+            ),
+            shard,
+            until_first,
+            swarm: !no_swarm,
+            shrink: !no_shrink,
+            regressions: save_regressions,
+            seed_from_git,
+            out,
+            quiet,
+        }),
+        Command::Merge { files, out } => merge::command(&files, out.as_deref()),
+        Command::Shrink {
+            input,
+            seed,
+            swarm,
+            invariant,
+            out,
+        } => shrink::command(&input, seed, swarm, invariant, out.as_deref()),
         Command::Replay { result, out } => replay::replay(&result, out.as_deref()),
         Command::Bench { scenario, seeds } => bench::bench(&scenario, seeds),
     };

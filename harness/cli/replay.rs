@@ -64,9 +64,10 @@ pub fn replay(result: &Path, out: Option<&Path>) -> Status {
         Ok(x) => x,
         Err(e) => return report_error(&e),
     };
-    let run = faultline::run(&setup, recorded.seed);
+    let plan = faultline::explore::plan_for(&setup, recorded.seed, recorded.swarm);
+    let run = faultline::run_with(&setup, &plan, recorded.seed);
     let replayed = match out {
-        Some(dir) => match write_outputs(dir, &loaded, &run) {
+        Some(dir) => match write_outputs(dir, &loaded, &run, recorded.swarm) {
             Ok(r) => r.history_digest,
             Err(e) => {
                 eprintln!("error: {}: cannot write the report: {e}", dir.display());

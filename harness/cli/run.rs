@@ -4,6 +4,7 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use faultline::explore::plan_for;
 use faultline::history::jsonl::write_history;
 use faultline::registry::Registry;
 use faultline::report::text::summary;
@@ -14,7 +15,7 @@ use faultline::setup::Setup;
 use super::Status;
 
 /// Runs a file or a directory of scenarios.
-pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> Status {
+pub fn run(path: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, quiet: bool) -> Status {
     if path.is_dir() {
         let mut files = Vec::new();
         if let Err(e) = collect(path, &mut files) {
@@ -33,7 +34,7 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
         let mut status = Status::Ok;
         for file in &files {
             let rel = file.strip_prefix(path).unwrap_or(file);
-            let s = run_file(file, seed, &report_dir(&base, rel), quiet, false);
+            let s = run_file(file, seed, swarm, &report_dir(&base, rel), quiet, false);
             match s {
                 Status::Ok => passed += 1,
                 Status::Failed => failed += 1,
@@ -52,13 +53,13 @@ pub fn run(path: &Path, seed: Option<u64>, out: Option<&Path>, quiet: bool) -> S
             || PathBuf::from("reports").join(path.file_stem().unwrap_or_default()),
             Path::to_path_buf,
         );
-        run_file(path, seed, &dir, quiet, true)
+        run_file(path, seed, swarm, &dir, quiet, true)
     }
 }
 
 /// Every `*.toml` under `dir`, sorted, recursively. Symbolic links to
 /// directories are not followed (no loops, nothing outside the tree).
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
@@ -78,7 +79,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// The report directory of a scenario found at `rel` below the scanned
 /// directory: the same relative path without `.toml`, with any component
 /// that could leave the output directory replaced.
-fn report_dir(base: &Path, rel: &Path) -> PathBuf {
+pub fn report_dir(base: &Path, rel: &Path) -> PathBuf {
     let mut dir = base.to_path_buf();
     for c in rel.with_extension("").components() {
         match c {
@@ -98,14 +99,21 @@ pub fn report_error(e: &ScenarioError) -> Status {
     Status::BadInput
 }
 
-fn run_file(path: &Path, seed: Option<u64>, out: &Path, quiet: bool, detail: bool) -> Status {
+fn run_file(
+    path: &Path,
+    seed: Option<u64>,
+    swarm: bool,
+    out: &Path,
+    quiet: bool,
+    detail: bool,
+) -> Status {
     let (loaded, setup) = match Setup::load(path, &Registry::with_built_ins()) {
         Ok(x) => x,
         Err(e) => return report_error(&e),
     };
     let seed = seed.unwrap_or(setup.seed);
-    let run = faultline::run(&setup, seed);
-    match write_outputs(out, &loaded, &run) {
+    let run = faultline::run_with(&setup, &plan_for(&setup, seed, swarm), seed);
+    match write_outputs(out, &loaded, &run, swarm) {
         Ok(result) => {
             let pass = result.verdict == "pass";
             if !quiet || !pass {
@@ -125,12 +133,13 @@ pub fn write_outputs(
     dir: &Path,
     loaded: &Loaded,
     run: &faultline::Run,
+    swarm: bool,
 ) -> std::io::Result<ResultFile> {
     fs::create_dir_all(dir)?;
     let mut history = BufWriter::new(fs::File::create(dir.join("history.jsonl"))?);
     let digest = write_history(&mut history, &run.sim.names())?;
     history.flush()?;
-    let result = build_result(loaded, run, digest);
+    let result = build_result(loaded, run, swarm, digest);
     let mut json = serde_json::to_string_pretty(&result).map_err(std::io::Error::other)?;
     json.push('\n');
     fs::write(dir.join("result.json"), json)?;

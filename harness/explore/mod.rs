@@ -22,9 +22,8 @@ use crate::setup::Setup;
 
 pub use coverage::{Coverage, FaultKind};
 
-/// Seeds run per parallel round: fixed, so `--until-first` stops at the
-/// same place whatever the number of jobs.
-pub const ROUND: usize = 256;
+/// Seeds run per parallel round (bounds the outcomes held at once).
+pub const ROUND: usize = 1024;
 
 /// One shard of a seed range: seeds with `seed % count == index - 1`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,7 +112,7 @@ pub struct SeedOutcome {
     pub seed: u64,
     /// The invariants violated (expected or not).
     pub violated: Vec<Invariant>,
-    /// The invariants whose expectation was not met.
+    /// The invariants the scenario expects to hold that it violated.
     pub missed: Vec<Invariant>,
     /// The faults it injected.
     pub coverage: Coverage,
@@ -133,8 +132,8 @@ pub struct Failure {
 pub struct Violations {
     /// The invariant.
     pub invariant: Invariant,
-    /// Whether the scenario expects it violated.
-    pub expected: bool,
+    /// What the scenario expects of it: `hold`, `violate` or `allow`.
+    pub expect: String,
     /// Seeds that violated it.
     pub seeds: u64,
     /// The first of them.
@@ -176,6 +175,10 @@ pub struct Exploration {
     pub runs: u64,
     /// Per fault kind.
     pub coverage: Vec<KindCoverage>,
+    /// Invariants the scenario expects violated (by some seed).
+    pub expected_violations: Vec<Invariant>,
+    /// Invariants the scenario does not judge.
+    pub allowed: Vec<Invariant>,
     /// Per violated invariant, in report order.
     pub violations: Vec<Violations>,
     /// Seeds that did not meet the scenario's expectations, in seed order.
@@ -206,11 +209,14 @@ pub fn run_seed(setup: &Setup, seed: u64, swarm: bool) -> SeedOutcome {
             .filter(|j| j.violations > 0)
             .map(|j| j.invariant)
             .collect(),
+        // An expected violation is a demonstration: across many seeds it
+        // must happen somewhere (see `Exploration::undemonstrated`), not in
+        // every seed.
         missed: run
             .verdict
             .judgements
             .iter()
-            .filter(|j| !j.met)
+            .filter(|j| !j.met && j.expect != crate::setup::Expect::Violate)
             .map(|j| j.invariant)
             .collect(),
         coverage: Coverage::of(&run.sim.history, run.sim.world.layout()),
@@ -218,23 +224,14 @@ pub fn run_seed(setup: &Setup, seed: u64, swarm: bool) -> SeedOutcome {
 }
 
 /// Explores `setup` over the seeds of `opts`, calling `progress` after
-/// each round with the outcomes so far (for a progress bar). The result
+/// each seed (from the worker threads; for a progress bar). The result
 /// does not depend on `opts.jobs`.
 pub fn explore(
     setup: &Setup,
     scenario: ScenarioRef,
     opts: &Options,
-    progress: &(dyn Fn(&[SeedOutcome]) + Sync),
+    progress: &(dyn Fn(&SeedOutcome) + Sync),
 ) -> Exploration {
-    let seeds: Vec<u64> = opts
-        .seeds
-        .clone()
-        .filter(|s| opts.shard.is_none_or(|sh| sh.includes(*s)))
-        .collect();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .expect("a thread pool");
     let layout = faultline_models::kafka::KafkaWorld::new(
         &setup.spec,
         &mut faultline_models::SimRng::new(0, faultline_models::rng::Stream::Workload),
@@ -242,6 +239,13 @@ pub fn explore(
     .layout()
     .clone();
     let enabled = coverage::enabled(&setup.plan, &layout);
+    let with = |want: crate::setup::Expect| -> Vec<Invariant> {
+        Invariant::ALL
+            .iter()
+            .copied()
+            .filter(|&i| setup.expectation(i) == want)
+            .collect()
+    };
     let mut out = Exploration {
         schema_version: 1,
         faultline_version: crate::VERSION.to_owned(),
@@ -260,29 +264,47 @@ pub fn explore(
                 failing_runs: 0,
             })
             .collect(),
+        expected_violations: with(crate::setup::Expect::Violate),
+        allowed: with(crate::setup::Expect::Allow),
         violations: Vec::new(),
         failures: Vec::new(),
         stopped_early: false,
     };
-    let expected: Vec<Invariant> = setup
-        .expect
-        .iter()
-        .filter(|(_, e)| *e == crate::setup::Expect::Violate)
-        .map(|(i, _)| *i)
-        .collect();
-    for (r, round) in seeds.chunks(ROUND).enumerate() {
-        let outcomes: Vec<SeedOutcome> = if opts.jobs <= 1 {
-            round
-                .iter()
-                .map(|&s| run_seed(setup, s, opts.swarm))
-                .collect()
-        } else {
-            pool.install(|| {
-                round
-                    .par_iter()
-                    .map(|&s| run_seed(setup, s, opts.swarm))
-                    .collect()
-            })
+    let one = |s: u64| {
+        let o = run_seed(setup, s, opts.swarm);
+        progress(&o);
+        o
+    };
+    let pool = (opts.jobs > 1)
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.jobs)
+                .build()
+                .ok()
+        })
+        .flatten();
+    // Seeds go in rounds, in seed order; a round's outcomes are added in
+    // seed order, so neither the round size nor the number of jobs changes
+    // the result. With `until_first` the rounds are small, so a failure
+    // found early stops the exploration early.
+    let round = match (&pool, opts.until_first) {
+        (None, true) => 1,
+        (None, false) => ROUND,
+        (Some(p), true) => p.current_num_threads() * 2,
+        (Some(_), false) => ROUND,
+    };
+    let mut seeds = opts
+        .seeds
+        .clone()
+        .filter(|s| opts.shard.is_none_or(|sh| sh.includes(*s)))
+        .peekable();
+    let mut batch = Vec::with_capacity(round);
+    while seeds.peek().is_some() {
+        batch.clear();
+        batch.extend(seeds.by_ref().take(round));
+        let outcomes: Vec<SeedOutcome> = match &pool {
+            None => batch.iter().map(|&s| one(s)).collect(),
+            Some(p) => p.install(|| batch.par_iter().map(|&s| one(s)).collect()),
         };
         let stop_at = opts
             .until_first
@@ -294,11 +316,10 @@ pub fn explore(
             .flatten();
         let keep = stop_at.map_or(outcomes.len(), |i| i + 1);
         for o in &outcomes[..keep] {
-            out.add(o, &expected);
+            out.add(o);
         }
-        progress(&outcomes[..keep]);
         if stop_at.is_some() {
-            out.stopped_early = r * ROUND + keep < seeds.len();
+            out.stopped_early = keep < outcomes.len() || seeds.peek().is_some();
             break;
         }
     }
@@ -306,9 +327,8 @@ pub fn explore(
 }
 
 impl Exploration {
-    /// Adds one seed's outcome (`expected`: the invariants the scenario
-    /// expects violated).
-    pub fn add(&mut self, o: &SeedOutcome, expected: &[Invariant]) {
+    /// Adds one seed's outcome.
+    pub fn add(&mut self, o: &SeedOutcome) {
         self.runs += 1;
         for &inv in &o.violated {
             match self.violations.iter_mut().find(|v| v.invariant == inv) {
@@ -319,7 +339,7 @@ impl Exploration {
                 None => {
                     self.violations.push(Violations {
                         invariant: inv,
-                        expected: expected.contains(&inv),
+                        expect: self.expectation(inv).name().to_owned(),
                         seeds: 1,
                         first_seed: o.seed,
                     });
@@ -392,6 +412,35 @@ impl Exploration {
             out.shards.clear();
         }
         Ok(out)
+    }
+
+    /// What the scenario expects of `inv`.
+    pub fn expectation(&self, inv: Invariant) -> crate::setup::Expect {
+        use crate::setup::Expect;
+        if self.expected_violations.contains(&inv) {
+            Expect::Violate
+        } else if self.allowed.contains(&inv) {
+            Expect::Allow
+        } else {
+            Expect::Hold
+        }
+    }
+
+    /// Invariants the scenario expects violated that no seed violated.
+    pub fn undemonstrated(&self) -> Vec<Invariant> {
+        self.expected_violations
+            .iter()
+            .copied()
+            .filter(|i| !self.violations.iter().any(|v| v.invariant == *i))
+            .collect()
+    }
+
+    /// Whether the exploration failed: a seed violated an invariant the
+    /// scenario expects to hold, or no seed violated one it expects
+    /// violated.
+    /// An incomplete set of shards cannot judge the second.
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty() || (self.shards.is_empty() && !self.undemonstrated().is_empty())
     }
 
     /// Enabled fault kinds that never fired.

@@ -44,10 +44,10 @@ pub fn summary(x: &Exploration) -> String {
                 v.invariant.name(),
                 v.seeds,
                 if v.seeds == 1 { " " } else { "s" },
-                if v.expected {
-                    "(expected)"
-                } else {
-                    "UNEXPECTED"
+                match v.expect.as_str() {
+                    "violate" => "(expected)",
+                    "allow" => "(allowed)",
+                    _ => "UNEXPECTED",
                 },
                 v.first_seed
             );
@@ -75,22 +75,34 @@ pub fn summary(x: &Exploration) -> String {
         );
     }
     if x.failures.is_empty() {
-        let _ = writeln!(s, "every seed met the scenario's expectations");
+        let _ = writeln!(
+            s,
+            "every seed kept the invariants the scenario expects to hold"
+        );
     } else {
         let first = &x.failures[0];
         let _ = writeln!(
             s,
-            "{} seed{} did not meet the scenario's expectations; the first: faultline run {} --seed {}{}",
+            "{} seed{} broke an invariant the scenario expects to hold; the first: {}",
             x.failures.len(),
             if x.failures.len() == 1 { "" } else { "s" },
-            x.scenario.path,
-            first.seed,
-            if x.swarm {
-                "  (explore draws a swarm fault mix: reproduce with faultline explore --seeds N..N+1, or shrink it)"
-            } else {
-                ""
-            }
+            crate::report::result::replay_command(&x.scenario.path, first.seed, x.swarm)
         );
+    }
+    for inv in x.undemonstrated() {
+        if x.shards.is_empty() {
+            let _ = writeln!(
+                s,
+                "no seed violated {}, which the scenario expects violated",
+                inv.name()
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "no seed of these shards violated {}, which the scenario expects violated (merge every shard to judge)",
+                inv.name()
+            );
+        }
     }
     s
 }

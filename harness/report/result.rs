@@ -119,6 +119,10 @@ pub struct ResultFile {
     pub scenario_source: String,
     /// The seed.
     pub seed: u64,
+    /// Whether the run used the seed's swarm fault mix (as `explore`
+    /// draws it) instead of the scenario's own chaos rates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub swarm: bool,
     /// `pass` or `fail`.
     pub verdict: String,
     /// Per invariant.
@@ -169,8 +173,9 @@ fn info_out(i: &Info, names: &Names<'_>) -> InfoOut {
     }
 }
 
-/// The command that reproduces a run of `path` with `seed`.
-pub fn replay_command(path: &str, seed: u64) -> String {
+/// The command that reproduces a run of `path` with `seed` (under the
+/// seed's swarm fault mix when `swarm`).
+pub fn replay_command(path: &str, seed: u64, swarm: bool) -> String {
     let quoted = if path
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
@@ -179,11 +184,14 @@ pub fn replay_command(path: &str, seed: u64) -> String {
     } else {
         format!("'{}'", path.replace('\'', r"'\''"))
     };
-    format!("faultline run {quoted} --seed {seed}")
+    let swarm = if swarm { " --swarm" } else { "" };
+    format!("faultline run {quoted} --seed {seed}{swarm}")
 }
 
 /// Builds `result.json` for a run.
-pub fn build_result(loaded: &Loaded, run: &Run, history_digest: String) -> ResultFile {
+///
+/// `swarm`: the run used its seed's swarm fault mix.
+pub fn build_result(loaded: &Loaded, run: &Run, swarm: bool, history_digest: String) -> ResultFile {
     let names = run.sim.names();
     let path = loaded.path.display().to_string();
     ResultFile {
@@ -196,6 +204,7 @@ pub fn build_result(loaded: &Loaded, run: &Run, history_digest: String) -> Resul
         },
         scenario_source: loaded.source.clone(),
         seed: run.sim.seed,
+        swarm,
         verdict: if run.verdict.pass { "pass" } else { "fail" }.to_owned(),
         expectations: run
             .verdict
@@ -230,6 +239,6 @@ pub fn build_result(loaded: &Loaded, run: &Run, history_digest: String) -> Resul
             healed_at_us: run.sim.stats.healed_at.map(|t| t.as_us()),
         },
         history_digest,
-        replay: replay_command(&path, run.sim.seed),
+        replay: replay_command(&path, run.sim.seed, swarm),
     }
 }

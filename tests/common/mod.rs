@@ -61,7 +61,7 @@ pub fn artifacts(loaded: &Loaded, setup: &Setup, seed: u64) -> (Vec<u8>, String)
     let run = faultline::run(setup, seed);
     let mut history = Vec::new();
     let digest = write_history(&mut history, &run.sim.names()).expect("writing to memory");
-    let result = build_result(loaded, &run, digest);
+    let result = build_result(loaded, &run, false, digest);
     (
         history,
         serde_json::to_string_pretty(&result).expect("serializable"),

@@ -1,0 +1,362 @@
+//! `faultline explore`: many seeds of a scenario (or of every scenario
+//! under a directory), each with its own fault mix, with saved regressions
+//! replayed first and the first violation of each invariant shrunk.
+
+use std::io::IsTerminal;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use faultline::Registry;
+use faultline::explore::{Exploration, Options, SeedOutcome, Shard, explore, text};
+use faultline::report::result::ScenarioRef;
+use faultline::setup::Setup;
+
+use super::Status;
+use super::run::{collect, report_dir, report_error};
+use super::shrink::{print_shrunk, shrink_to_dir, stem};
+
+/// The command line of `faultline explore`, parsed.
+#[derive(Debug)]
+pub struct Args {
+    /// A scenario file or a directory of them.
+    pub path: PathBuf,
+    /// The seed range.
+    pub seeds: Range<u64>,
+    /// Parallel runs.
+    pub jobs: usize,
+    /// One shard of the range.
+    pub shard: Option<Shard>,
+    /// Stop at the first violation.
+    pub until_first: bool,
+    /// Per-seed fault mixes.
+    pub swarm: bool,
+    /// Shrink the first violation of each invariant.
+    pub shrink: bool,
+    /// Where shrunk unexpected violations are saved, and replayed from.
+    pub regressions: Option<PathBuf>,
+    /// Shift the seeds by an offset derived from the git commit.
+    pub seed_from_git: bool,
+    /// Output directory.
+    pub out: Option<PathBuf>,
+    /// Less output.
+    pub quiet: bool,
+}
+
+/// Runs `faultline explore`.
+pub fn command(mut args: Args) -> Status {
+    if args.seed_from_git {
+        match git_commit() {
+            Ok(commit) => {
+                let offset = seed_offset(&commit);
+                let (a, b) = (args.seeds.start, args.seeds.end);
+                let (Some(start), Some(end)) = (offset.checked_add(a), offset.checked_add(b))
+                else {
+                    eprintln!("error: --seed-from-git: the seed range {a}..{b} is too large");
+                    return Status::BadInput;
+                };
+                args.seeds = start..end;
+                println!(
+                    "seeds from commit {}: {start}..{end} (rerun exactly with --seeds {start}..{end})",
+                    &commit[..commit.len().min(12)]
+                );
+            }
+            Err(e) => {
+                eprintln!("error: --seed-from-git: {e}");
+                return Status::BadInput;
+            }
+        }
+    }
+    let mut status = Status::Ok;
+    if let Some(dir) = &args.regressions {
+        status = replay_regressions(dir, args.quiet);
+        if status != Status::Ok && args.until_first {
+            return status;
+        }
+    }
+    if args.path.is_dir() {
+        let mut files = Vec::new();
+        if let Err(e) = collect(&args.path, &mut files) {
+            eprintln!(
+                "error: {}: cannot read the directory: {e}",
+                args.path.display()
+            );
+            return Status::BadInput;
+        }
+        if files.is_empty() {
+            eprintln!(
+                "error: {}: no scenario files (*.toml) found",
+                args.path.display()
+            );
+            return Status::BadInput;
+        }
+        let base = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("reports/explore"));
+        let (mut passed, mut failed, mut invalid) = (0, 0, 0);
+        for file in &files {
+            let rel = file.strip_prefix(&args.path).unwrap_or(file);
+            let s = explore_file(file, &report_dir(&base, rel), &args);
+            match s {
+                Status::Ok => passed += 1,
+                Status::Failed => failed += 1,
+                Status::BadInput => invalid += 1,
+            }
+            status = status.worst(s);
+        }
+        println!(
+            "explored {} scenario{}: {passed} passed, {failed} failed, {invalid} invalid",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" }
+        );
+        status
+    } else {
+        let dir = args.out.clone().unwrap_or_else(|| {
+            PathBuf::from("reports")
+                .join(stem(&args.path))
+                .join("explore")
+        });
+        status.worst(explore_file(&args.path, &dir, &args))
+    }
+}
+
+/// Runs every scenario file in `dir` (the shrunk regressions saved by
+/// earlier explorations) with its own seed and expectations.
+fn replay_regressions(dir: &Path, quiet: bool) -> Status {
+    if !dir.exists() {
+        return Status::Ok;
+    }
+    let mut files = Vec::new();
+    if let Err(e) = collect(dir, &mut files) {
+        eprintln!("error: {}: cannot read the directory: {e}", dir.display());
+        return Status::BadInput;
+    }
+    let registry = Registry::with_built_ins();
+    let mut status = Status::Ok;
+    let mut failing = 0usize;
+    for file in &files {
+        let setup = match Setup::load(file, &registry) {
+            Ok((_, setup)) => setup,
+            Err(e) => {
+                status = status.worst(report_error(&e));
+                continue;
+            }
+        };
+        let run = faultline::run(&setup, setup.seed);
+        if run.verdict.pass {
+            if !quiet {
+                println!("regression {}: passes", file.display());
+            }
+        } else {
+            failing += 1;
+            let missed: Vec<&str> = run
+                .verdict
+                .judgements
+                .iter()
+                .filter(|j| !j.met)
+                .map(|j| j.invariant.name())
+                .collect();
+            println!(
+                "regression {}: FAILS ({}); reproduce: faultline run {}",
+                file.display(),
+                missed.join(", "),
+                file.display()
+            );
+            status = status.worst(Status::Failed);
+        }
+    }
+    if !files.is_empty() {
+        println!(
+            "{} regression{} replayed from {}: {failing} failing",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            dir.display()
+        );
+    }
+    status
+}
+
+fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
+    let (loaded, setup) = match Setup::load(path, &Registry::with_built_ins()) {
+        Ok(x) => x,
+        Err(e) => return report_error(&e),
+    };
+    let opts = Options {
+        seeds: args.seeds.clone(),
+        jobs: args.jobs,
+        shard: args.shard,
+        until_first: args.until_first,
+        swarm: args.swarm,
+    };
+    let scenario = ScenarioRef {
+        name: loaded.file.name.clone(),
+        path: path.display().to_string(),
+        digest: loaded.digest.clone(),
+    };
+    let bar = progress_bar(seeds_in(&opts), args.quiet);
+    let findings = AtomicU64::new(0);
+    let result = explore(&setup, scenario, &opts, &|o: &SeedOutcome| {
+        if !o.violated.is_empty() {
+            let n = findings.fetch_add(1, Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n} violating"));
+        }
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    print!("{}", text::summary(&result));
+    if let Err(e) = write_json(out, &result) {
+        eprintln!("error: {}: cannot write the result: {e}", out.display());
+        return Status::BadInput;
+    }
+    println!("wrote {}", out.join("explore.json").display());
+    let mut status = if result.failed() {
+        Status::Failed
+    } else {
+        Status::Ok
+    };
+    if args.shrink {
+        for v in &result.violations {
+            let (file, shrunk) = match shrink_to_dir(
+                &loaded,
+                v.first_seed,
+                args.swarm,
+                Some(v.invariant),
+                &out.join("shrunk"),
+            ) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!(
+                        "error: shrinking {} seed {}: {e}",
+                        v.invariant.name(),
+                        v.first_seed
+                    );
+                    status = status.worst(Status::Failed);
+                    continue;
+                }
+            };
+            print_shrunk(&shrunk, &file);
+            if let (true, Some(dir)) = (v.expect == "hold", &args.regressions) {
+                let saved = dir.join(file.file_name().unwrap_or_default());
+                match std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&file, &saved)) {
+                    Ok(_) => println!("  saved as a regression: {}", saved.display()),
+                    Err(e) => {
+                        eprintln!(
+                            "error: {}: cannot save the regression: {e}",
+                            saved.display()
+                        );
+                        status = status.worst(Status::BadInput);
+                    }
+                }
+            }
+        }
+    }
+    status
+}
+
+fn write_json(out: &Path, result: &Exploration) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let mut json = serde_json::to_string_pretty(result).map_err(std::io::Error::other)?;
+    json.push('\n');
+    std::fs::write(out.join("explore.json"), json)
+}
+
+/// How many seeds `opts` covers (after sharding).
+fn seeds_in(opts: &Options) -> u64 {
+    let Range { start, end } = opts.seeds;
+    match opts.shard {
+        None => end - start,
+        Some(sh) => {
+            // Seeds below `m` in the shard: those with m' % count == index - 1.
+            let below = |m: u64| m / sh.count + u64::from(m % sh.count > sh.index - 1);
+            below(end) - below(start)
+        }
+    }
+}
+
+/// A progress bar on stderr: seeds done, seeds/s, violating seeds. Hidden
+/// when stderr is not a terminal, under CI, or with `--quiet`.
+fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+    if quiet || std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:30} {pos}/{len} seeds  {per_sec:.0}  eta {eta}  {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message("0 violating");
+    bar
+}
+
+/// The commit being tested: `git rev-parse HEAD`, or the commit CI
+/// services export (`GITHUB_SHA`, `CI_COMMIT_SHA`) outside a checkout.
+fn git_commit() -> Result<String, String> {
+    let from_git = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    from_git
+        .or_else(|| std::env::var("GITHUB_SHA").ok())
+        .or_else(|| std::env::var("CI_COMMIT_SHA").ok())
+        .filter(|c| c.len() >= 12 && c.chars().all(|ch| ch.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            "no git commit found (not in a git checkout, and neither GITHUB_SHA nor CI_COMMIT_SHA is set)"
+                .to_owned()
+        })
+}
+
+/// The seed offset of a commit: its first 10 hex digits (40 bits) times
+/// 2^20, so every commit starts a fresh block of about a million seeds
+/// and the shifted range never overflows.
+fn seed_offset(commit: &str) -> u64 {
+    u64::from_str_radix(&commit[..10], 16).unwrap_or(0) << 20
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_sizes_add_up_to_the_range() {
+        for (a, b) in [(0, 10), (3, 17), (5, 6), (7, 7 + 1000)] {
+            let total: u64 = (1..=4)
+                .map(|k| {
+                    seeds_in(&Options {
+                        seeds: a..b,
+                        jobs: 1,
+                        shard: Some(Shard { index: k, count: 4 }),
+                        until_first: false,
+                        swarm: true,
+                    })
+                })
+                .sum();
+            assert_eq!(total, b - a);
+            for k in 1..=4u64 {
+                let sh = Shard { index: k, count: 4 };
+                let counted = (a..b).filter(|s| sh.includes(*s)).count() as u64;
+                let opts = Options {
+                    seeds: a..b,
+                    jobs: 1,
+                    shard: Some(sh),
+                    until_first: false,
+                    swarm: true,
+                };
+                assert_eq!(seeds_in(&opts), counted, "{a}..{b} shard {k}/4");
+            }
+        }
+    }
+
+    #[test]
+    fn commits_map_to_disjoint_seed_blocks() {
+        let a = seed_offset("0000000001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        let b = seed_offset("0000000002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        assert_eq!(b - a, 1 << 20);
+        assert!(seed_offset("ffffffffffffffffffffffffffffffffffffffff") < u64::MAX - (1 << 20));
+    }
+}
