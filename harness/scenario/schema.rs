@@ -17,7 +17,7 @@ pub struct ScenarioFile {
     /// Short name, shown in reports.
     pub name: String,
     /// What the scenario shows and why.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// The run seed (`--seed` overrides it).
     #[serde(default)]
@@ -27,21 +27,21 @@ pub struct ScenarioFile {
     /// What the application produces.
     pub workload: WorkloadFile,
     /// Producer settings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_table")]
     pub producer: ProducerFile,
     /// Consumer groups.
     pub consumers: Vec<ConsumerFile>,
     /// Network latency.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_table")]
     pub network: NetworkFile,
     /// Faults.
     #[serde(default)]
     pub faults: FaultsFile,
     /// Bounds on the run.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_table")]
     pub limits: LimitsFile,
     /// What the run must show.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_table")]
     pub expect: ExpectFile,
 }
 
@@ -252,7 +252,7 @@ pub struct FaultsFile {
     #[serde(default)]
     pub timeline: Vec<TimelineFile>,
     /// Probabilistic faults.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_empty_table")]
     pub chaos: ChaosFile,
 }
 
@@ -379,12 +379,18 @@ pub struct LimitsFile {
 #[serde(deny_unknown_fields)]
 pub struct ExpectFile {
     /// Must hold (the default for every invariant not listed elsewhere).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hold: Vec<Invariant>,
     /// Must be violated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violate: Vec<Invariant>,
     /// Not judged.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<Invariant>,
+}
+
+/// Whether a section serialises to an empty table (every field unset), so
+/// written scenario files leave it out.
+fn is_empty_table<T: Serialize>(section: &T) -> bool {
+    toml::Table::try_from(section).is_ok_and(|t| t.is_empty())
 }
