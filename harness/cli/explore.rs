@@ -15,7 +15,7 @@ use faultline::report::result::ScenarioRef;
 use faultline::setup::Setup;
 
 use super::Status;
-use super::run::{collect, report_dir, report_error};
+use super::run::{collect, for_each_scenario, report_error};
 use super::shrink::{print_shrunk, shrink_to_dir, stem};
 
 /// The command line of `faultline explore`, parsed.
@@ -41,7 +41,7 @@ pub struct Args {
     pub seed_from_git: bool,
     /// Output directory.
     pub out: Option<PathBuf>,
-    /// Less output.
+    /// No progress bar; summaries of failing explorations only.
     pub quiet: bool,
 }
 
@@ -77,42 +77,16 @@ pub fn command(mut args: Args) -> Status {
         }
     }
     if args.path.is_dir() {
-        let mut files = Vec::new();
-        if let Err(e) = collect(&args.path, &mut files) {
-            eprintln!(
-                "error: {}: cannot read the directory: {e}",
-                args.path.display()
-            );
-            return Status::BadInput;
-        }
-        if files.is_empty() {
-            eprintln!(
-                "error: {}: no scenario files (*.toml) found",
-                args.path.display()
-            );
-            return Status::BadInput;
-        }
         let base = args
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("reports/explore"));
-        let (mut passed, mut failed, mut invalid) = (0, 0, 0);
-        for file in &files {
-            let rel = file.strip_prefix(&args.path).unwrap_or(file);
-            let s = explore_file(file, &report_dir(&base, rel), &args);
-            match s {
-                Status::Ok => passed += 1,
-                Status::Failed => failed += 1,
-                Status::BadInput => invalid += 1,
-            }
-            status = status.worst(s);
-        }
-        println!(
-            "explored {} scenario{}: {passed} passed, {failed} failed, {invalid} invalid",
-            files.len(),
-            if files.len() == 1 { "" } else { "s" }
-        );
-        status
+        status.worst(for_each_scenario(
+            &args.path,
+            &base,
+            "explored ",
+            |file, dir| explore_file(file, dir, &args),
+        ))
     } else {
         let dir = args.out.clone().unwrap_or_else(|| {
             PathBuf::from("reports")
@@ -206,12 +180,16 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
         bar.inc(1);
     });
     bar.finish_and_clear();
-    print!("{}", text::summary(&result));
+    if !args.quiet || result.failed() {
+        print!("{}", text::summary(&result));
+    }
     if let Err(e) = write_json(out, &result) {
         eprintln!("error: {}: cannot write the result: {e}", out.display());
         return Status::BadInput;
     }
-    println!("wrote {}", out.join("explore.json").display());
+    if !args.quiet {
+        println!("wrote {}", out.join("explore.json").display());
+    }
     let mut status = if result.failed() {
         Status::Failed
     } else {

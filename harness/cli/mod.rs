@@ -89,7 +89,8 @@ enum Command {
         /// reports/explore for a directory).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// No progress bar, no passing regressions.
+        /// No progress bar; print only failing explorations, failing
+        /// regressions, shrunk findings and the tally.
         #[arg(long, short)]
         quiet: bool,
     },

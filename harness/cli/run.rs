@@ -17,37 +17,10 @@ use super::Status;
 /// Runs a file or a directory of scenarios.
 pub fn run(path: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, quiet: bool) -> Status {
     if path.is_dir() {
-        let mut files = Vec::new();
-        if let Err(e) = collect(path, &mut files) {
-            eprintln!("error: {}: cannot read the directory: {e}", path.display());
-            return Status::BadInput;
-        }
-        if files.is_empty() {
-            eprintln!(
-                "error: {}: no scenario files (*.toml) found",
-                path.display()
-            );
-            return Status::BadInput;
-        }
         let base = out.map_or_else(|| PathBuf::from("reports"), Path::to_path_buf);
-        let (mut passed, mut failed, mut invalid) = (0, 0, 0);
-        let mut status = Status::Ok;
-        for file in &files {
-            let rel = file.strip_prefix(path).unwrap_or(file);
-            let s = run_file(file, seed, swarm, &report_dir(&base, rel), quiet, false);
-            match s {
-                Status::Ok => passed += 1,
-                Status::Failed => failed += 1,
-                Status::BadInput => invalid += 1,
-            }
-            status = status.worst(s);
-        }
-        println!(
-            "{} scenario{}: {passed} passed, {failed} failed, {invalid} invalid",
-            files.len(),
-            if files.len() == 1 { "" } else { "s" }
-        );
-        status
+        for_each_scenario(path, &base, "", |file, dir| {
+            run_file(file, seed, swarm, dir, quiet, false)
+        })
     } else {
         let dir = out.map_or_else(
             || PathBuf::from("reports").join(path.file_stem().unwrap_or_default()),
@@ -55,6 +28,47 @@ pub fn run(path: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, quie
         );
         run_file(path, seed, swarm, &dir, quiet, true)
     }
+}
+
+/// Runs `f(file, report directory)` for every scenario file under `root`
+/// (report directories mirror the tree under `base`), then prints the tally
+/// (after `verb`, like "explored ") and returns the worst status.
+pub fn for_each_scenario(
+    root: &Path,
+    base: &Path,
+    verb: &str,
+    mut f: impl FnMut(&Path, &Path) -> Status,
+) -> Status {
+    let mut files = Vec::new();
+    if let Err(e) = collect(root, &mut files) {
+        eprintln!("error: {}: cannot read the directory: {e}", root.display());
+        return Status::BadInput;
+    }
+    if files.is_empty() {
+        eprintln!(
+            "error: {}: no scenario files (*.toml) found",
+            root.display()
+        );
+        return Status::BadInput;
+    }
+    let (mut passed, mut failed, mut invalid) = (0, 0, 0);
+    let mut status = Status::Ok;
+    for file in &files {
+        let rel = file.strip_prefix(root).unwrap_or(file);
+        let s = f(file, &report_dir(base, rel));
+        match s {
+            Status::Ok => passed += 1,
+            Status::Failed => failed += 1,
+            Status::BadInput => invalid += 1,
+        }
+        status = status.worst(s);
+    }
+    println!(
+        "{verb}{} scenario{}: {passed} passed, {failed} failed, {invalid} invalid",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" }
+    );
+    status
 }
 
 /// Every `*.toml` under `dir`, sorted, recursively. Symbolic links to
