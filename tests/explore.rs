@@ -133,7 +133,7 @@ fn cli_explore_finds_and_shrinks_commit_before_process_loss_from_seed_0() {
         .stdout(
             predicate::str::contains("no-loss")
                 .and(predicate::str::contains("(expected)   first: seed 0"))
-                .and(predicate::str::contains("stopped at the first failure"))
+                .and(predicate::str::contains("stopped at the first violation"))
                 .and(predicate::str::contains("shrunk no-loss at seed 0")),
         );
     let x: Exploration =

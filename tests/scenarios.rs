@@ -118,3 +118,27 @@ fn teaching_scenarios_violate_what_they_teach_and_nothing_else() {
         }
     }
 }
+
+/// Shrunk findings kept as regressions (`tests/regressions/`): each must
+/// now meet its expectations with its own seed.
+#[test]
+fn saved_regressions_pass() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/regressions exists")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for path in files {
+        let (_, setup) = common::load(&path);
+        let run = faultline::run(&setup, setup.seed);
+        assert!(
+            run.verdict.pass,
+            "{}: {:?}",
+            path.display(),
+            run.checked.findings.first().map(|f| &f.summary)
+        );
+    }
+}

@@ -28,7 +28,7 @@ pub fn summary(x: &Exploration) -> String {
         x.runs,
         if x.swarm { "on" } else { "off" },
         if x.stopped_early {
-            ", stopped at the first failure"
+            ", stopped at the first violation"
         } else {
             ""
         }

@@ -151,6 +151,8 @@ pub(crate) struct Consumer {
     waiting: bool,
     poll_returned_at: SimTime,
     last_auto_commit: SimTime,
+    /// When the last commit request was sent (any purpose).
+    last_commit_sent: SimTime,
     heartbeat_running: bool,
     rr: usize,
     /// The next attempt of a `commitSync` that failed: `(offsets, purpose,
@@ -193,6 +195,7 @@ impl Consumer {
             waiting: false,
             poll_returned_at: SimTime::ZERO,
             last_auto_commit: SimTime::ZERO,
+            last_commit_sent: SimTime::ZERO,
             heartbeat_running: false,
             rr: 0,
             retry_commit: None,
@@ -818,13 +821,21 @@ impl Consumer {
         // The application's loop commits after every poll, also an empty
         // one (`commitSync()` of all consumed positions), so a commit that
         // failed earlier is made good once it has nothing new to handle.
+        // Positions it knows committed are re-sent only when it has sent
+        // no commit for `auto_commit_interval` (Java re-sends them on every
+        // poll): that repairs a committed offset that went backwards (a
+        // stale commit accepted after a newer one) with few extra events.
         if cfg.commit != CommitMode::Auto && cx.now < self.commit_backoff_until {
             cx.after(
                 self.commit_backoff_until.since(cx.now),
                 Timer::Resend { what: Resend::Poll },
             );
         } else if cfg.commit != CommitMode::Auto {
-            let offsets = self.uncommitted();
+            let mut offsets = self.uncommitted();
+            if offsets.is_empty() && cx.now.since(self.last_commit_sent) >= cfg.auto_commit_interval
+            {
+                offsets = self.positions();
+            }
             if !offsets.is_empty() {
                 self.batch.clear();
                 self.phase = Phase::CommitAfter;
@@ -946,6 +957,7 @@ impl Consumer {
             );
             return;
         };
+        self.last_commit_sent = cx.now;
         let req = self.req();
         let msg = Msg::Commit {
             req,
