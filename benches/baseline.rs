@@ -20,8 +20,11 @@
 //!   acknowledgements; one broker holding six append-only partition logs
 //!   (keys placed by Kafka's murmur2 partitioner) and the committed offsets;
 //!   one consumer that long-polls, handles each record through an
-//!   idempotent inbox and commits after each batch. No faults. A seed ends
-//!   when the consumer has committed every record, and the run is checked.
+//!   idempotent inbox and commits after each batch, after joining its group
+//!   (the coordinator answers the first join after
+//!   `group.initial.rebalance.delay.ms`, 3 s, as Kafka's does and as
+//!   faultline models it). No faults. A seed ends when the consumer has
+//!   committed every record, and the run is checked.
 //!
 //! Each round times the three, one after the other; the table shows the
 //! median round of each. Records/s is seeds/s times the records per seed,
@@ -231,6 +234,9 @@ struct Workload {
     linger: Duration,
     max_poll_records: u32,
     fetch_max_wait: Duration,
+    /// `group.initial.rebalance.delay.ms`: the coordinator answers the
+    /// first member's join after this long.
+    join_delay: Duration,
     latency: (Duration, Duration),
 }
 
@@ -248,6 +254,7 @@ impl Workload {
             linger: micros(spec.producer.config.linger),
             max_poll_records: group.max_poll_records,
             fetch_max_wait: micros(group.fetch_max_wait),
+            join_delay: micros(spec.broker.initial_rebalance_delay),
             // The scenario's `latency_ms = [0.2, 1.0]`.
             latency: (Duration::from_micros(200), Duration::from_millis(1)),
         }
@@ -365,6 +372,7 @@ fn turmoil_seed(w: &Workload, seed: u64) -> TurmoilRun {
 const PRODUCE: u8 = 1;
 const FETCH: u8 = 2;
 const COMMIT: u8 = 3;
+const JOIN: u8 = 4;
 const FRAME_BYTES_MAX: usize = 1 << 20;
 
 /// A frame under construction.
@@ -537,6 +545,13 @@ async fn serve_connection(
                 }
                 Frame::new(COMMIT)
             }
+            JOIN => {
+                // The group's first member: the coordinator waits
+                // group.initial.rebalance.delay.ms for more, then assigns
+                // every partition to it.
+                tokio::time::sleep(w.join_delay).await;
+                Frame::new(JOIN)
+            }
             tag => panic!("unknown request tag {tag}"),
         };
         response.send(&mut stream).await?;
@@ -609,6 +624,9 @@ impl Inbox {
 async fn run_consumer(inbox: Rc<RefCell<Inbox>>, w: Workload) -> turmoil::Result {
     let mut stream = TcpStream::connect(("broker", BROKER_PORT)).await?;
     inbox.borrow_mut().digest = 0xcbf2_9ce4_8422_2325;
+    // Join the group; fetch once it has assigned the partitions.
+    Frame::new(JOIN).send(&mut stream).await?;
+    assert_eq!(Body::recv(&mut stream).await?.u8(), JOIN);
     let mut positions = vec![0u64; w.partitions as usize];
     loop {
         let mut fetch = Frame::new(FETCH).u32(w.max_poll_records);
