@@ -59,6 +59,23 @@ pub enum LinkEffect {
     },
 }
 
+/// A link fault: what happens to which messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkSpec {
+    /// What happens to them.
+    pub effect: LinkEffect,
+    /// Sender.
+    pub from: NodeId,
+    /// Receiver.
+    pub to: NodeId,
+    /// Only messages of this kind (`produce-response`, ...).
+    pub kind: Option<&'static str>,
+    /// How many messages.
+    pub count: u32,
+    /// Matching messages to let go by first.
+    pub skip: u32,
+}
+
 /// One explicit fault.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultAction {
@@ -71,6 +88,8 @@ pub enum FaultAction {
         point: PointSpec,
         /// Restart delay; `None` restarts when the fault window closes.
         restart_after: Option<SimTime>,
+        /// Matching passes to let go by first.
+        skip: u32,
     },
     /// Cut the network between two sets of nodes.
     Partition {
@@ -84,18 +103,7 @@ pub enum FaultAction {
         heal_after: Option<SimTime>,
     },
     /// Drop, duplicate or delay the next `count` messages on a link.
-    Link {
-        /// What happens to them.
-        effect: LinkEffect,
-        /// Sender.
-        from: NodeId,
-        /// Receiver.
-        to: NodeId,
-        /// Only messages of this kind (`produce-response`, ...).
-        kind: Option<&'static str>,
-        /// How many messages.
-        count: u32,
-    },
+    Link(LinkSpec),
     /// Make a consumer's handling slow.
     Slow {
         /// The consumer.

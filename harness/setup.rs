@@ -14,8 +14,8 @@ use faultline_models::{NodeId, SimTime};
 use crate::checkers::Invariant;
 use crate::engine::{Limits, Roles};
 use crate::faults::{
-    Chaos, CrashChaos, EpisodeChaos, FaultAction, FaultPlan, Latency, LinkEffect, MessageChaos,
-    PartitionShape, PointSpec, TimedFault,
+    Chaos, CrashChaos, EpisodeChaos, FaultAction, FaultPlan, Latency, LinkEffect, LinkSpec,
+    MessageChaos, PartitionShape, PointSpec, TimedFault,
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
@@ -612,7 +612,7 @@ impl Setup {
                     FaultAction::Crash { restart_after, .. } => restart_after.unwrap_or_default(),
                     FaultAction::Partition { heal_after, .. } => heal_after.unwrap_or_default(),
                     FaultAction::Slow { duration, .. } => duration.unwrap_or_default(),
-                    FaultAction::Link { .. } => SimTime::ZERO,
+                    FaultAction::Link(_) => SimTime::ZERO,
                 };
                 last_fault_end = last_fault_end.max(f.at + span);
                 timeline.push(f);
@@ -1026,12 +1026,24 @@ fn timed_fault(
                 }
                 _ => {}
             }
+            let skip = match (t.skip, &point) {
+                (Some(_), PointSpec::Now) => {
+                    c.err(
+                        at.key("skip"),
+                        "`skip` counts passes of a crash point; a crash at \"now\" has none",
+                    );
+                    0
+                }
+                (Some(n), _) => c.range(at.key("skip"), n, 0, 1_000_000, "skip") as u32,
+                (None, _) => 0,
+            };
             FaultAction::Crash {
                 node,
                 point,
                 restart_after: t
                     .restart_after_ms
                     .map(|v| c.micros(at.key("restart_after_ms"), v, 0)),
+                skip,
             }
         }
         "partition" | "isolate" => {
@@ -1134,13 +1146,17 @@ fn timed_fault(
                     }
                 }
             }
-            FaultAction::Link {
+            let skip = lf.skip.map_or(0, |n| {
+                c.range(lp.key("skip"), n, 0, 1_000_000, "skip") as u32
+            });
+            FaultAction::Link(LinkSpec {
                 effect,
                 from: from?,
                 to: to?,
                 kind,
                 count,
-            }
+                skip,
+            })
         }
         _ => {
             let name = t.slow.as_deref().unwrap_or_default();

@@ -20,6 +20,7 @@ use faultline_models::{NodeId, SimTime};
 
 use crate::checkers::Invariant;
 use crate::explore::plan_for;
+use crate::faults::FaultPlan;
 use crate::history::jsonl::point_name;
 use crate::registry::Registry;
 use crate::run::{Run, run_with};
@@ -139,19 +140,14 @@ pub fn shrink(
             .ok_or(ShrinkError::NothingToShrink { seed, target: None })?,
     };
 
-    let realized = realize(&run);
-    let faults_before = realized.len();
+    let mut current = realized_file(file, &run, &plan);
+    let faults_before = current.faults.timeline.len();
     let mut s = Shrinker {
         registry,
         seed,
         invariant,
         runs: 1,
     };
-    let mut current = file.clone();
-    current.seed = seed;
-    current.faults.chaos = ChaosFile::default();
-    current.faults.timeline = realized;
-    current.faults.window_ms = Some(Millis(plan.window_end.as_us()));
     // The invariant keeps the scenario's expectation: a violation the
     // scenario expects is a demonstration that passes, one it does not is
     // a regression that fails until the bug is fixed. Other expected
@@ -385,6 +381,17 @@ impl Shrinker<'_> {
     }
 }
 
+/// `file` with the faults `run` injected (under `plan`) as its explicit
+/// timeline, chaos off and the run's seed: it runs exactly as `run` did.
+pub fn realized_file(file: &ScenarioFile, run: &Run, plan: &FaultPlan) -> ScenarioFile {
+    let mut f = file.clone();
+    f.seed = run.sim.seed;
+    f.faults.chaos = ChaosFile::default();
+    f.faults.timeline = realize(run);
+    f.faults.window_ms = Some(Millis(plan.window_end.as_us()));
+    f
+}
+
 /// The faults a run injected, as explicit timeline entries in the order
 /// they happened.
 pub fn realize(run: &Run) -> Vec<TimelineFile> {
@@ -402,13 +409,15 @@ pub fn realize(run: &Run) -> Vec<TimelineFile> {
             .filter(|e| e.time < healed)
             .map(|e| Millis(e.time.since(events[i].time).as_us()))
     };
-    let link = |from: NodeId, to: NodeId, kind: &str| LinkFile {
+    // `nth`: earlier messages of the kind on the link at that instant.
+    let link = |from: NodeId, to: NodeId, kind: &str, nth: u32| LinkFile {
         from: node(from),
         to: node(to),
         kind: Some(kind.to_owned()),
         count: None,
         extra_ms: None,
         reorder: None,
+        skip: (nth > 0).then_some(u64::from(nth)),
     };
     let mut out = Vec::new();
     for (i, e) in events.iter().enumerate() {
@@ -417,10 +426,15 @@ pub fn realize(run: &Run) -> Vec<TimelineFile> {
             ..TimelineFile::default()
         };
         match e.kind {
-            EventKind::Crashed { node: n, point } => {
+            EventKind::Crashed {
+                node: n,
+                point,
+                pass,
+            } => {
                 t.crash = Some(node(n));
                 if point != faultline_models::CrashPoint::Now {
                     t.point = Some(point_name(point, &names));
+                    t.skip = (pass > 0).then_some(u64::from(pass));
                 }
                 t.restart_after_ms = until(
                     i,
@@ -432,18 +446,23 @@ pub fn realize(run: &Run) -> Vec<TimelineFile> {
                 to,
                 kind,
                 cause: DropCause::Loss,
-            } => t.drop = Some(link(from, to, kind)),
-            EventKind::MessageDuplicated { from, to, kind } => {
-                t.duplicate = Some(link(from, to, kind))
-            }
+                nth,
+            } => t.drop = Some(link(from, to, kind, nth)),
+            EventKind::MessageDuplicated {
+                from,
+                to,
+                kind,
+                nth,
+            } => t.duplicate = Some(link(from, to, kind, nth)),
             EventKind::MessageDelayed {
                 from,
                 to,
                 kind,
                 extra_us,
                 reorder,
+                nth,
             } => {
-                let mut l = link(from, to, kind);
+                let mut l = link(from, to, kind, nth);
                 l.extra_ms = Some(Millis(extra_us));
                 l.reorder = Some(reorder);
                 t.delay = Some(l);

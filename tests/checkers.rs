@@ -188,6 +188,7 @@ fn no_loss_flags_an_acknowledged_record_never_handled_and_names_the_commit_that_
     let crash = h.at(EventKind::Crashed {
         node: C1,
         point: faultline::models::CrashPoint::AfterCommit,
+        pass: 0,
     });
     for (o, r) in plan.iter().enumerate().skip(1) {
         h.deliver(C2, r.msg.0, r.entity, o as u64);
@@ -244,6 +245,7 @@ fn exactly_once_flags_an_effect_applied_twice_with_both_applications_and_the_cra
     let crash = h.at(EventKind::Crashed {
         node: C1,
         point: faultline::models::CrashPoint::AfterHandleBeforeCommit,
+        pass: 0,
     });
     h.deliver(C2, r.msg.0, r.entity, 0);
     let second = h.effect(C2, r.msg.0, r.entity, "apply");

@@ -143,3 +143,66 @@ fn a_passing_run_has_nothing_to_shrink() {
     .unwrap_err();
     assert!(err.to_string().contains("nothing to shrink"), "{err}");
 }
+
+/// process-then-commit under the full chaos mix: crashes at every point,
+/// loss, duplication, delay, reordering, broker crashes and partitions.
+const CHAOS: &str = r#"
+name = "process-then-commit under chaos"
+seed = 1
+[topology]
+brokers = 2
+topics = [{ name = "t", partitions = 3 }]
+[workload]
+records = 120
+keys = 6
+rate_per_sec = 400
+[[consumers]]
+group = "g"
+members = 2
+handler = "process-then-commit"
+auto_offset_reset = "earliest"
+max_poll_records = 10
+session_timeout_ms = 3000
+heartbeat_interval_ms = 500
+[faults]
+window_ms = 4000
+[faults.chaos]
+loss = 0.02
+duplicate = 0.03
+delay = { probability = 0.03, extra_ms = [1, 30] }
+reorder = { probability = 0.03, extra_ms = [1, 10] }
+consumer_crash = { probability = 0.02, restart_after_ms = [50, 500] }
+broker_crash = { mean_interval_ms = 1500, duration_ms = [50, 400] }
+partition = { mean_interval_ms = 1500, duration_ms = [50, 400] }
+[expect]
+allow = ["exactly-once", "idempotent"]
+"#;
+
+#[test]
+fn a_run_replayed_from_its_realized_timeline_is_the_same_run() {
+    use faultline::explore::plan_for;
+    use faultline::shrink::realized_file;
+    let registry = Registry::with_built_ins();
+    let mut files = vec![common::parse_with("chaos.toml", CHAOS, &registry)];
+    files.push(common::load(&bundled("bench/standard.toml")));
+    let mut faults = 0;
+    for ((loaded, setup), seeds) in files.iter().zip([0..24, 0..4]) {
+        for seed in seeds {
+            for swarm in [false, true] {
+                let plan = plan_for(setup, seed, swarm);
+                let run = faultline::run_with(setup, &plan, seed);
+                let original = write_history(&mut std::io::sink(), &run.sim.names()).unwrap();
+                let realized = realized_file(&loaded.file, &run, &plan);
+                faults += realized.faults.timeline.len();
+                assert_eq!(
+                    original,
+                    digest_of(&realized, seed),
+                    "{} seed {seed} swarm {swarm}: the realized timeline ran differently:\n{}",
+                    loaded.path.display(),
+                    toml::to_string(&realized.faults).unwrap()
+                );
+            }
+        }
+    }
+    assert!(faults > 500, "only {faults} faults: the test proves little");
+}

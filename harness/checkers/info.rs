@@ -6,7 +6,7 @@ use faultline_models::event::{EventKind, Settle};
 
 use super::Info;
 use super::index::Index;
-use crate::faults::{FaultAction, FaultPlan, LinkEffect};
+use crate::faults::{FaultAction, FaultPlan, LinkEffect, LinkSpec};
 use crate::history::Names;
 
 /// Examples kept per kind.
@@ -120,13 +120,14 @@ pub fn unfired(plan: &FaultPlan, unfired: &[usize], names: &Names<'_>) -> Option
                 FaultAction::Crash { node, point, .. } => {
                     format!("crash {} at {}", names.node(*node), point.name())
                 }
-                FaultAction::Link {
+                FaultAction::Link(LinkSpec {
                     effect,
                     from,
                     to,
                     kind,
                     count,
-                } => format!(
+                    ..
+                }) => format!(
                     "{} {count} {} from {} to {}",
                     match effect {
                         LinkEffect::Drop => "drop",

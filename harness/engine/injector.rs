@@ -10,7 +10,7 @@ use faultline_models::event::DropCause;
 use faultline_models::rng::Stream;
 use faultline_models::{CrashPoint, Env, NodeId, SimRng, SimTime};
 
-use crate::faults::{Chaos, Latency, LinkEffect, PointSpec};
+use crate::faults::{Chaos, Latency, LinkEffect, LinkSpec, PointSpec};
 
 /// A crash armed to fire when its node passes a point.
 #[derive(Clone, Debug)]
@@ -19,6 +19,8 @@ struct Armed {
     node: NodeId,
     point: PointSpec,
     restart_after: Option<SimTime>,
+    /// Matching passes still to let go by.
+    skip: u32,
 }
 
 /// A link fault waiting for messages.
@@ -30,6 +32,63 @@ struct LinkFault {
     to: NodeId,
     kind: Option<&'static str>,
     remaining: u32,
+    /// Matching messages still to let go by.
+    skip: u32,
+}
+
+/// What happened at the current instant, so a fault can say which of
+/// several same-instant messages or passes it hit (and a replay of the
+/// run's faults as a timeline can hit the same one).
+#[derive(Default)]
+struct Instant {
+    at: SimTime,
+    /// `(directed link, kind)` of each message routed.
+    sent: Vec<(usize, &'static str)>,
+    /// `(node, point, label)` of each crash point passed.
+    passed: Vec<(NodeId, CrashPoint, Option<&'static str>)>,
+}
+
+impl Instant {
+    fn at(&mut self, now: SimTime) -> &mut Instant {
+        if self.at != now {
+            self.at = now;
+            self.sent.clear();
+            self.passed.clear();
+        }
+        self
+    }
+
+    /// Records a message and returns how many of its kind went on its link
+    /// earlier in this instant.
+    fn send(&mut self, now: SimTime, link: usize, kind: &'static str) -> u32 {
+        let me = self.at(now);
+        let n = me
+            .sent
+            .iter()
+            .filter(|&&(l, k)| l == link && k == kind)
+            .count();
+        me.sent.push((link, kind));
+        n as u32
+    }
+
+    /// Records a pass and returns how many passes of the same point the
+    /// node made earlier in this instant.
+    fn pass(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+    ) -> u32 {
+        let me = self.at(now);
+        let n = me
+            .passed
+            .iter()
+            .filter(|p| **p == (node, point, label))
+            .count();
+        me.passed.push((node, point, label));
+        n as u32
+    }
 }
 
 /// What happens to one message on the network.
@@ -41,6 +100,8 @@ pub struct Fate {
     pub duplicate: bool,
     /// Extra delay, and whether later messages may overtake.
     pub delay: Option<(SimTime, bool)>,
+    /// Earlier messages of this kind on this link at this instant.
+    pub nth: u32,
 }
 
 /// Per-kind random streams.
@@ -53,6 +114,7 @@ struct Streams {
     consumer_crash: SimRng,
     restart: SimRng,
     connection: SimRng,
+    duplicate_copy: SimRng,
 }
 
 /// Fault state of one run.
@@ -74,6 +136,7 @@ pub struct Injector {
     /// "when the window closes".
     restart: Vec<Option<Option<SimTime>>>,
     consumers: Vec<bool>,
+    instant: Instant,
 }
 
 impl Injector {
@@ -100,6 +163,7 @@ impl Injector {
                 consumer_crash: SimRng::new(seed, Stream::ConsumerCrash),
                 restart: SimRng::new(seed, Stream::Restart),
                 connection: SimRng::new(seed, Stream::Connection),
+                duplicate_copy: SimRng::new(seed, Stream::DuplicateCopy),
             },
             armed: Vec::new(),
             links: Vec::new(),
@@ -108,6 +172,7 @@ impl Injector {
             slow: vec![None; nodes],
             restart: vec![None; nodes],
             consumers,
+            instant: Instant::default(),
         }
     }
 
@@ -136,40 +201,36 @@ impl Injector {
         unfired
     }
 
-    /// Arms a crash of `node` at `point` (timeline entry `timeline`).
+    /// Arms a crash of `node` at `point` (timeline entry `timeline`) that
+    /// lets `skip` matching passes go by first.
     pub fn arm(
         &mut self,
         timeline: usize,
         node: NodeId,
         point: PointSpec,
         restart_after: Option<SimTime>,
+        skip: u32,
     ) {
         self.armed.push(Armed {
             timeline,
             node,
             point,
             restart_after,
+            skip,
         });
     }
 
-    /// Adds a link fault for the next `count` matching messages (timeline
-    /// entry `timeline`).
-    pub fn add_link_fault(
-        &mut self,
-        timeline: usize,
-        effect: LinkEffect,
-        from: NodeId,
-        to: NodeId,
-        kind: Option<&'static str>,
-        count: u32,
-    ) {
+    /// Adds a link fault for the next `count` matching messages after
+    /// `skip` of them (timeline entry `timeline`).
+    pub fn add_link_fault(&mut self, timeline: usize, fault: LinkSpec) {
         self.links.push(LinkFault {
             timeline,
-            effect,
-            from,
-            to,
-            kind,
-            remaining: count,
+            effect: fault.effect,
+            from: fault.from,
+            to: fault.to,
+            kind: fault.kind,
+            remaining: fault.count,
+            skip: fault.skip,
         });
     }
 
@@ -256,6 +317,7 @@ impl Injector {
             fate.dropped = Some(DropCause::Partition);
             return (fate, [None, None]);
         }
+        fate.nth = self.instant.send(now, link, kind);
         self.apply_link_faults(from, to, kind, &mut fate);
         if self.chaos_on && fate.dropped.is_none() {
             self.apply_chaos(kind, &mut fate);
@@ -279,10 +341,11 @@ impl Injector {
                 *last = at;
             }
         }
-        // The copy's own latency comes from the duplication stream, so a
-        // duplicate does not shift anyone else's latencies.
+        // The copy's own latency comes from a stream of its own, so a
+        // duplicate does not shift anyone else's latencies, and a timeline
+        // duplicate gives its copy the latency a chaos one would.
         let second = if fate.duplicate {
-            let extra = Self::sample(self.latency, &mut self.streams.duplication);
+            let extra = Self::sample(self.latency, &mut self.streams.duplicate_copy);
             Some((now + extra).max(at))
         } else {
             None
@@ -290,26 +353,49 @@ impl Injector {
         (fate, [Some(at), second])
     }
 
-    /// Applies the first link fault waiting for a message like this one
-    /// (one fault per message, so faults armed together catch successive
-    /// messages).
+    /// Applies the link faults waiting for a message like this one: the
+    /// first waiting drop, else the first waiting duplicate and the first
+    /// waiting delay (a message can be both, as under chaos). Faults of one
+    /// effect armed together catch successive messages; faults still
+    /// letting matching messages go by count this one.
     fn apply_link_faults(&mut self, from: NodeId, to: NodeId, kind: &'static str, fate: &mut Fate) {
-        let Some(i) = self
-            .links
-            .iter()
-            .position(|f| f.from == from && f.to == to && f.kind.is_none_or(|k| k == kind))
-        else {
+        if self.links.is_empty() {
             return;
-        };
-        let f = &mut self.links[i];
-        match f.effect {
-            LinkEffect::Drop => fate.dropped = Some(DropCause::Loss),
-            LinkEffect::Duplicate => fate.duplicate = true,
-            LinkEffect::Delay { extra, reorder } => fate.delay = Some((extra, reorder)),
         }
-        f.remaining -= 1;
-        if f.remaining == 0 {
-            self.links.remove(i);
+        // The first waiting fault of each effect: drop, duplicate, delay.
+        let mut hits: [Option<usize>; 3] = [None; 3];
+        for (i, f) in self.links.iter_mut().enumerate() {
+            if f.from == from && f.to == to && f.kind.is_none_or(|k| k == kind) {
+                if f.skip > 0 {
+                    f.skip -= 1;
+                    continue;
+                }
+                let slot = match f.effect {
+                    LinkEffect::Drop => 0,
+                    LinkEffect::Duplicate => 1,
+                    LinkEffect::Delay { .. } => 2,
+                };
+                hits[slot].get_or_insert(i);
+            }
+        }
+        let mut applied = match hits {
+            [Some(drop), ..] => [Some(drop), None],
+            [None, dup, delay] => [dup, delay],
+        };
+        // Highest index first, so removing one leaves the other in place.
+        applied.sort_unstable_by(|a, b| b.cmp(a));
+        for &i in applied.iter().flatten() {
+            match self.links[i].effect {
+                LinkEffect::Drop => fate.dropped = Some(DropCause::Loss),
+                LinkEffect::Duplicate => fate.duplicate = true,
+                LinkEffect::Delay { extra, reorder } => fate.delay = Some((extra, reorder)),
+            }
+            self.links[i].remaining -= 1;
+        }
+        for &i in applied.iter().flatten() {
+            if self.links[i].remaining == 0 {
+                self.links.remove(i);
+            }
         }
     }
 
@@ -377,36 +463,46 @@ impl Injector {
 impl Env for Injector {
     fn crash_at(
         &mut self,
-        _now: SimTime,
+        now: SimTime,
         node: NodeId,
         point: CrashPoint,
         label: Option<&'static str>,
-    ) -> bool {
-        if let Some(i) = self
-            .armed
-            .iter()
-            .position(|a| a.node == node && a.point.matches(point, label))
-        {
+    ) -> Option<u32> {
+        let armed = !self.armed.is_empty();
+        let chaos = self.chaos_on
+            && self.consumers[node.index()]
+            && self
+                .chaos
+                .consumer_crash
+                .as_ref()
+                .is_some_and(|c| c.points.iter().any(|p| p.matches(point, label)));
+        if !armed && !chaos {
+            return None;
+        }
+        let pass = self.instant.pass(now, node, point, label);
+        let mut hit = None;
+        for (i, a) in self.armed.iter_mut().enumerate() {
+            if a.node == node && a.point.matches(point, label) {
+                if a.skip > 0 {
+                    a.skip -= 1;
+                } else if hit.is_none() {
+                    hit = Some(i);
+                }
+            }
+        }
+        if let Some(i) = hit {
             let a = self.armed.remove(i);
             self.restart[node.index()] = Some(a.restart_after);
-            return true;
+            return Some(pass);
         }
-        if !self.chaos_on || !self.consumers[node.index()] {
-            return false;
-        }
-        let Some(c) = &self.chaos.consumer_crash else {
-            return false;
-        };
-        if !c.points.iter().any(|p| p.matches(point, label)) {
-            return false;
-        }
+        let c = self.chaos.consumer_crash.as_ref().filter(|_| chaos)?;
         if self.streams.consumer_crash.chance(c.probability) {
             let range = c.restart_after;
             let d = self.restart_delay(range);
             self.restart[node.index()] = Some(Some(d));
-            return true;
+            return Some(pass);
         }
-        false
+        None
     }
 
     fn slow_processing(&self, node: NodeId) -> Option<SimTime> {

@@ -124,6 +124,8 @@ enum Item<Msg, Timer> {
         timer: Timer,
     },
     Fault(usize),
+    /// A node's first start.
+    Start(NodeId),
     Restart {
         node: NodeId,
         incarnation: u32,
@@ -258,11 +260,14 @@ impl<M: Model> Engine<M> {
 
     /// Runs to the end: drained after the fault window, or a limit.
     pub fn run(&mut self) -> RunStats {
-        for i in 0..self.model.node_count() {
-            self.step(NodeId(i as u16), Input::Start);
-        }
+        // Faults first: at equal times the queue keeps insertion order, so a
+        // fault at 0 is in place before any node starts.
         for (i, f) in self.plan.timeline.iter().enumerate() {
             self.queue.push(f.at, Item::Fault(i));
+        }
+        for i in 0..self.model.node_count() {
+            self.queue
+                .push(SimTime::ZERO, Item::Start(NodeId(i as u16)));
         }
         let chaos = self.plan.chaos.clone();
         if let Some(e) = &chaos.broker_crash {
@@ -351,6 +356,12 @@ impl<M: Model> Engine<M> {
                 }
             }
             Item::Fault(i) => self.fault(i),
+            Item::Start(node) => {
+                // A node crashed before it started starts when it restarts.
+                if self.up[node.index()] && self.incarnation[node.index()] == 0 {
+                    self.step(node, Input::Start);
+                }
+            }
             Item::Restart { node, incarnation } => {
                 if !self.up[node.index()] && self.incarnation[node.index()] == incarnation {
                     self.restart(node);
@@ -425,6 +436,7 @@ impl<M: Model> Engine<M> {
                     to,
                     kind,
                     cause,
+                    nth: fate.nth,
                 },
             );
             // A lost message on a TCP connection is a broken connection:
@@ -448,6 +460,7 @@ impl<M: Model> Engine<M> {
                     kind,
                     extra_us: extra.as_us(),
                     reorder,
+                    nth: fate.nth,
                 },
             );
         }
@@ -455,8 +468,15 @@ impl<M: Model> Engine<M> {
         let from_incarnation = self.incarnation[from.index()];
         let connection = self.connections[self.pair(from, to)];
         if let Some(t2) = times[1] {
-            self.history
-                .record(self.now, EventKind::MessageDuplicated { from, to, kind });
+            self.history.record(
+                self.now,
+                EventKind::MessageDuplicated {
+                    from,
+                    to,
+                    kind,
+                    nth: fate.nth,
+                },
+            );
             self.queue.push(
                 t2,
                 Item::Deliver {
@@ -520,6 +540,7 @@ impl<M: Model> Engine<M> {
                 EventKind::Crashed {
                     node,
                     point: faultline_models::CrashPoint::Now,
+                    pass: 0,
                 },
             );
         }
@@ -566,6 +587,7 @@ impl<M: Model> Engine<M> {
                 node,
                 point: PointSpec::Now,
                 restart_after,
+                ..
             } => {
                 if self.up[node.index()] && self.model.crashable(node) {
                     self.injector.set_restart(node, restart_after);
@@ -576,22 +598,15 @@ impl<M: Model> Engine<M> {
                 node,
                 point,
                 restart_after,
-            } => self.injector.arm(i, node, point, restart_after),
+                skip,
+            } => self.injector.arm(i, node, point, restart_after, skip),
             FaultAction::Partition {
                 a,
                 b,
                 oneway,
                 heal_after,
             } => self.start_partition(a, b, oneway, heal_after),
-            FaultAction::Link {
-                effect,
-                from,
-                to,
-                kind,
-                count,
-            } => self
-                .injector
-                .add_link_fault(i, effect, from, to, kind, count),
+            FaultAction::Link(spec) => self.injector.add_link_fault(i, spec),
             FaultAction::Slow {
                 node,
                 processing,

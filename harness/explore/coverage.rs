@@ -8,7 +8,7 @@ use faultline_models::History;
 use faultline_models::event::{DropCause, EventKind};
 use faultline_models::kafka::{Layout, Role};
 
-use crate::faults::{FaultAction, FaultPlan, LinkEffect};
+use crate::faults::{FaultAction, FaultPlan, LinkEffect, LinkSpec};
 
 /// A kind of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ pub fn enabled(plan: &FaultPlan, layout: &Layout) -> Vec<FaultKind> {
             },
             FaultAction::Partition { .. } => FaultKind::Partition,
             FaultAction::Slow { .. } => FaultKind::Slow,
-            FaultAction::Link { effect, .. } => match effect {
+            FaultAction::Link(LinkSpec { effect, .. }) => match effect {
                 LinkEffect::Drop => FaultKind::Loss,
                 LinkEffect::Duplicate => FaultKind::Duplicate,
                 LinkEffect::Delay { reorder: false, .. } => FaultKind::Delay,

@@ -221,7 +221,7 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             n.node(consumer),
             commit_error_name(reason)
         ),
-        EventKind::Crashed { node, point } => format!(
+        EventKind::Crashed { node, point, .. } => format!(
             "{} crashed{}",
             n.node(node),
             match point {
@@ -235,6 +235,7 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             to,
             kind,
             cause,
+            ..
         } => format!(
             "the network dropped a {kind} from {} to {} ({})",
             n.node(from),
@@ -244,7 +245,7 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
                 DropCause::Partition => "partition",
             }
         ),
-        EventKind::MessageDuplicated { from, to, kind } => format!(
+        EventKind::MessageDuplicated { from, to, kind, .. } => format!(
             "the network duplicated a {kind} from {} to {}",
             n.node(from),
             n.node(to)
@@ -255,6 +256,7 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             kind,
             extra_us,
             reorder,
+            ..
         } => format!(
             "the network {} a {kind} from {} to {} by {}",
             if reorder { "reordered" } else { "delayed" },

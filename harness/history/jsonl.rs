@@ -318,9 +318,12 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("generation", json!(generation));
             put("reason", json!(commit_error_name(reason)));
         }
-        EventKind::Crashed { node, point } => {
+        EventKind::Crashed { node, point, pass } => {
             put("node", json!(names.node(node)));
             put("point", json!(point_name(point, names)));
+            if pass > 0 {
+                put("pass", json!(pass));
+            }
         }
         EventKind::Restarted { node } => put("node", json!(names.node(node))),
         EventKind::MessageDropped {
@@ -328,10 +331,14 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             to,
             kind,
             cause,
+            nth,
         } => {
             put("from", json!(names.node(from)));
             put("to", json!(names.node(to)));
             put("kind", json!(kind));
+            if nth > 0 {
+                put("nth", json!(nth));
+            }
             put(
                 "cause",
                 json!(match cause {
@@ -340,10 +347,18 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
                 }),
             );
         }
-        EventKind::MessageDuplicated { from, to, kind } => {
+        EventKind::MessageDuplicated {
+            from,
+            to,
+            kind,
+            nth,
+        } => {
             put("from", json!(names.node(from)));
             put("to", json!(names.node(to)));
             put("kind", json!(kind));
+            if nth > 0 {
+                put("nth", json!(nth));
+            }
         }
         EventKind::MessageDelayed {
             from,
@@ -351,12 +366,16 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             kind,
             extra_us,
             reorder,
+            nth,
         } => {
             put("from", json!(names.node(from)));
             put("to", json!(names.node(to)));
             put("kind", json!(kind));
             put("extra_us", json!(extra_us));
             put("reorder", json!(reorder));
+            if nth > 0 {
+                put("nth", json!(nth));
+            }
         }
         EventKind::PartitionStarted { id } => {
             put("id", json!(id));

@@ -269,6 +269,10 @@ pub struct TimelineFile {
     pub point: Option<String>,
     /// Restart delay (default: when the fault window closes).
     pub restart_after_ms: Option<Millis>,
+    /// Let this many passes of the crash point go by first (at or after
+    /// `at_ms`), so a replay can crash on the same pass of several at one
+    /// instant.
+    pub skip: Option<u64>,
     /// Cut the network between two sides: `[["b1"], ["c1", "c2"]]`.
     pub partition: Option<Vec<Vec<String>>>,
     /// Cut one node off from all others.
@@ -307,6 +311,8 @@ pub struct LinkFile {
     pub extra_ms: Option<Millis>,
     /// Let later messages overtake (delay only).
     pub reorder: Option<bool>,
+    /// Let this many matching messages go by first (at or after `at_ms`).
+    pub skip: Option<u64>,
 }
 
 /// `[faults.chaos]`.

@@ -236,6 +236,7 @@ impl Case {
                 count: None,
                 extra_ms: None,
                 reorder: None,
+                skip: None,
             }
         };
         let ms = |v: u64| Millis(v * 1000);

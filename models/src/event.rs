@@ -333,6 +333,9 @@ pub enum EventKind {
         node: NodeId,
         /// Where in its loop (`Now` for brokers and timed crashes).
         point: CrashPoint,
+        /// Earlier passes of this point by this node at the same instant
+        /// (0: it crashed on the first), so a replay can pick the same one.
+        pass: u32,
     },
     /// A crashed node started again from its durable state.
     Restarted {
@@ -349,6 +352,8 @@ pub enum EventKind {
         kind: &'static str,
         /// Why.
         cause: DropCause,
+        /// Earlier messages of this kind on this link at the same instant.
+        nth: u32,
     },
     /// The network delivered a message twice.
     MessageDuplicated {
@@ -358,6 +363,8 @@ pub enum EventKind {
         to: NodeId,
         /// The message kind.
         kind: &'static str,
+        /// Earlier messages of this kind on this link at the same instant.
+        nth: u32,
     },
     /// The network held a message back, by a delay or a reordering fault.
     MessageDelayed {
@@ -371,6 +378,8 @@ pub enum EventKind {
         extra_us: u64,
         /// `true` when the fault was a reordering (later messages overtake).
         reorder: bool,
+        /// Earlier messages of this kind on this link at the same instant.
+        nth: u32,
     },
     /// A network partition began. Its sides are in the fault plan.
     PartitionStarted {

@@ -309,13 +309,14 @@ impl<'a> HandlerCx<'a> {
     }
 
     fn check(&mut self, point: CrashPoint, label: Option<&'static str>) {
-        if self.env.crash_at(self.now, self.consumer, point, label) {
+        if let Some(pass) = self.env.crash_at(self.now, self.consumer, point, label) {
             self.crashed = Some(point);
             self.history.record(
                 self.now,
                 EventKind::Crashed {
                     node: self.consumer,
                     point,
+                    pass,
                 },
             );
         }

@@ -14,15 +14,17 @@ use crate::time::SimTime;
 
 /// Fault decisions that a model has to ask for at its own points.
 pub trait Env {
-    /// Whether `node` crashes now, having reached `point`. `label` is the
-    /// name of a [`CrashPoint::Named`] point.
+    /// Whether `node` crashes now, having reached `point`: `Some(pass)`,
+    /// with the number of earlier passes of the point by the node at this
+    /// instant, when it does. `label` is the name of a
+    /// [`CrashPoint::Named`] point.
     fn crash_at(
         &mut self,
         now: SimTime,
         node: NodeId,
         point: CrashPoint,
         label: Option<&'static str>,
-    ) -> bool;
+    ) -> Option<u32>;
 
     /// The processing time per record that a slow-handling fault imposes on
     /// `node` right now, if any.
@@ -34,8 +36,14 @@ pub trait Env {
 pub struct NoFaults;
 
 impl Env for NoFaults {
-    fn crash_at(&mut self, _: SimTime, _: NodeId, _: CrashPoint, _: Option<&'static str>) -> bool {
-        false
+    fn crash_at(
+        &mut self,
+        _: SimTime,
+        _: NodeId,
+        _: CrashPoint,
+        _: Option<&'static str>,
+    ) -> Option<u32> {
+        None
     }
     fn slow_processing(&self, _: NodeId) -> Option<SimTime> {
         None
@@ -152,10 +160,10 @@ impl<'a, M, T> Cx<'a, M, T> {
         if self.crashed.is_some() {
             return true;
         }
-        if self.env.crash_at(self.now, self.me, point, label) {
+        if let Some(pass) = self.env.crash_at(self.now, self.me, point, label) {
             self.crashed = Some(point);
             let node = self.me;
-            self.record(EventKind::Crashed { node, point });
+            self.record(EventKind::Crashed { node, point, pass });
             true
         } else {
             false

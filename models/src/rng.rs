@@ -43,6 +43,9 @@ pub enum Stream {
     Connection,
     /// The fault mix a seed draws in swarm testing.
     Swarm,
+    /// The latency of a duplicated message's second copy, whatever
+    /// duplicated it (chaos or a timeline fault).
+    DuplicateCopy,
     /// A node's own decisions (jitter, sticky partitions, processing time).
     Node(u16),
     /// The randomness a handler asks for, per node.
@@ -66,6 +69,7 @@ impl Stream {
             Stream::Restart => 11,
             Stream::Connection => 12,
             Stream::Swarm => 13,
+            Stream::DuplicateCopy => 14,
             Stream::Node(n) => (1 << 32) | u64::from(n),
             Stream::Handler(n) => (2 << 32) | u64::from(n),
         }

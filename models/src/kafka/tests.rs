@@ -314,6 +314,7 @@ impl<E: Env> Sim<E> {
                         to,
                         kind,
                         cause,
+                        nth: 0,
                     },
                 );
                 if reset {
@@ -356,6 +357,7 @@ impl<E: Env> Sim<E> {
             EventKind::Crashed {
                 node,
                 point: CrashPoint::Now,
+                pass: 0,
             },
         );
         self.down(node);
@@ -518,10 +520,16 @@ struct CrashAt {
 }
 
 impl Env for CrashAt {
-    fn crash_at(&mut self, _: SimTime, node: NodeId, point: CrashPoint, _: Option<&str>) -> bool {
+    fn crash_at(
+        &mut self,
+        _: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        _: Option<&str>,
+    ) -> Option<u32> {
         let hit = !self.fired && node == self.node && point == self.point;
         self.fired |= hit;
-        hit
+        hit.then_some(0)
     }
     fn slow_processing(&self, _: NodeId) -> Option<SimTime> {
         None
