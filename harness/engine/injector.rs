@@ -317,7 +317,11 @@ impl Injector {
             fate.dropped = Some(DropCause::Partition);
             return (fate, [None, None]);
         }
-        fate.nth = self.instant.send(now, link, kind);
+        // Only faults need the count; timeline faults of an instant are in
+        // place before its first message, so counting can start with them.
+        if self.chaos_on || !self.links.is_empty() {
+            fate.nth = self.instant.send(now, link, kind);
+        }
         self.apply_link_faults(from, to, kind, &mut fate);
         if self.chaos_on && fate.dropped.is_none() {
             self.apply_chaos(kind, &mut fate);
