@@ -107,17 +107,32 @@ fn every_bundled_scenario_explores_identically_with_one_and_two_jobs_and_as_merg
 #[test]
 fn merging_refuses_mismatched_or_repeated_shards() {
     let path = bundled("kafka/keyless-order.toml");
-    let a = explore_lib(&path, 0..4, 1, Some(Shard { index: 1, count: 2 }));
-    let b = explore_lib(&path, 0..6, 1, Some(Shard { index: 2, count: 2 }));
-    assert!(Exploration::merge(vec![a.clone(), b]).is_err());
+    let shard = |k, n, seeds: std::ops::Range<u64>| {
+        explore_lib(&path, seeds, 1, Some(Shard { index: k, count: n }))
+    };
+    let a = shard(1, 2, 0..4);
+    // Another range, the same shard twice, another split, an unsharded
+    // result, another scenario.
+    assert!(Exploration::merge(vec![a.clone(), shard(2, 2, 0..6)]).is_err());
     assert!(Exploration::merge(vec![a.clone(), a.clone()]).is_err());
+    assert!(Exploration::merge(vec![a.clone(), shard(2, 3, 0..4)]).is_err());
+    let whole = explore_lib(&path, 0..4, 1, None);
+    assert!(Exploration::merge(vec![whole.clone(), whole.clone()]).is_err());
+    assert!(Exploration::merge(vec![whole, a.clone()]).is_err());
     let other = explore_lib(
         &bundled("kafka/auto-commit.toml"),
         0..4,
         1,
         Some(Shard { index: 2, count: 2 }),
     );
-    assert!(Exploration::merge(vec![a, other]).is_err());
+    assert!(Exploration::merge(vec![a.clone(), other]).is_err());
+    // Two of three shards stay a partial result.
+    let partial = Exploration::merge(vec![shard(1, 3, 0..4), shard(3, 3, 0..4)]).unwrap();
+    assert_eq!(partial.shards.len(), 2);
+    // Merges nest: (1 + 3) + 2 is the whole.
+    let all = Exploration::merge(vec![partial, shard(2, 3, 0..4)]).unwrap();
+    assert!(all.shards.is_empty());
+    assert_eq!(all, explore_lib(&path, 0..4, 1, None));
 }
 
 #[test]

@@ -364,8 +364,18 @@ impl Exploration {
         }
     }
 
-    /// Merges shard results of one scenario and range into one.
+    /// Merges shard results of one scenario and range into one. Each part
+    /// must cover shards of the same count (`K/N` with one `N`), none twice;
+    /// when every shard is there, the result is the unsharded exploration.
     pub fn merge(parts: Vec<Exploration>) -> Result<Exploration, String> {
+        if parts.len() > 1
+            && let Some(p) = parts.iter().find(|p| p.shards.is_empty())
+        {
+            return Err(format!(
+                "a result of {} covers every seed (it was not run with --shard); there is nothing to merge it with",
+                p.scenario.path
+            ));
+        }
         let mut parts = parts.into_iter();
         let mut out = parts.next().ok_or("nothing to merge")?;
         for p in parts {
@@ -376,10 +386,25 @@ impl Exploration {
                 ));
             }
             if p.seeds != out.seeds || p.swarm != out.swarm {
-                return Err("the results cover different seed ranges or swarm settings".into());
+                return Err(format!(
+                    "the results cover different seed ranges or swarm settings ({}..{} swarm {} and {}..{} swarm {})",
+                    out.seeds.start, out.seeds.end, out.swarm, p.seeds.start, p.seeds.end, p.swarm
+                ));
             }
-            if p.shards.iter().any(|s| out.shards.contains(s)) {
-                return Err("a shard appears twice".into());
+            if p.faultline_version != out.faultline_version {
+                return Err(format!(
+                    "the results come from faultline {} and {}; a seed may mean different runs",
+                    out.faultline_version, p.faultline_version
+                ));
+            }
+            if let Some(s) = p.shards.iter().find(|s| s.count != out.shards[0].count) {
+                return Err(format!(
+                    "shard {}/{} does not split the range like shard {}/{}",
+                    s.index, s.count, out.shards[0].index, out.shards[0].count
+                ));
+            }
+            if let Some(s) = p.shards.iter().find(|s| out.shards.contains(s)) {
+                return Err(format!("shard {}/{} appears twice", s.index, s.count));
             }
             out.shards.extend(p.shards);
             out.runs += p.runs;
@@ -407,7 +432,12 @@ impl Exploration {
         out.shards.sort_by_key(|s| s.index);
         out.violations.sort_by_key(|v| v.invariant);
         out.failures.sort_by_key(|f| f.seed);
-        if out.shards.len() as u64 == out.shards.first().map_or(0, |s| s.count) {
+        let complete = out
+            .shards
+            .iter()
+            .map(|s| s.index)
+            .eq(1..=out.shards.first().map_or(0, |s| s.count));
+        if complete {
             // Every shard is here: the result is the unsharded one.
             out.shards.clear();
         }
