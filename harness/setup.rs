@@ -63,7 +63,8 @@ use bounds::*;
 pub const WINDOW_MARGIN_MS: u64 = 10_000;
 
 /// What a scenario expects of one invariant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Expect {
     /// Must hold.
     Hold,
@@ -118,6 +119,25 @@ pub struct Problem {
     pub message: String,
     /// A suggestion.
     pub help: Option<String>,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, " ({help})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Problems, one per line.
+pub fn problems_text(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 struct Checker {

@@ -24,7 +24,7 @@ use crate::faults::FaultPlan;
 use crate::history::jsonl::point_name;
 use crate::registry::Registry;
 use crate::run::{Run, run_with};
-use crate::scenario::schema::{ChaosFile, LinkFile, ScenarioFile, TimelineFile};
+use crate::scenario::schema::{ChaosFile, ExpectFile, LinkFile, ScenarioFile, TimelineFile};
 use crate::scenario::values::Millis;
 use crate::setup::Setup;
 
@@ -35,7 +35,7 @@ pub enum ShrinkError {
     #[error("the scenario is not valid: {0}")]
     Invalid(String),
     /// The run violates no invariant it is asked to preserve.
-    #[error("seed {seed} violates no invariant{}: nothing to shrink", .target.map_or(String::new(), |t| format!(" like {}", t.name())))]
+    #[error("seed {seed} {}: nothing to shrink", .target.map_or("violates no invariant".to_owned(), |t| format!("does not violate {}", t.name())))]
     NothingToShrink {
         /// The seed.
         seed: u64,
@@ -73,6 +73,13 @@ pub struct Shrunk {
 impl Shrunk {
     /// The scenario file's text, with a header saying where it came from.
     pub fn to_toml(&self, origin: &str) -> String {
+        let mut file = self.file.clone();
+        file.description = format!(
+            "Shrunk from {origin} seed {}: the faults below still violate {}.\n{}",
+            self.seed,
+            self.invariant.name(),
+            file.description
+        );
         let mut head = format!(
             "# Shrunk by faultline {} from {origin} seed {}.\n# It violates {}; faults {} -> {}",
             crate::VERSION,
@@ -93,7 +100,7 @@ impl Shrunk {
             } else {
                 " (fails until the bug is fixed)"
             },
-            toml::to_string(&self.file).unwrap_or_default()
+            toml::to_string(&file).unwrap_or_default()
         ));
         head
     }
@@ -110,8 +117,8 @@ pub fn shrink(
     swarm: bool,
     target: Option<Invariant>,
 ) -> Result<Shrunk, ShrinkError> {
-    let setup =
-        Setup::from_file(file, registry).map_err(|p| ShrinkError::Invalid(format!("{p:?}")))?;
+    let setup = Setup::from_file(file, registry)
+        .map_err(|p| ShrinkError::Invalid(crate::setup::problems_text(&p)))?;
     let plan = plan_for(&setup, seed, swarm);
     let run = run_with(&setup, &plan, seed);
     let violated: Vec<Invariant> = run
@@ -148,18 +155,20 @@ pub fn shrink(
         invariant,
         runs: 1,
     };
-    // The invariant keeps the scenario's expectation: a violation the
-    // scenario expects is a demonstration that passes, one it does not is
-    // a regression that fails until the bug is fixed. Other expected
-    // violations may not survive shrinking, so they are no longer judged.
-    let violate_others = std::mem::take(&mut current.expect.violate);
-    for i in violate_others {
-        if i == invariant {
-            current.expect.violate.push(i);
-        } else {
-            current.expect.allow.push(i);
-        }
-    }
+    // The shrunk scenario judges only this invariant, as the scenario did:
+    // a violation it expects is a demonstration that passes, one it
+    // expects to hold is a regression that fails until the bug is fixed.
+    // What shrinking did to the other invariants is incidental.
+    let hold = setup.expectation(invariant) == crate::setup::Expect::Hold;
+    current.expect = ExpectFile {
+        hold: if hold { vec![invariant] } else { Vec::new() },
+        violate: if hold { Vec::new() } else { vec![invariant] },
+        allow: Invariant::ALL
+            .iter()
+            .copied()
+            .filter(|i| *i != invariant)
+            .collect(),
+    };
     if !s.fails(&current) {
         return Err(ShrinkError::NotReproducible(seed));
     }
@@ -298,7 +307,7 @@ impl Shrinker<'_> {
             f,
             1,
             |f| f.workload.producers.unwrap_or(1),
-            |f, v| f.workload.producers = Some(v),
+            |f, v| f.workload.producers = (v != 1).then_some(v),
         );
         changed
     }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use faultline::explore::{Exploration, Options, Shard, explore};
-use faultline::report::result::ScenarioRef;
 use predicates::prelude::*;
 
 fn faultline() -> Command {
@@ -31,20 +30,27 @@ fn explore_lib(
     jobs: usize,
     shard: Option<Shard>,
 ) -> Exploration {
+    explore_with(path, seeds, jobs, shard, false, 0)
+}
+
+fn explore_with(
+    path: &Path,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    shard: Option<Shard>,
+    until_first: bool,
+    round: usize,
+) -> Exploration {
     let (loaded, setup) = common::load(path);
-    let scenario = ScenarioRef {
-        name: loaded.file.name.clone(),
-        path: path.display().to_string(),
-        digest: loaded.digest.clone(),
-    };
     let opts = Options {
         seeds,
         jobs,
         shard,
-        until_first: false,
+        until_first,
         swarm: true,
+        round,
     };
-    explore(&setup, scenario, &opts, &|_| {})
+    explore(&loaded, &setup, &opts, &|_| {})
 }
 
 /// A scenario a user might write: process-then-commit with chaos, wrongly
@@ -93,14 +99,43 @@ fn every_bundled_scenario_explores_identically_with_one_and_two_jobs_and_as_merg
         let seeds = 0..12;
         let serial = explore_lib(&path, seeds.clone(), 1, None);
         assert_eq!(serial.runs, 12, "{}", path.display());
-        let parallel = explore_lib(&path, seeds.clone(), 2, None);
-        assert_eq!(serial, parallel, "{}: jobs 1 vs 2", path.display());
+        // Default rounds, and rounds of 5 (so rounds end mid-range).
+        for (jobs, round) in [(2, 0), (2, 5), (1, 5)] {
+            let other = explore_with(&path, seeds.clone(), jobs, None, false, round);
+            assert_eq!(
+                serial,
+                other,
+                "{}: jobs {jobs} round {round}",
+                path.display()
+            );
+        }
         let shards: Vec<Exploration> = (1..=3)
             .map(|k| explore_lib(&path, seeds.clone(), 2, Some(Shard { index: k, count: 3 })))
             .collect();
         assert_eq!(shards.iter().map(|s| s.runs).sum::<u64>(), 12);
         let merged = Exploration::merge(shards).expect("shards of one exploration merge");
         assert_eq!(serial, merged, "{}: merged shards", path.display());
+    }
+}
+
+#[test]
+fn until_first_stops_at_the_same_seed_whatever_the_jobs_and_rounds() {
+    // A scenario whose first violation comes after a few clean seeds.
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_scenario(dir.path(), "alo.toml", AT_LEAST_ONCE);
+    let full = explore_lib(&path, 0..40, 1, None);
+    let first = full.failures.first().expect("some seed fails").seed;
+    assert!(
+        first > 0,
+        "the test needs clean seeds before the first failure"
+    );
+    let serial = explore_with(&path, 0..40, 1, None, true, 0);
+    assert_eq!(serial.runs, first + 1);
+    assert!(serial.stopped_early);
+    assert_eq!(serial.failures.len(), 1);
+    for (jobs, round) in [(2, 0), (2, 3), (1, 7)] {
+        let other = explore_with(&path, 0..40, jobs, None, true, round);
+        assert_eq!(serial, other, "jobs {jobs} round {round}");
     }
 }
 
@@ -159,7 +194,6 @@ fn cli_explore_finds_and_shrinks_commit_before_process_loss_from_seed_0() {
     let text = fs::read_to_string(&shrunk).expect("the shrunk scenario");
     let faults = text.matches("[[faults.timeline]]").count();
     assert!((1..=3).contains(&faults), "{faults} faults:\n{text}");
-    assert!(!text.contains("[faults.chaos]\n") || !text.contains("loss ="));
     // The shrunk scenario reproduces the loss; it expects it, so it passes.
     let report = dir.path().join("r");
     faultline()
@@ -200,6 +234,10 @@ fn cli_explore_failure_saves_a_regression_that_replays_first_and_fails_until_fix
     assert_eq!(saved.len(), 1, "{stdout}");
     let text = fs::read_to_string(&saved[0]).unwrap();
     assert!(text.contains("fails until the bug is fixed"), "{text}");
+    // The chaos became an explicit timeline: the file injects exactly the
+    // faults it lists.
+    assert!(!text.contains("[faults.chaos]"), "{text}");
+    assert!(text.contains("[[faults.timeline]]"), "{text}");
 
     // The regression alone fails, with its finding.
     faultline()
@@ -310,7 +348,7 @@ fn cli_shrink_from_a_result_json_writes_a_scenario_that_reproduces_the_failure()
         .arg("--out")
         .arg(&shrunk_dir)
         .assert()
-        .code(1)
+        .code(0)
         .stdout(predicate::str::contains("shrunk exactly-once at seed"));
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     let file = shrunk_dir.join(format!("alo-exactly-once-seed{seed}.toml"));
@@ -330,7 +368,7 @@ fn cli_shrink_from_a_result_json_writes_a_scenario_that_reproduces_the_failure()
         .arg("--out")
         .arg(dir.path().join("shrunk2"))
         .assert()
-        .code(1);
+        .code(0);
     assert_eq!(
         fs::read_to_string(&file).unwrap(),
         fs::read_to_string(dir.path().join("shrunk2").join(file.file_name().unwrap())).unwrap()
@@ -347,6 +385,19 @@ fn cli_shrink_of_a_passing_seed_or_bad_input_is_an_error() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("nothing to shrink"));
+    // An invalid scenario gets the diagnostics `run` gives, not a dump.
+    let invalid = write_scenario(
+        dir.path(),
+        "invalid.toml",
+        &AT_LEAST_ONCE.replace("members = 2", "members = 0"),
+    );
+    faultline()
+        .args(["shrink", "--seed", "1"])
+        .arg(&invalid)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid.toml:").and(predicate::str::contains("members")))
+        .stderr(predicate::str::contains("Problem {").not());
     let bad = write_scenario(dir.path(), "bad.json", "{\"hello\": 1}");
     faultline()
         .arg("shrink")
@@ -388,7 +439,7 @@ fn cli_seed_from_git_shifts_the_range_and_prints_it() {
     let s = bundled("kafka/keyless-order.toml");
     let out = faultline()
         .current_dir(dir.path())
-        .env("GITHUB_SHA", "00000000030123456789abcdef0123456789abcd")
+        .env("GITHUB_SHA", "000000030123456789abcdef0123456789abcdef")
         .args([
             "explore",
             "--seed-from-git",
@@ -402,7 +453,7 @@ fn cli_seed_from_git_shifts_the_range_and_prints_it() {
         .assert()
         .code(0);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    // 0x0000000003 << 20
+    // 0x00000003 << 20
     let start = 3u64 << 20;
     assert!(
         stdout.contains(&format!("--seeds {start}..{}", start + 2)),

@@ -7,12 +7,12 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use faultline::Registry;
 use faultline::explore::{Exploration, Options, SeedOutcome, Shard, explore, text};
-use faultline::report::result::ScenarioRef;
-use faultline::setup::Setup;
+use faultline::scenario::Loaded;
+use faultline::setup::{Expect, Setup};
 
 use super::Status;
 use super::run::{collect, for_each_scenario, report_error};
@@ -164,15 +164,11 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
         shard: args.shard,
         until_first: args.until_first,
         swarm: args.swarm,
-    };
-    let scenario = ScenarioRef {
-        name: loaded.file.name.clone(),
-        path: path.display().to_string(),
-        digest: loaded.digest.clone(),
+        round: 0,
     };
     let bar = progress_bar(seeds_in(&opts), args.quiet);
     let findings = AtomicU64::new(0);
-    let result = explore(&setup, scenario, &opts, &|o: &SeedOutcome| {
+    let result = explore(&loaded, &setup, &opts, &|o: &SeedOutcome| {
         if !o.violated.is_empty() {
             let n = findings.fetch_add(1, Ordering::Relaxed) + 1;
             bar.set_message(format!("{n} violating"));
@@ -196,37 +192,62 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
         Status::Ok
     };
     if args.shrink {
-        for v in &result.violations {
-            let (file, shrunk) = match shrink_to_dir(
-                &loaded,
-                v.first_seed,
-                args.swarm,
-                Some(v.invariant),
-                &out.join("shrunk"),
-            ) {
-                Ok(x) => x,
+        status = status.worst(shrink_findings(&loaded, &result, out, args));
+    }
+    status
+}
+
+/// Shrinks the first violation of each invariant the scenario judges
+/// (unexpected ones, and the demonstrations of expected ones) into
+/// `out/shrunk/`, and saves the unexpected ones as regressions.
+fn shrink_findings(loaded: &Loaded, result: &Exploration, out: &Path, args: &Args) -> Status {
+    let mut status = Status::Ok;
+    for v in &result.violations {
+        let unexpected = match v.expect {
+            Expect::Allow => continue,
+            Expect::Hold => true,
+            Expect::Violate => false,
+        };
+        let shrunk = shrink_to_dir(
+            loaded,
+            v.first_seed,
+            args.swarm,
+            Some(v.invariant),
+            &out.join("shrunk"),
+        );
+        let (file, shrunk) = match shrunk {
+            Ok(x) => x,
+            Err(e) if unexpected => {
+                eprintln!(
+                    "error: shrinking {} at seed {}: {e}",
+                    v.invariant.name(),
+                    v.first_seed
+                );
+                status = status.worst(Status::Failed);
+                continue;
+            }
+            Err(e) => {
+                eprintln!(
+                    "warning: shrinking the expected {} at seed {}: {e}",
+                    v.invariant.name(),
+                    v.first_seed
+                );
+                continue;
+            }
+        };
+        if unexpected || !args.quiet {
+            print_shrunk(&shrunk, &file);
+        }
+        if let (true, Some(dir)) = (unexpected, &args.regressions) {
+            let saved = dir.join(file.file_name().unwrap_or_default());
+            match std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&file, &saved)) {
+                Ok(_) => println!("  saved as a regression: {}", saved.display()),
                 Err(e) => {
                     eprintln!(
-                        "error: shrinking {} seed {}: {e}",
-                        v.invariant.name(),
-                        v.first_seed
+                        "error: {}: cannot save the regression: {e}",
+                        saved.display()
                     );
-                    status = status.worst(Status::Failed);
-                    continue;
-                }
-            };
-            print_shrunk(&shrunk, &file);
-            if let (true, Some(dir)) = (v.expect == "hold", &args.regressions) {
-                let saved = dir.join(file.file_name().unwrap_or_default());
-                match std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&file, &saved)) {
-                    Ok(_) => println!("  saved as a regression: {}", saved.display()),
-                    Err(e) => {
-                        eprintln!(
-                            "error: {}: cannot save the regression: {e}",
-                            saved.display()
-                        );
-                        status = status.worst(Status::BadInput);
-                    }
+                    status = status.worst(Status::BadInput);
                 }
             }
         }
@@ -261,10 +282,13 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} seeds  {per_sec:.0}  eta {eta}  {msg}")
-    {
-        bar.set_style(style);
+    let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.0} seeds/s", state.per_sec());
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:30.cyan/blue} {pos}/{len} seeds  {rate}  eta {eta}  {msg}",
+    ) {
+        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
     }
     bar.set_message("0 violating");
     bar
@@ -282,18 +306,25 @@ fn git_commit() -> Result<String, String> {
     from_git
         .or_else(|| std::env::var("GITHUB_SHA").ok())
         .or_else(|| std::env::var("CI_COMMIT_SHA").ok())
-        .filter(|c| c.len() >= 12 && c.chars().all(|ch| ch.is_ascii_hexdigit()))
         .ok_or_else(|| {
             "no git commit found (not in a git checkout, and neither GITHUB_SHA nor CI_COMMIT_SHA is set)"
                 .to_owned()
         })
+        .and_then(|c| {
+            if c.len() >= 8 && c.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                Ok(c)
+            } else {
+                Err(format!("\"{c}\" is not a commit id (expected at least 8 hex digits)"))
+            }
+        })
 }
 
-/// The seed offset of a commit: its first 10 hex digits (40 bits) times
-/// 2^20, so every commit starts a fresh block of about a million seeds
-/// and the shifted range never overflows.
+/// The seed offset of a commit: its first 8 hex digits (32 bits) times
+/// 2^20, so every commit starts a fresh block of about a million seeds,
+/// and seeds stay below 2^52: exact in JSON tools that read numbers as
+/// doubles.
 fn seed_offset(commit: &str) -> u64 {
-    u64::from_str_radix(&commit[..10], 16).unwrap_or(0) << 20
+    u64::from_str_radix(&commit[..8], 16).unwrap_or(0) << 20
 }
 
 #[cfg(test)]
@@ -311,6 +342,7 @@ mod tests {
                         shard: Some(Shard { index: k, count: 4 }),
                         until_first: false,
                         swarm: true,
+                        round: 0,
                     })
                 })
                 .sum();
@@ -324,6 +356,7 @@ mod tests {
                     shard: Some(sh),
                     until_first: false,
                     swarm: true,
+                    round: 0,
                 };
                 assert_eq!(seeds_in(&opts), counted, "{a}..{b} shard {k}/4");
             }
@@ -332,9 +365,9 @@ mod tests {
 
     #[test]
     fn commits_map_to_disjoint_seed_blocks() {
-        let a = seed_offset("0000000001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
-        let b = seed_offset("0000000002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        let a = seed_offset("00000001aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        let b = seed_offset("00000002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
         assert_eq!(b - a, 1 << 20);
-        assert!(seed_offset("ffffffffffffffffffffffffffffffffffffffff") < u64::MAX - (1 << 20));
+        assert!(seed_offset("ffffffffffffffffffffffffffffffffffffffff") + (1 << 20) <= 1 << 52);
     }
 }

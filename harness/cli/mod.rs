@@ -107,7 +107,9 @@ enum Command {
     /// the same invariant.
     ///
     /// Takes a result.json (faultline run), an explore.json (its first
-    /// failure) or a scenario file with --seed.
+    /// failure) or a scenario file with --seed. Exit 0 when the shrunk
+    /// scenario is written (and reproduces the violation), 1 when the run
+    /// violates nothing to shrink or cannot be shrunk, 2 on bad input.
     Shrink {
         /// result.json, explore.json or a scenario .toml.
         input: PathBuf,

@@ -4,11 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use faultline_models::History;
 use faultline_models::event::{DropCause, EventKind};
-use faultline_models::kafka::{Layout, Role};
+use faultline_models::{History, NodeId};
 
-use crate::faults::{FaultAction, FaultPlan, LinkEffect, LinkSpec};
+use crate::faults::{Chaos, FaultAction, FaultPlan, LinkEffect, LinkSpec};
 
 /// A kind of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -60,8 +59,31 @@ impl FaultKind {
     }
 
     fn index(self) -> usize {
-        FaultKind::ALL.iter().position(|k| *k == self).unwrap_or(0)
+        self as usize
     }
+
+    /// The kind of a crash of `node`.
+    fn crash(node: NodeId, brokers: &[NodeId]) -> FaultKind {
+        if brokers.contains(&node) {
+            FaultKind::BrokerCrash
+        } else {
+            FaultKind::ConsumerCrash
+        }
+    }
+}
+
+/// Which kinds a chaos table turns on, indexed like [`FaultKind::ALL`].
+pub fn chaos_kinds(c: &Chaos) -> [bool; 8] {
+    [
+        c.loss.is_some(),
+        c.duplicate.is_some(),
+        c.delay.is_some(),
+        c.reorder.is_some(),
+        c.consumer_crash.is_some(),
+        c.broker_crash.is_some(),
+        c.partition.is_some(),
+        c.slow.is_some(),
+    ]
 }
 
 /// How many faults of each kind one run injected.
@@ -69,8 +91,8 @@ impl FaultKind {
 pub struct Coverage(pub [u32; 8]);
 
 impl Coverage {
-    /// Counts the faults in a history.
-    pub fn of(history: &History, layout: &Layout) -> Coverage {
+    /// Counts the faults in a history (`brokers`: the broker nodes).
+    pub fn of(history: &History, brokers: &[NodeId]) -> Coverage {
         let mut c = Coverage::default();
         for e in &history.events {
             let kind = match e.kind {
@@ -81,10 +103,7 @@ impl Coverage {
                 EventKind::MessageDuplicated { .. } => FaultKind::Duplicate,
                 EventKind::MessageDelayed { reorder: false, .. } => FaultKind::Delay,
                 EventKind::MessageDelayed { reorder: true, .. } => FaultKind::Reorder,
-                EventKind::Crashed { node, .. } => match layout.roles.get(node.index()) {
-                    Some(Role::Broker(_)) => FaultKind::BrokerCrash,
-                    _ => FaultKind::ConsumerCrash,
-                },
+                EventKind::Crashed { node, .. } => FaultKind::crash(node, brokers),
                 EventKind::PartitionStarted { .. } => FaultKind::Partition,
                 EventKind::SlowStarted { .. } => FaultKind::Slow,
                 _ => continue,
@@ -100,29 +119,18 @@ impl Coverage {
     }
 }
 
-/// The kinds of fault a plan can inject (its chaos mix and its timeline).
-pub fn enabled(plan: &FaultPlan, layout: &Layout) -> Vec<FaultKind> {
-    let c = &plan.chaos;
-    let mut kinds: Vec<FaultKind> = [
-        (c.loss.is_some(), FaultKind::Loss),
-        (c.duplicate.is_some(), FaultKind::Duplicate),
-        (c.delay.is_some(), FaultKind::Delay),
-        (c.reorder.is_some(), FaultKind::Reorder),
-        (c.consumer_crash.is_some(), FaultKind::ConsumerCrash),
-        (c.broker_crash.is_some(), FaultKind::BrokerCrash),
-        (c.partition.is_some(), FaultKind::Partition),
-        (c.slow.is_some(), FaultKind::Slow),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, k)| *k)
-    .collect();
+/// The kinds of fault a plan can inject (its chaos mix and its timeline;
+/// `brokers`: the broker nodes).
+pub fn enabled(plan: &FaultPlan, brokers: &[NodeId]) -> Vec<FaultKind> {
+    let mut kinds: Vec<FaultKind> = FaultKind::ALL
+        .iter()
+        .zip(chaos_kinds(&plan.chaos))
+        .filter(|(_, on)| *on)
+        .map(|(k, _)| *k)
+        .collect();
     for f in &plan.timeline {
         kinds.push(match &f.action {
-            FaultAction::Crash { node, .. } => match layout.roles.get(node.index()) {
-                Some(Role::Broker(_)) => FaultKind::BrokerCrash,
-                _ => FaultKind::ConsumerCrash,
-            },
+            FaultAction::Crash { node, .. } => FaultKind::crash(*node, brokers),
             FaultAction::Partition { .. } => FaultKind::Partition,
             FaultAction::Slow { .. } => FaultKind::Slow,
             FaultAction::Link(LinkSpec { effect, .. }) => match effect {

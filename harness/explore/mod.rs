@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use crate::checkers::Invariant;
 use crate::faults::FaultPlan;
 use crate::report::result::ScenarioRef;
-use crate::setup::Setup;
+use crate::scenario::Loaded;
+use crate::setup::{Expect, Setup};
 
 pub use coverage::{Coverage, FaultKind};
 
@@ -103,6 +104,9 @@ pub struct Options {
     pub until_first: bool,
     /// Draw a fault mix per seed within the scenario's chaos bounds.
     pub swarm: bool,
+    /// Seeds per round (0: the default). Rounds bound the outcomes held
+    /// at once; the result does not depend on their size.
+    pub round: usize,
 }
 
 /// One seed's outcome.
@@ -132,8 +136,8 @@ pub struct Failure {
 pub struct Violations {
     /// The invariant.
     pub invariant: Invariant,
-    /// What the scenario expects of it: `hold`, `violate` or `allow`.
-    pub expect: String,
+    /// What the scenario expects of it.
+    pub expect: Expect,
     /// Seeds that violated it.
     pub seeds: u64,
     /// The first of them.
@@ -165,6 +169,9 @@ pub struct Exploration {
     pub faultline_version: String,
     /// The scenario.
     pub scenario: ScenarioRef,
+    /// The scenario file's text, so a seed can be rerun or shrunk from this
+    /// file alone.
+    pub scenario_source: String,
     /// The seed range explored (before sharding).
     pub seeds: Range<u64>,
     /// The shards merged into this result (empty: unsharded).
@@ -216,29 +223,23 @@ pub fn run_seed(setup: &Setup, seed: u64, swarm: bool) -> SeedOutcome {
             .verdict
             .judgements
             .iter()
-            .filter(|j| !j.met && j.expect != crate::setup::Expect::Violate)
+            .filter(|j| !j.met && j.expect != Expect::Violate)
             .map(|j| j.invariant)
             .collect(),
-        coverage: Coverage::of(&run.sim.history, run.sim.world.layout()),
+        coverage: Coverage::of(&run.sim.history, &setup.roles.brokers),
     }
 }
 
-/// Explores `setup` over the seeds of `opts`, calling `progress` after
-/// each seed (from the worker threads; for a progress bar). The result
-/// does not depend on `opts.jobs`.
+/// Explores `setup` (set up from `loaded`) over the seeds of `opts`,
+/// calling `progress` after each seed (from the worker threads; for a
+/// progress bar). The result does not depend on `opts.jobs`.
 pub fn explore(
+    loaded: &Loaded,
     setup: &Setup,
-    scenario: ScenarioRef,
     opts: &Options,
     progress: &(dyn Fn(&SeedOutcome) + Sync),
 ) -> Exploration {
-    let layout = faultline_models::kafka::KafkaWorld::new(
-        &setup.spec,
-        &mut faultline_models::SimRng::new(0, faultline_models::rng::Stream::Workload),
-    )
-    .layout()
-    .clone();
-    let enabled = coverage::enabled(&setup.plan, &layout);
+    let enabled = coverage::enabled(&setup.plan, &setup.roles.brokers);
     let with = |want: crate::setup::Expect| -> Vec<Invariant> {
         Invariant::ALL
             .iter()
@@ -249,7 +250,12 @@ pub fn explore(
     let mut out = Exploration {
         schema_version: 1,
         faultline_version: crate::VERSION.to_owned(),
-        scenario,
+        scenario: ScenarioRef {
+            name: loaded.file.name.clone(),
+            path: loaded.path.display().to_string(),
+            digest: loaded.digest.clone(),
+        },
+        scenario_source: loaded.source.clone(),
         seeds: opts.seeds.clone(),
         shards: opts.shard.into_iter().collect(),
         swarm: opts.swarm,
@@ -264,8 +270,8 @@ pub fn explore(
                 failing_runs: 0,
             })
             .collect(),
-        expected_violations: with(crate::setup::Expect::Violate),
-        allowed: with(crate::setup::Expect::Allow),
+        expected_violations: with(Expect::Violate),
+        allowed: with(Expect::Allow),
         violations: Vec::new(),
         failures: Vec::new(),
         stopped_early: false,
@@ -288,6 +294,7 @@ pub fn explore(
     // the result. With `until_first` the rounds are small, so a failure
     // found early stops the exploration early.
     let round = match (&pool, opts.until_first) {
+        _ if opts.round > 0 => opts.round,
         (None, true) => 1,
         (None, false) => ROUND,
         (Some(p), true) => p.current_num_threads() * 2,
@@ -339,7 +346,7 @@ impl Exploration {
                 None => {
                     self.violations.push(Violations {
                         invariant: inv,
-                        expect: self.expectation(inv).name().to_owned(),
+                        expect: self.expectation(inv),
                         seeds: 1,
                         first_seed: o.seed,
                     });
@@ -445,8 +452,7 @@ impl Exploration {
     }
 
     /// What the scenario expects of `inv`.
-    pub fn expectation(&self, inv: Invariant) -> crate::setup::Expect {
-        use crate::setup::Expect;
+    pub fn expectation(&self, inv: Invariant) -> Expect {
         if self.expected_violations.contains(&inv) {
             Expect::Violate
         } else if self.allowed.contains(&inv) {

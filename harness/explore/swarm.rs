@@ -78,22 +78,13 @@ pub fn draw(bounds: &Chaos, seed: u64) -> Chaos {
     out
 }
 
-/// The enabled kinds of a chaos table as a bit set (loss, duplicate,
-/// delay, reorder, consumer crash, broker crash, partition, slow).
+/// The enabled kinds of a chaos table as a bit set, in the order of
+/// [`FaultKind::ALL`](super::FaultKind::ALL).
 fn enabled(c: &Chaos) -> u8 {
-    [
-        c.loss.is_some(),
-        c.duplicate.is_some(),
-        c.delay.is_some(),
-        c.reorder.is_some(),
-        c.consumer_crash.is_some(),
-        c.broker_crash.is_some(),
-        c.partition.is_some(),
-        c.slow.is_some(),
-    ]
-    .iter()
-    .enumerate()
-    .fold(0, |acc, (i, on)| acc | (u8::from(*on) << i))
+    super::coverage::chaos_kinds(c)
+        .iter()
+        .enumerate()
+        .fold(0, |acc, (i, on)| acc | (u8::from(*on) << i))
 }
 
 /// A random non-empty subset of `items`, in their order.

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::Exploration;
+use crate::setup::Expect;
 
 /// Violations per invariant, fault coverage, and the fault kinds that never
 /// fired.
@@ -20,12 +21,13 @@ pub fn summary(x: &Exploration) -> String {
     };
     let _ = writeln!(
         s,
-        "explored {} [{}]: seeds {}..{}{shards}, {} runs, swarm {}{}",
+        "explored {} [{}]: seeds {}..{}{shards}, {} run{}, swarm {}{}",
         x.scenario.path,
         x.scenario.name,
         x.seeds.start,
         x.seeds.end,
         x.runs,
+        if x.runs == 1 { "" } else { "s" },
         if x.swarm { "on" } else { "off" },
         if x.stopped_early {
             ", stopped at the first violation"
@@ -33,6 +35,12 @@ pub fn summary(x: &Exploration) -> String {
             ""
         }
     );
+    if x.runs == 0 {
+        let _ = writeln!(
+            s,
+            "warning: no seed of the range falls in this shard: nothing was explored"
+        );
+    }
     if x.violations.is_empty() {
         let _ = writeln!(s, "no invariant violated");
     } else {
@@ -44,20 +52,26 @@ pub fn summary(x: &Exploration) -> String {
                 v.invariant.name(),
                 v.seeds,
                 if v.seeds == 1 { " " } else { "s" },
-                match v.expect.as_str() {
-                    "violate" => "(expected)",
-                    "allow" => "(allowed)",
-                    _ => "UNEXPECTED",
+                match v.expect {
+                    Expect::Violate => "(expected)",
+                    Expect::Allow => "(allowed)",
+                    Expect::Hold => "UNEXPECTED",
                 },
                 v.first_seed
             );
         }
     }
-    let _ = writeln!(s, "fault coverage:        fired     runs  failing runs");
-    for c in &x.coverage {
-        if !c.enabled && c.runs == 0 {
-            continue;
-        }
+    let shown: Vec<_> = x
+        .coverage
+        .iter()
+        .filter(|c| c.enabled || c.runs > 0)
+        .collect();
+    if shown.is_empty() {
+        let _ = writeln!(s, "fault coverage: the scenario enables no faults");
+    } else {
+        let _ = writeln!(s, "fault coverage:        fired     runs  failing runs");
+    }
+    for c in shown {
         let _ = writeln!(
             s,
             "  {:<15} {:>10} {:>8} {:>13}",

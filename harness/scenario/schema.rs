@@ -135,12 +135,12 @@ pub struct WorkloadFile {
     /// Messages per second, all producers together (default 1000).
     pub rate_per_sec: Option<f64>,
     /// When production starts.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub start_ms: u64,
     /// Producer instances (default 1); each entity has one.
     pub producers: Option<u64>,
     /// Produce without Kafka keys (the entity travels in a header).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub keyless: bool,
     /// `"uniform"` (default) or `{ zipf = 1.1 }`.
     pub key_distribution: Option<KeyDistributionFile>,
@@ -399,4 +399,8 @@ pub struct ExpectFile {
 /// written scenario files leave it out.
 fn is_empty_table<T: Serialize>(section: &T) -> bool {
     toml::Table::try_from(section).is_ok_and(|t| t.is_empty())
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }

@@ -51,7 +51,6 @@ use crate::explore::{Exploration, Options, explore, plan_for};
 use crate::history::jsonl::digest;
 use crate::registry::Registry;
 use crate::report::build_result;
-use crate::report::result::ScenarioRef;
 use crate::report::text::summary;
 use crate::run::{Run, run_with};
 use crate::scenario::schema::ScenarioFile;
@@ -149,8 +148,12 @@ impl Harness {
     /// When the case's scenario is not valid (a bug in the strategy).
     pub fn run_case(&self, case: &Case) -> Run {
         let file = self.scenario_of(case);
-        let setup = Setup::from_file(&file, &self.registry)
-            .unwrap_or_else(|p| panic!("a generated case is not a valid scenario: {p:?}"));
+        let setup = Setup::from_file(&file, &self.registry).unwrap_or_else(|p| {
+            panic!(
+                "a generated case is not a valid scenario: {}",
+                crate::setup::problems_text(&p)
+            )
+        });
         crate::run::run(&setup, case.seed)
     }
 
@@ -160,7 +163,10 @@ impl Harness {
     pub fn check(&self, case: &Case) -> Result<(), TestCaseError> {
         let file = self.scenario_of(case);
         let setup = Setup::from_file(&file, &self.registry).map_err(|p| {
-            TestCaseError::fail(format!("a generated case is not a valid scenario: {p:?}"))
+            TestCaseError::fail(format!(
+                "a generated case is not a valid scenario: {}",
+                crate::setup::problems_text(&p)
+            ))
         })?;
         let run = crate::run::run(&setup, case.seed);
         if run.verdict.pass {
@@ -235,22 +241,24 @@ impl Seeds<'_> {
             shard: None,
             until_first: false,
             swarm: self.swarm,
+            round: 0,
         };
-        let scenario = ScenarioRef {
-            name: h.loaded.file.name.clone(),
-            path: h.loaded.path.display().to_string(),
-            digest: h.loaded.digest.clone(),
-        };
-        explore(&h.setup, scenario, &opts, &|_| {})
+        explore(&h.loaded, &h.setup, &opts, &|_| {})
     }
 
+    /// The seeds to run: `$FAULTLINE_SEED` alone when it is set.
+    ///
+    /// # Panics
+    ///
+    /// When `$FAULTLINE_SEED` is set but not a seed.
     fn effective(&self) -> Range<u64> {
-        match std::env::var(SEED_VAR)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            Some(seed) => seed..seed + 1,
-            None => self.seeds.clone(),
+        let Some(value) = std::env::var_os(SEED_VAR) else {
+            return self.seeds.clone();
+        };
+        let text = value.to_string_lossy();
+        match text.trim().parse::<u64>() {
+            Ok(seed) if seed < u64::MAX => seed..seed + 1,
+            _ => panic!("{SEED_VAR}={text:?} is not a seed (expected a number below 2^64 - 1)"),
         }
     }
 
