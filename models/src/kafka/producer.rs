@@ -74,10 +74,19 @@ pub(crate) struct Producer {
     next: usize,
     /// Open batch per partition of the topic.
     open: Vec<Option<Open>>,
+    /// Per partition, the record buffer of the last closed batch, kept for
+    /// the next one to fill.
+    spare: Vec<Vec<Record>>,
     batches: Vec<Batch>,
     /// Queued batch ids per partition of the topic; the head may be
     /// waiting out a retry backoff.
     queues: Vec<VecDeque<u32>>,
+    /// The topic's first partition: slot `i` is partition `first + i`.
+    first: PartitionId,
+    /// The leader (index into `Layout::brokers`) of each slot.
+    slot_leader: Vec<usize>,
+    /// The slots each broker leads, in slot order.
+    leader_slots: Vec<Vec<usize>>,
     /// Round-robin start for draining, per broker.
     drain_from: Vec<usize>,
     /// Requests in flight per broker connection, in the order they were
@@ -111,11 +120,30 @@ impl Producer {
         } else {
             0
         };
+        let topic = &layout.topics[usize::from(meta.topic)];
+        let slot_leader: Vec<usize> = (0..parts)
+            .map(|slot| {
+                let leader = layout.partitions[usize::from(topic.first.0) + slot].leader;
+                layout
+                    .brokers
+                    .iter()
+                    .position(|b| *b == leader)
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut leader_slots = vec![Vec::new(); layout.brokers.len()];
+        for (slot, &leader) in slot_leader.iter().enumerate() {
+            leader_slots[leader].push(slot);
+        }
         Producer {
             index,
             pid,
             next: 0,
+            first: topic.first,
+            slot_leader,
+            leader_slots,
             open: vec![None; parts],
+            spare: vec![Vec::new(); parts],
             batches: Vec::new(),
             queues: vec![VecDeque::new(); parts],
             drain_from: vec![0; layout.brokers.len()],
@@ -226,9 +254,8 @@ impl Producer {
         self.send_ready(layout, leader, cx);
     }
 
-    fn slot(&self, layout: &Layout, p: PartitionId) -> usize {
-        let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
-        usize::from(p.0 - first.0)
+    fn slot(&self, _layout: &Layout, p: PartitionId) -> usize {
+        usize::from(p.0 - self.first.0)
     }
 
     /// Hands every record that is due to the accumulator.
@@ -264,7 +291,7 @@ impl Producer {
                 self.open[slot] = Some(Open {
                     batch,
                     created: cx.now,
-                    records: Vec::with_capacity(meta.config.batch_records as usize),
+                    records: std::mem::take(&mut self.spare[slot]),
                 });
                 cx.after(meta.config.linger, Timer::Linger { partition, batch });
             }
@@ -290,11 +317,7 @@ impl Producer {
         let Some(open) = self.open[slot].take() else {
             return;
         };
-        let leader = layout
-            .brokers
-            .iter()
-            .position(|b| *b == layout.partitions[partition.index()].leader)
-            .unwrap_or(0);
+        let leader = self.slot_leader[slot];
         let base_seq = self.seqs[slot];
         self.seqs[slot] = base_seq.wrapping_add(open.records.len() as u32);
         let id = open.batch as usize;
@@ -316,13 +339,16 @@ impl Producer {
         self.batches[id] = Batch {
             partition,
             leader,
-            records: Arc::from(open.records),
+            records: Arc::from(&open.records[..]),
             epoch: self.epochs[slot],
             base_seq,
             attempt: 0,
             created: open.created,
             state: BatchState::Queued,
         };
+        let mut spare = open.records;
+        spare.clear();
+        self.spare[slot] = spare;
         if self.sticky == Some(partition) {
             self.sticky = None;
         }
@@ -331,36 +357,38 @@ impl Producer {
     }
 
     /// Sends head batches of the partitions `leader` leads while the
-    /// connection has room, one partition after another.
+    /// connection has room, one partition after another (in slot order,
+    /// round robin from where the last drain stopped).
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
-        let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
-        let n = self.queues.len();
-        for slot in 0..n {
-            let p = PartitionId(first.0 + slot as u16);
-            if layout.partitions[p.index()].leader == layout.brokers[leader]
-                && !self.queues[slot].is_empty()
-            {
+        let k = self.leader_slots[leader].len();
+        for j in 0..k {
+            let slot = self.leader_slots[leader][j];
+            if !self.queues[slot].is_empty() {
                 self.expire_queued(layout, slot, cx);
             }
         }
+        if k == 0 {
+            return;
+        }
+        let n = self.queues.len();
+        // The first of the leader's slots at or after the round-robin start.
+        let start = self.drain_from[leader] % n;
+        let mut j = self.leader_slots[leader].partition_point(|&s| s < start) % k;
         let mut idle = 0;
-        let mut slot = self.drain_from[leader] % n.max(1);
-        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < n {
-            let p = PartitionId(first.0 + slot as u16);
-            let ready = layout.partitions[p.index()].leader == layout.brokers[leader]
-                && self.queues[slot]
-                    .front()
-                    .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
+        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < k {
+            let slot = self.leader_slots[leader][j];
+            j = (j + 1) % k;
+            let ready = self.queues[slot]
+                .front()
+                .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
             if !ready {
                 idle += 1;
-                slot = (slot + 1) % n;
                 continue;
             }
             idle = 0;
             let id = self.queues[slot].pop_front().expect("checked non-empty");
-            slot = (slot + 1) % n;
-            self.drain_from[leader] = slot;
+            self.drain_from[leader] = (slot + 1) % n;
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
@@ -423,6 +451,8 @@ impl Producer {
             );
         }
         self.outstanding -= b.records.len();
+        // Done for good: its records are in the history now.
+        b.records = self.empty.clone();
     }
 
     fn retry(&mut self, layout: &Layout, id: u32, cx: &mut Cx<'_, Msg, Timer>) {
@@ -475,6 +505,8 @@ impl Producer {
             );
         }
         self.outstanding -= b.records.len();
+        // Done for good: its records are in the history now.
+        b.records = self.empty.clone();
         let partition = b.partition;
         let slot = self.slot(layout, partition);
         self.queues[slot].retain(|&q| q != id);

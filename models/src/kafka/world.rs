@@ -275,7 +275,7 @@ pub(crate) struct Durable {
 }
 
 enum Node {
-    Producer(Producer),
+    Producer(Box<Producer>),
     Broker(Broker),
     Consumer(Box<Consumer>),
 }
@@ -402,7 +402,9 @@ impl KafkaWorld {
     fn fresh(&self, node: NodeId) -> Node {
         let inc = self.incarnations[node.index()];
         match self.layout.roles[node.index()] {
-            Role::Producer(i) => Node::Producer(Producer::new(&self.layout, usize::from(i), inc)),
+            Role::Producer(i) => {
+                Node::Producer(Box::new(Producer::new(&self.layout, usize::from(i), inc)))
+            }
             Role::Broker(_) => Node::Broker(Broker::new(node)),
             Role::Consumer(i) => {
                 Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i))))

@@ -48,8 +48,23 @@ impl KeyStr {
         }
     }
 
-    /// The rest of the order, for keys whose first eight bytes are equal.
+    /// The rest of the order, for keys whose first eight bytes are equal
+    /// (most often because the keys are equal).
+    #[inline]
     fn cmp_rest(&self, other: &Self) -> std::cmp::Ordering {
+        if let (Repr::Inline { len: la, bytes: a }, Repr::Inline { len: lb, bytes: b }) =
+            (&self.repr, &other.repr)
+            && la == lb
+            && a == b
+        {
+            return std::cmp::Ordering::Equal;
+        }
+        self.cmp_unequal(other)
+    }
+
+    /// The order of keys with equal first eight bytes, when they may
+    /// differ.
+    fn cmp_unequal(&self, other: &Self) -> std::cmp::Ordering {
         match (&self.repr, &other.repr) {
             // Zero padding sorts below every byte, so comparing the padded
             // arrays and then the lengths is byte-wise string order; done
