@@ -202,9 +202,11 @@ impl<M: Model> Engine<M> {
         for c in &roles.consumers {
             consumers[c.index()] = true;
         }
+        let mut history = History::new();
+        history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
-            history: History::new(),
+            history,
             rngs: (0..n)
                 .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
                 .collect(),
@@ -391,22 +393,30 @@ impl<M: Model> Engine<M> {
             }
             cx.crashed()
         };
-        let mut out = std::mem::take(&mut self.outbox);
-        for (to, msg) in out.sends.drain(..) {
-            self.transmit(node, to, msg);
+        // The buffers go back into the outbox afterwards, so stepping a node
+        // does not allocate.
+        if !self.outbox.sends.is_empty() {
+            let mut sends = std::mem::take(&mut self.outbox.sends);
+            for (to, msg) in sends.drain(..) {
+                self.transmit(node, to, msg);
+            }
+            self.outbox.sends = sends;
         }
-        let incarnation = self.incarnation[node.index()];
-        for (at, timer) in out.timers.drain(..) {
-            self.queue.push(
-                at,
-                Item::Timer {
-                    node,
-                    incarnation,
-                    timer,
-                },
-            );
+        if !self.outbox.timers.is_empty() {
+            let incarnation = self.incarnation[node.index()];
+            let mut timers = std::mem::take(&mut self.outbox.timers);
+            for (at, timer) in timers.drain(..) {
+                self.queue.push(
+                    at,
+                    Item::Timer {
+                        node,
+                        incarnation,
+                        timer,
+                    },
+                );
+            }
+            self.outbox.timers = timers;
         }
-        self.outbox = out;
         if crashed.is_some() {
             self.crash(node, true);
         }

@@ -1,16 +1,27 @@
 //! The event queue: ordered by virtual time, ties broken by insertion order.
 //!
-//! Items live in a slab; a binary min-heap orders only `(time, sequence,
-//! slot)` entries, so sifting moves 24 bytes whatever the item's size. The
-//! heap is written out here rather than taken from `BinaryHeap`: entries
-//! compare as one pair of integers, and a pop moves the hole at the root
-//! down to a leaf with one comparison per level before sifting the last
-//! entry up from there (most entries are later than most others, so it
-//! rarely climbs far).
+//! Items live in a slab; the ordering structures hold only `(time,
+//! sequence, slot)` entries, so moving one moves 24 bytes whatever the
+//! item's size. Entries are split in two tiers:
+//!
+//! - `near`: the [`NEAR_MAX`] earliest entries, in a vector sorted latest
+//!   first, so the next entry is popped off its end;
+//! - `far`: every later entry, in a binary min-heap.
+//!
+//! Every near entry comes before every far one. A run's queue holds a few
+//! long timers (heartbeats, session checks, poll deadlines, fault episodes)
+//! and many short-lived entries (network deliveries, lingering batches,
+//! arriving records) that are pushed and popped in quick succession; those
+//! stay in the near tier, where a push is a short binary search and a pop
+//! takes the last element, and the heap is touched only when the near tier
+//! overflows or runs dry.
 
 use faultline_models::SimTime;
 
-/// A heap entry: when, in which order among equal times, and where the
+/// Entries kept in the sorted near tier.
+const NEAR_MAX: usize = 32;
+
+/// A queue entry: when, in which order among equal times, and where the
 /// item is.
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -29,7 +40,10 @@ impl Entry {
 
 /// A priority queue of `T` keyed by `(time, insertion sequence)`.
 pub struct Queue<T> {
-    heap: Vec<Entry>,
+    /// The earliest entries, latest first.
+    near: Vec<Entry>,
+    /// The other entries, a binary min-heap.
+    far: Vec<Entry>,
     slab: Vec<Option<T>>,
     free: Vec<u32>,
     seq: u64,
@@ -38,7 +52,8 @@ pub struct Queue<T> {
 impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
-            heap: Vec::new(),
+            near: Vec::with_capacity(NEAR_MAX + 1),
+            far: Vec::new(),
             slab: Vec::new(),
             free: Vec::new(),
             seq: 0,
@@ -66,20 +81,34 @@ impl<T> Queue<T> {
             slot,
         };
         self.seq += 1;
-        self.heap.push(entry);
-        self.sift_up(self.heap.len() - 1, entry);
+        if self.far.first().is_some_and(|f| !entry.before(f)) {
+            // Not before the earliest far entry: after every near one.
+            self.far_push(entry);
+            return;
+        }
+        // The vector is sorted latest first, and a new entry is most often
+        // due soon: walk in from the earliest end, moving the entries due
+        // before it one place along.
+        self.near.push(entry);
+        let near = &mut self.near[..];
+        let mut i = near.len() - 1;
+        while i > 0 && near[i - 1].before(&entry) {
+            near[i] = near[i - 1];
+            i -= 1;
+        }
+        near[i] = entry;
+        if self.near.len() > NEAR_MAX {
+            let latest = self.near.remove(0);
+            self.far_push(latest);
+        }
     }
 
     /// The earliest item; among equal times, the one pushed first.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, T)> {
-        let last = self.heap.pop()?;
-        let top = match self.heap.first().copied() {
-            Some(top) => {
-                self.replace_root(last);
-                top
-            }
-            None => last,
+        let top = match self.near.pop() {
+            Some(e) => e,
+            None => self.far_pop()?,
         };
         self.free.push(top.slot);
         let item = self.slab[top.slot as usize]
@@ -90,18 +119,35 @@ impl<T> Queue<T> {
 
     /// Number of scheduled items.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.near.len() + self.far.len()
     }
 
     /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.near.is_empty() && self.far.is_empty()
     }
 
-    /// Moves `entry`, sitting at `i`, up to its place.
+    fn far_push(&mut self, entry: Entry) {
+        self.far.push(entry);
+        let i = self.far.len() - 1;
+        self.sift_up(i, entry);
+    }
+
+    fn far_pop(&mut self) -> Option<Entry> {
+        let last = self.far.pop()?;
+        Some(match self.far.first().copied() {
+            Some(top) => {
+                self.replace_root(last);
+                top
+            }
+            None => last,
+        })
+    }
+
+    /// Moves `entry`, sitting at `i` of the heap, up to its place.
     #[inline(always)]
     fn sift_up(&mut self, mut i: usize, entry: Entry) {
-        let heap = &mut self.heap[..];
+        let heap = &mut self.far[..];
         while i > 0 {
             let parent = (i - 1) / 2;
             if !entry.before(&heap[parent]) {
@@ -113,12 +159,11 @@ impl<T> Queue<T> {
         heap[i] = entry;
     }
 
-    /// Removes the root and puts `entry` (the former last entry) in its
-    /// place: the hole goes down to a leaf along the earlier children, then
-    /// `entry` sifts up from there.
-    #[inline(always)]
+    /// Removes the heap's root and puts `entry` (its former last entry) in
+    /// its place: the hole goes down to a leaf along the earlier children,
+    /// then `entry` sifts up from there.
     fn replace_root(&mut self, entry: Entry) {
-        let heap = &mut self.heap[..];
+        let heap = &mut self.far[..];
         let n = heap.len();
         let mut hole = 0;
         let mut child = 1;
@@ -175,7 +220,7 @@ mod tests {
             x
         };
         let mut now = 0u64;
-        for n in 0..20_000u64 {
+        for n in 0..40_000u64 {
             if next() % 3 == 0 {
                 let got = q.pop().map(|(t, v)| (t.0, v));
                 let want = (!reference.is_empty()).then(|| reference.remove(0));
@@ -184,12 +229,22 @@ mod tests {
                     now = t;
                 }
             } else {
-                let t = now + next() % 8;
+                // Mostly soon, sometimes much later, many ties.
+                let t = match next() % 10 {
+                    0 => now + next() % 10_000,
+                    1 => now,
+                    _ => now + next() % 8,
+                };
                 q.push(SimTime(t), n);
                 let at = reference.partition_point(|&(rt, _)| rt <= t);
                 reference.insert(at, (t, n));
             }
             assert_eq!(q.len(), reference.len());
         }
+        // Drain it: the near tier runs dry and refills from the heap.
+        for want in reference {
+            assert_eq!(q.pop().map(|(t, v)| (t.0, v)), Some(want));
+        }
+        assert!(q.is_empty());
     }
 }

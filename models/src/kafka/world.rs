@@ -543,6 +543,14 @@ impl Model for KafkaWorld {
         true
     }
 
+    fn history_hint(&self) -> usize {
+        // A record is appended, acknowledged, delivered, applied and
+        // handled, and its batch sent: about six events each, with room
+        // for redeliveries and faults.
+        let records: usize = self.layout.producers.iter().map(|p| p.plan.len()).sum();
+        records.saturating_mul(6).saturating_add(1024)
+    }
+
     fn crashable(&self, node: NodeId) -> bool {
         matches!(
             self.layout.roles.get(node.index()),
