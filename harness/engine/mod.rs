@@ -140,13 +140,6 @@ enum Item<Msg, Timer> {
     LivenessDeadline,
 }
 
-enum Input<Msg, Timer> {
-    Start,
-    Disconnect(NodeId),
-    Message(NodeId, Msg),
-    Timer(Timer),
-}
-
 /// Which nodes play which part, as far as fault injection cares.
 #[derive(Clone, Debug, Default)]
 pub struct Roles {
@@ -261,7 +254,7 @@ impl<M: Model> Engine<M> {
     /// Runs to the end: drained after the fault window, or a limit.
     pub fn run(&mut self) -> RunStats {
         for i in 0..self.model.node_count() {
-            self.step(NodeId(i as u16), Input::Start);
+            self.step(NodeId(i as u16), |m, cx| m.start(NodeId(i as u16), cx));
         }
         for (i, f) in self.plan.timeline.iter().enumerate() {
             self.queue.push(f.at, Item::Fault(i));
@@ -329,7 +322,7 @@ impl<M: Model> Engine<M> {
                 // to the old incarnation is gone, and the sender's end of
                 // the connection breaks.
                 if self.up[to.index()] && self.incarnation[to.index()] == incarnation {
-                    self.step(to, Input::Message(from, msg));
+                    self.step(to, |m, cx| m.on_message(to, from, msg, cx));
                 } else {
                     self.disconnect(from, from_incarnation, to);
                 }
@@ -340,7 +333,7 @@ impl<M: Model> Engine<M> {
                 peer,
             } => {
                 if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
-                    self.step(node, Input::Disconnect(peer));
+                    self.step(node, |m, cx| m.on_disconnect(node, peer, cx));
                 }
             }
             Item::Timer {
@@ -349,7 +342,7 @@ impl<M: Model> Engine<M> {
                 timer,
             } => {
                 if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
-                    self.step(node, Input::Timer(timer));
+                    self.step(node, |m, cx| m.on_timer(node, timer, cx));
                 }
             }
             Item::Fault(i) => self.fault(i),
@@ -373,8 +366,10 @@ impl<M: Model> Engine<M> {
         None
     }
 
-    /// Steps one node and applies what it asked for.
-    fn step(&mut self, node: NodeId, input: Input<M::Msg, M::Timer>) {
+    /// Steps one node (`input` hands it its input) and applies what it
+    /// asked for.
+    #[inline(always)]
+    fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
         let crashed = {
             let mut cx = Cx::new(
                 self.now,
@@ -385,14 +380,15 @@ impl<M: Model> Engine<M> {
                 &mut self.injector,
                 &mut self.outbox,
             );
-            match input {
-                Input::Start => self.model.start(node, &mut cx),
-                Input::Disconnect(peer) => self.model.on_disconnect(node, peer, &mut cx),
-                Input::Message(from, msg) => self.model.on_message(node, from, msg, &mut cx),
-                Input::Timer(t) => self.model.on_timer(node, t, &mut cx),
-            }
+            input(&mut self.model, &mut cx);
             cx.crashed()
         };
+        self.flush(node, crashed);
+    }
+
+    /// Sends what a node's step sent, sets the timers it set, and crashes
+    /// it if it crashed at one of its points.
+    fn flush(&mut self, node: NodeId, crashed: Option<faultline_models::CrashPoint>) {
         // The buffers go back into the outbox afterwards, so stepping a node
         // does not allocate.
         if !self.outbox.sends.is_empty() {
@@ -563,7 +559,7 @@ impl<M: Model> Engine<M> {
     fn restart(&mut self, node: NodeId) {
         self.up[node.index()] = true;
         self.history.record(self.now, EventKind::Restarted { node });
-        self.step(node, Input::Start);
+        self.step(node, |m, cx| m.start(node, cx));
     }
 
     fn fault(&mut self, i: usize) {

@@ -12,14 +12,18 @@
 //! long timers (heartbeats, session checks, poll deadlines, fault episodes)
 //! and many short-lived entries (network deliveries, lingering batches,
 //! arriving records) that are pushed and popped in quick succession; those
-//! stay in the near tier, where a push is a short binary search and a pop
-//! takes the last element, and the heap is touched only when the near tier
-//! overflows or runs dry.
+//! stay in the near tier, where a push is a short walk from its earliest
+//! end and a pop takes the last element. The heap is touched when the near
+//! tier overflows (its latest entry moves to the heap) or runs dry (the
+//! heap's earliest entries move back).
 
 use faultline_models::SimTime;
 
 /// Entries kept in the sorted near tier.
 const NEAR_MAX: usize = 32;
+
+/// Entries moved from the heap into the near tier when it runs dry.
+const NEAR_REFILL: usize = 16;
 
 /// A queue entry: when, in which order among equal times, and where the
 /// item is.
@@ -63,7 +67,7 @@ impl<T> Default for Queue<T> {
 
 impl<T> Queue<T> {
     /// Schedules `item` at `time`.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time: SimTime, item: T) {
         let slot = match self.free.pop() {
             Some(s) => {
@@ -106,10 +110,10 @@ impl<T> Queue<T> {
     /// The earliest item; among equal times, the one pushed first.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, T)> {
-        let top = match self.near.pop() {
-            Some(e) => e,
-            None => self.far_pop()?,
-        };
+        if self.near.is_empty() {
+            self.refill();
+        }
+        let top = self.near.pop()?;
         self.free.push(top.slot);
         let item = self.slab[top.slot as usize]
             .take()
@@ -125,6 +129,19 @@ impl<T> Queue<T> {
     /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
         self.near.is_empty() && self.far.is_empty()
+    }
+
+    /// Moves the heap's earliest entries into the empty near tier, so the
+    /// short-lived entries pushed next (due before the rest of the heap)
+    /// go there too instead of to the heap.
+    fn refill(&mut self) {
+        while self.near.len() < NEAR_REFILL {
+            match self.far_pop() {
+                Some(e) => self.near.push(e),
+                None => break,
+            }
+        }
+        self.near.reverse();
     }
 
     fn far_push(&mut self, entry: Entry) {

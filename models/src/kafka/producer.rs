@@ -492,6 +492,7 @@ impl Producer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let b = &mut self.batches[id as usize];
+        let queued = matches!(b.state, BatchState::Queued | BatchState::Backoff);
         b.state = BatchState::Done;
         for r in b.records.iter() {
             cx.history.record(
@@ -509,16 +510,32 @@ impl Producer {
         b.records = self.empty.clone();
         let partition = b.partition;
         let slot = self.slot(layout, partition);
-        self.queues[slot].retain(|&q| q != id);
+        // Only a queued batch is in the queue (near its head: a retried
+        // batch, or the oldest one expiring); one in flight is not.
+        if queued && let Some(i) = self.queues[slot].iter().position(|&q| q == id) {
+            self.queues[slot].remove(i);
+        }
         if self.pid == 0 {
             return;
         }
         self.epochs[slot] = self.epochs[slot].wrapping_add(1);
         let epoch = self.epochs[slot];
+        // The partition's unfinished batches are the ones in flight to its
+        // leader and the ones in its queue (in that order they are almost
+        // always in batch order already); renumber them in batch order.
+        let mut unfinished: Vec<u32> = self.in_flight[self.slot_leader[slot]]
+            .iter()
+            .map(|f| f.batch)
+            .chain(self.queues[slot].iter().copied())
+            .filter(|&q| {
+                let b = &self.batches[q as usize];
+                b.partition == partition && b.state != BatchState::Done && !b.records.is_empty()
+            })
+            .collect();
+        unfinished.sort_unstable();
         let mut seq = 0u32;
-        for b in self.batches.iter_mut().filter(|b| {
-            b.partition == partition && b.state != BatchState::Done && !b.records.is_empty()
-        }) {
+        for q in unfinished {
+            let b = &mut self.batches[q as usize];
             b.epoch = epoch;
             b.base_seq = seq;
             seq = seq.wrapping_add(b.records.len() as u32);
