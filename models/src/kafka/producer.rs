@@ -23,6 +23,7 @@ use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
 use super::config::Acks;
+use super::numbering::{Numbering, Place};
 use super::protocol::{Msg, ProduceResult, Record, Timer};
 use super::world::Layout;
 
@@ -39,8 +40,8 @@ struct Batch {
     partition: PartitionId,
     leader: usize,
     records: Arc<[Record]>,
-    epoch: u16,
-    base_seq: u32,
+    /// Its place in the partition's sequence numbering.
+    place: Place,
     attempt: u32,
     /// When its first record was handed to the producer: delivery.timeout.ms
     /// counts from there, as from `send()`.
@@ -102,7 +103,8 @@ pub(crate) struct Producer {
     /// Records of batch ids reserved but not closed yet (shared, so
     /// placeholders do not allocate).
     empty: Arc<[Record]>,
-    seqs: Vec<u32>,
+    /// Idempotent sequence numbering per partition.
+    numbering: Vec<Numbering>,
     /// Idempotent epoch per partition, bumped when a batch fails for good.
     epochs: Vec<u16>,
     sticky: Option<PartitionId>,
@@ -152,7 +154,7 @@ impl Producer {
             next_req: 0,
             next_batch: 0,
             empty: Arc::from(Vec::new()),
-            seqs: vec![0; parts],
+            numbering: vec![Numbering::default(); parts],
             epochs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
@@ -318,8 +320,7 @@ impl Producer {
             return;
         };
         let leader = self.slot_leader[slot];
-        let base_seq = self.seqs[slot];
-        self.seqs[slot] = base_seq.wrapping_add(open.records.len() as u32);
+        let place = self.numbering[slot].close(open.records.len() as u32);
         let id = open.batch as usize;
         if self.batches.len() <= id {
             self.batches.resize(
@@ -328,8 +329,7 @@ impl Producer {
                     partition,
                     leader,
                     records: self.empty.clone(),
-                    epoch: 0,
-                    base_seq: 0,
+                    place: Place::default(),
                     attempt: 0,
                     created: SimTime::ZERO,
                     state: BatchState::Done,
@@ -340,8 +340,7 @@ impl Producer {
             partition,
             leader,
             records: Arc::from(&open.records[..]),
-            epoch: self.epochs[slot],
-            base_seq,
+            place,
             attempt: 0,
             created: open.created,
             state: BatchState::Queued,
@@ -399,8 +398,10 @@ impl Producer {
                 batch: id,
                 attempt: b.attempt,
                 pid: self.pid,
-                epoch: b.epoch,
-                base_seq: b.base_seq,
+                // An unfinished batch always carries the partition's
+                // current epoch and number.
+                epoch: self.epochs[slot],
+                base_seq: self.numbering[slot].base_seq(b.place),
                 acks: cfg.acks,
                 records: b.records.clone(),
             };
@@ -451,6 +452,10 @@ impl Producer {
             );
         }
         self.outstanding -= b.records.len();
+        if self.pid != 0 {
+            let slot = usize::from(b.partition.0 - self.first.0);
+            self.numbering[slot].finished(b.place, b.records.len() as u32);
+        }
         // Done for good: its records are in the history now.
         b.records = self.empty.clone();
     }
@@ -506,9 +511,9 @@ impl Producer {
             );
         }
         self.outstanding -= b.records.len();
+        let (partition, place, records) = (b.partition, b.place, b.records.len() as u32);
         // Done for good: its records are in the history now.
         b.records = self.empty.clone();
-        let partition = b.partition;
         let slot = self.slot(layout, partition);
         // Only a queued batch is in the queue (near its head: a retried
         // batch, or the oldest one expiring); one in flight is not.
@@ -518,29 +523,11 @@ impl Producer {
         if self.pid == 0 {
             return;
         }
+        // The partition's unfinished batches now carry the next epoch and
+        // are numbered from 0 (worked out as they are sent).
         self.epochs[slot] = self.epochs[slot].wrapping_add(1);
-        let epoch = self.epochs[slot];
-        // The partition's unfinished batches are the ones in flight to its
-        // leader and the ones in its queue (in that order they are almost
-        // always in batch order already); renumber them in batch order.
-        let mut unfinished: Vec<u32> = self.in_flight[self.slot_leader[slot]]
-            .iter()
-            .map(|f| f.batch)
-            .chain(self.queues[slot].iter().copied())
-            .filter(|&q| {
-                let b = &self.batches[q as usize];
-                b.partition == partition && b.state != BatchState::Done && !b.records.is_empty()
-            })
-            .collect();
-        unfinished.sort_unstable();
-        let mut seq = 0u32;
-        for q in unfinished {
-            let b = &mut self.batches[q as usize];
-            b.epoch = epoch;
-            b.base_seq = seq;
-            seq = seq.wrapping_add(b.records.len() as u32);
-        }
-        self.seqs[slot] = seq;
+        self.numbering[slot].finished(place, records);
+        self.numbering[slot].bump();
     }
 
     /// Fails the queued batches of `slot` that waited longer than
