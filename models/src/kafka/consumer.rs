@@ -859,8 +859,11 @@ impl Consumer {
     fn take_batch(&mut self, max: u32) -> bool {
         self.batch.clear();
         let n = self.parts.len();
-        for k in 0..n {
-            let part = &mut self.parts[(self.rr + k) % n];
+        // `rr` may be stale if the assignment shrank since.
+        let mut i = if n > 0 { self.rr % n } else { 0 };
+        for _ in 0..n {
+            let part = &mut self.parts[i];
+            i = if i + 1 == n { 0 } else { i + 1 };
             let Some(mut offset) = part.position else {
                 continue;
             };

@@ -371,13 +371,18 @@ impl Producer {
             return;
         }
         let n = self.queues.len();
-        // The first of the leader's slots at or after the round-robin start.
-        let start = self.drain_from[leader] % n;
-        let mut j = self.leader_slots[leader].partition_point(|&s| s < start) % k;
+        // The first of the leader's slots at or after the round-robin start
+        // (wrapping around; `drain_from` is always below `n`). Indices wrap
+        // by comparison: a division per step would cost more than the rest.
+        let start = self.drain_from[leader];
+        let mut j = self.leader_slots[leader].partition_point(|&s| s < start);
+        if j == k {
+            j = 0;
+        }
         let mut idle = 0;
         while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < k {
             let slot = self.leader_slots[leader][j];
-            j = (j + 1) % k;
+            j = if j + 1 == k { 0 } else { j + 1 };
             let ready = self.queues[slot]
                 .front()
                 .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
@@ -387,7 +392,7 @@ impl Producer {
             }
             idle = 0;
             let id = self.queues[slot].pop_front().expect("checked non-empty");
-            self.drain_from[leader] = (slot + 1) % n;
+            self.drain_from[leader] = if slot + 1 == n { 0 } else { slot + 1 };
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];

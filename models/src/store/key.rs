@@ -87,21 +87,24 @@ impl KeyStr {
 
 impl From<&str> for KeyStr {
     fn from(s: &str) -> Self {
-        let mut first = [0u8; 8];
-        let n = s.len().min(8);
-        first[..n].copy_from_slice(&s.as_bytes()[..n]);
-        let head = u64::from_be_bytes(first);
-        let repr = if s.len() <= INLINE_MAX {
+        let head_of = |b: &[u8]| u64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
+        if s.len() <= INLINE_MAX {
+            // Copied once; the zero padding is what `head` needs too.
             let mut bytes = [0u8; INLINE_MAX];
             bytes[..s.len()].copy_from_slice(s.as_bytes());
-            Repr::Inline {
-                len: s.len() as u8,
-                bytes,
+            KeyStr {
+                head: head_of(&bytes),
+                repr: Repr::Inline {
+                    len: s.len() as u8,
+                    bytes,
+                },
             }
         } else {
-            Repr::Heap(s.into())
-        };
-        KeyStr { head, repr }
+            KeyStr {
+                head: head_of(s.as_bytes()),
+                repr: Repr::Heap(s.into()),
+            }
+        }
     }
 }
 

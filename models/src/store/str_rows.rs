@@ -5,7 +5,11 @@
 //! searched by bisection (a few inlined comparisons of the keys' first
 //! bytes). Past [`SMALL_MAX`] rows, where inserting into the middle of a
 //! vector would start to cost, they move to an ordered map for good.
+//!
+//! A transaction reads a row before it writes it back (`add`), so the
+//! vector remembers where its last search ended and checks there first.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::key::{KeyStr, Value};
@@ -16,16 +20,30 @@ const SMALL_MAX: usize = 256;
 /// String-keyed rows, ordered by key.
 #[derive(Clone, Debug)]
 pub(crate) enum StrRows {
-    /// Few rows, sorted by key.
-    Small(Vec<(KeyStr, Value)>),
+    /// Few rows, sorted by key, and where the last search found one.
+    Small(Vec<(KeyStr, Value)>, Cell<usize>),
     /// Many rows.
     Large(BTreeMap<KeyStr, Value>),
 }
 
 impl Default for StrRows {
     fn default() -> Self {
-        StrRows::Small(Vec::new())
+        StrRows::Small(Vec::new(), Cell::new(0))
     }
+}
+
+/// Where `key` is in the sorted `rows` (`Ok`) or would go (`Err`), trying
+/// the remembered place first.
+#[inline]
+fn search(rows: &[(KeyStr, Value)], last: &Cell<usize>, key: &KeyStr) -> Result<usize, usize> {
+    if rows.get(last.get()).is_some_and(|(k, _)| k == key) {
+        return Ok(last.get());
+    }
+    let found = rows.binary_search_by(|(k, _)| k.cmp(key));
+    if let Ok(i) = found {
+        last.set(i);
+    }
+    found
 }
 
 impl StrRows {
@@ -33,10 +51,7 @@ impl StrRows {
     #[inline]
     pub fn get(&self, key: &KeyStr) -> Option<&Value> {
         match self {
-            StrRows::Small(rows) => rows
-                .binary_search_by(|(k, _)| k.cmp(key))
-                .ok()
-                .map(|i| &rows[i].1),
+            StrRows::Small(rows, last) => search(rows, last, key).ok().map(|i| &rows[i].1),
             StrRows::Large(rows) => rows.get(key),
         }
     }
@@ -44,9 +59,12 @@ impl StrRows {
     /// Sets the row at `key`.
     pub fn insert(&mut self, key: KeyStr, value: Value) {
         match self {
-            StrRows::Small(rows) => match rows.binary_search_by(|(k, _)| k.cmp(&key)) {
+            StrRows::Small(rows, last) => match search(rows, last, &key) {
                 Ok(i) => rows[i].1 = value,
-                Err(i) if rows.len() < SMALL_MAX => rows.insert(i, (key, value)),
+                Err(i) if rows.len() < SMALL_MAX => {
+                    rows.insert(i, (key, value));
+                    last.set(i);
+                }
                 Err(_) => {
                     let mut map: BTreeMap<KeyStr, Value> =
                         std::mem::take(rows).into_iter().collect();
@@ -63,8 +81,8 @@ impl StrRows {
     /// Removes the row at `key`.
     pub fn remove(&mut self, key: &KeyStr) {
         match self {
-            StrRows::Small(rows) => {
-                if let Ok(i) = rows.binary_search_by(|(k, _)| k.cmp(key)) {
+            StrRows::Small(rows, last) => {
+                if let Ok(i) = search(rows, last, key) {
                     rows.remove(i);
                 }
             }
@@ -77,7 +95,7 @@ impl StrRows {
     /// Number of rows.
     pub fn len(&self) -> usize {
         match self {
-            StrRows::Small(rows) => rows.len(),
+            StrRows::Small(rows, _) => rows.len(),
             StrRows::Large(rows) => rows.len(),
         }
     }
@@ -85,7 +103,7 @@ impl StrRows {
     /// Every row, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&KeyStr, &Value)> {
         let (small, large) = match self {
-            StrRows::Small(rows) => (Some(rows.iter().map(|(k, v)| (k, v))), None),
+            StrRows::Small(rows, _) => (Some(rows.iter().map(|(k, v)| (k, v))), None),
             StrRows::Large(rows) => (None, Some(rows.iter())),
         };
         small
@@ -107,7 +125,7 @@ mod tests {
         for (n, name) in names.iter().enumerate() {
             rows.insert(KeyStr::from(name.as_str()), Value::Int(n as i64));
             assert_eq!(rows.len(), n + 1);
-            assert!(matches!(rows, StrRows::Small(_)) == (n < SMALL_MAX));
+            assert!(matches!(rows, StrRows::Small(..)) == (n < SMALL_MAX));
         }
         let mut sorted = names.clone();
         sorted.sort();
