@@ -764,7 +764,11 @@ impl Setup {
         Setup::from_loaded(crate::scenario::parse(path, text)?, registry)
     }
 
-    fn from_loaded(loaded: Loaded, registry: &Registry) -> Result<(Loaded, Setup), ScenarioError> {
+    /// Resolves a scenario already read (see [`Setup::load`]).
+    pub fn from_loaded(
+        loaded: Loaded,
+        registry: &Registry,
+    ) -> Result<(Loaded, Setup), ScenarioError> {
         match Setup::from_file(&loaded.file, registry) {
             Ok(setup) => Ok((loaded, setup)),
             Err(problems) => {

@@ -171,7 +171,7 @@ fn a_clean_history_passes_every_history_checker() {
     assert_eq!(no_loss::check(&ix, &n, true).0, 0);
     assert_eq!(exactly_once::check(&ix, &n).0, 0);
     assert_eq!(per_key_order::check(&ix, &n).0, 0);
-    assert_eq!(no_panic::check(&n).0, 0);
+    assert_eq!(no_panic::check(&ix, &n).0, 0);
 }
 
 #[test]
@@ -342,7 +342,8 @@ fn no_panic_reports_the_panic_message_and_the_delivery() {
     });
     let sides = Vec::new();
     let n = names(&w, &h.h, &sides);
-    let (count, found) = no_panic::check(&n);
+    let ix = Index::build(&h.h, w.layout());
+    let (count, found) = no_panic::check(&ix, &n);
     assert_eq!(count, 1);
     assert_eq!(found[0].witness, vec![d, p]);
     assert!(found[0].summary.contains("index out of bounds"));

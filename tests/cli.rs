@@ -872,6 +872,43 @@ fn bench_prints_speeds() {
 }
 
 #[test]
+fn bench_scales_the_record_count_and_reports_peak_memory() {
+    let assert = faultline()
+        .arg("bench")
+        .arg(bundled("bench/standard.toml"))
+        .args(["--seeds", "1", "--records", "3000"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::is_empty());
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(stdout.contains("(records: 3000)"), "{stdout}");
+    assert!(
+        stdout.contains("seeds           1 (0 not meeting their expectations)"),
+        "{stdout}"
+    );
+    let memory = stdout
+        .lines()
+        .find(|l| l.starts_with("peak memory"))
+        .unwrap_or_else(|| panic!("no peak memory line:\n{stdout}"));
+    if cfg!(target_os = "linux") {
+        assert!(memory.contains("MiB"), "{memory}");
+    } else {
+        assert!(memory.contains("unavailable"), "{memory}");
+    }
+}
+
+#[test]
+fn bench_rejects_a_record_count_out_of_range() {
+    faultline()
+        .arg("bench")
+        .arg(bundled("bench/standard.toml"))
+        .args(["--seeds", "1", "--records", "999999999"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("records"));
+}
+
+#[test]
 fn bench_of_an_invalid_scenario_exits_2() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("bad.toml"), "name = 1\n").unwrap();

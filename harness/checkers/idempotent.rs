@@ -15,7 +15,7 @@ use faultline_models::kafka::KafkaWorld;
 use faultline_models::model::NoFaults;
 use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
-use faultline_models::{GroupId, History, MessageId, SimRng, Store, TxBuffer};
+use faultline_models::{GroupId, History, MessageId, NodeId, SimRng, Store, TxBuffer};
 
 use super::index::{Index, NONE};
 use super::narrate;
@@ -30,7 +30,7 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
     let mut count = 0;
     let mut found = Vec::new();
     for g in 0..names.layout.groups.len() {
-        if applied_once(ix, names, g) {
+        if ix.applied_once.get(g).copied().unwrap_or(false) {
             continue;
         }
         let Some(reference) = reference_store(ix, names, world, g) else {
@@ -98,84 +98,144 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
     (count, found)
 }
 
-/// Whether the run applied each message of group `g` in at most one
-/// handler invocation, and no invocation that applied something was cut
-/// short by a crash (a crash after its last durable step leaves nothing
-/// undone). Then every other invocation changed nothing, each applying
-/// invocation saw the store the reference replay sees at the same point,
-/// and the run's store is the reference store: no need to replay.
-fn applied_once(ix: &Index, names: &Names<'_>, g: usize) -> bool {
-    let g = g as u16;
-    // Per node: the invocation in progress, `(message, applied anything)`.
-    let mut open: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
-    let mut applying = vec![false; ix.msgs];
-    // Messages settled by an invocation that applied nothing: their place
-    // in the reference is fixed there, so applying them later would
-    // apply them somewhere else than the reference does.
-    let mut placed = vec![false; ix.msgs];
-    // Per node: the invocation its last crash ended (its steps after the
-    // crash come as `cut-short` events).
-    let mut crashed: Vec<Option<(MessageId, bool)>> = vec![None; names.layout.node_names.len()];
-    // Closes an invocation; false when its message was applied before.
-    let mut close = |inv: Option<(MessageId, bool)>| match inv {
-        Some((m, true)) => !std::mem::replace(&mut applying[m.index()], true),
-        _ => true,
-    };
-    for e in &names.history.events {
-        match e.kind {
-            EventKind::Delivered { consumer, msg, .. } if ix.group_of(consumer) == Some(g) => {
-                let prev = open[consumer.index()].replace((msg, false));
-                if !close(prev) || msg.index() >= ix.msgs {
-                    return false;
-                }
-            }
-            EventKind::Effect { consumer, msg, .. } if ix.group_of(consumer) == Some(g) => {
-                match &mut open[consumer.index()] {
-                    Some((m, applied)) if *m == msg && !placed[msg.index()] => *applied = true,
-                    _ => return false,
-                }
-            }
-            EventKind::Handled {
-                consumer,
-                msg,
-                settle,
-                ..
-            } if ix.group_of(consumer) == Some(g) => {
-                let inv = open[consumer.index()].take();
-                if inv.is_some_and(|(m, _)| m != msg) || !close(inv) {
-                    return false;
-                }
-                if settle == Settle::Ok
-                    && inv.is_some_and(|(_, applied)| !applied)
-                    && msg.index() < ix.msgs
-                {
-                    placed[msg.index()] = true;
-                }
-                if settle == Settle::Retry {
-                    // The next attempt is another invocation of it.
-                    open[consumer.index()] = Some((msg, false));
-                }
-            }
-            EventKind::Crashed { node, .. } if ix.group_of(node) == Some(g) => {
-                let inv = open[node.index()].take();
-                crashed[node.index()] = inv;
-                if !close(inv) {
-                    return false;
-                }
-            }
-            // The crash just before cut the invocation short after it had
-            // applied something: a partial application.
-            EventKind::CutShort { consumer, .. }
-                if ix.group_of(consumer) == Some(g)
-                    && crashed[consumer.index()].is_some_and(|(_, applied)| applied) =>
-            {
-                return false;
-            }
-            _ => {}
+/// Whether each group applied each of its messages in at most one handler
+/// invocation, with no invocation that applied something cut short by a
+/// crash (a crash after its last durable step leaves nothing undone).
+/// Then every other invocation changed nothing, each applying invocation
+/// saw the store the reference replay sees at the same point, and the
+/// run's store is the reference store: no need to replay.
+///
+/// A fold over the history that [`Index::build`] drives in its pass: one
+/// call per consumer event, then [`AppliedOnce::finish`].
+pub struct AppliedOnce {
+    msgs: usize,
+    /// Per group: nothing seen so far rules the shortcut out.
+    ok: Vec<bool>,
+    /// Per node: the invocation in progress, `(message, applied anything)`.
+    open: Vec<Option<(MessageId, bool)>>,
+    /// Per `(group, message)`: an invocation applied it.
+    applying: Vec<bool>,
+    /// Per `(group, message)`: settled by an invocation that applied
+    /// nothing. Its place in the reference is fixed there, so applying it
+    /// later would apply it somewhere else than the reference does.
+    placed: Vec<bool>,
+    /// Per node: the invocation its last crash ended (its steps after the
+    /// crash come as `cut-short` events).
+    crashed: Vec<Option<(MessageId, bool)>>,
+}
+
+impl AppliedOnce {
+    /// A fold for the groups and nodes `ix` knows, before any event.
+    pub fn new(ix: &Index, nodes: usize) -> AppliedOnce {
+        AppliedOnce {
+            msgs: ix.msgs,
+            ok: vec![true; ix.groups],
+            open: vec![None; nodes],
+            applying: vec![false; ix.groups * ix.msgs],
+            placed: vec![false; ix.groups * ix.msgs],
+            crashed: vec![None; nodes],
         }
     }
-    open.into_iter()
-        .all(|inv| !inv.is_some_and(|(_, applied)| applied))
+
+    /// The group of `node` if the shortcut is still possible for it.
+    #[inline]
+    fn live(&self, ix: &Index, node: NodeId) -> Option<usize> {
+        let g = usize::from(ix.group_of(node)?);
+        self.ok[g].then_some(g)
+    }
+
+    /// Closes an invocation of group `g`; false when its message was
+    /// applied before.
+    fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>) -> bool {
+        match inv {
+            Some((m, true)) => {
+                !std::mem::replace(&mut self.applying[g * self.msgs + m.index()], true)
+            }
+            _ => true,
+        }
+    }
+
+    /// A `delivered` event.
+    pub fn delivered(&mut self, ix: &Index, consumer: NodeId, msg: MessageId) {
+        let Some(g) = self.live(ix, consumer) else {
+            return;
+        };
+        let prev = self.open[consumer.index()].replace((msg, false));
+        if !self.close(g, prev) || msg.index() >= self.msgs {
+            self.ok[g] = false;
+        }
+    }
+
+    /// An `effect` event.
+    pub fn effect(&mut self, ix: &Index, consumer: NodeId, msg: MessageId) {
+        let Some(g) = self.live(ix, consumer) else {
+            return;
+        };
+        let placed = msg.index() < self.msgs && self.placed[g * self.msgs + msg.index()];
+        match &mut self.open[consumer.index()] {
+            Some((m, applied)) if *m == msg && !placed => *applied = true,
+            _ => self.ok[g] = false,
+        }
+    }
+
+    /// A `handled` event.
+    pub fn handled(&mut self, ix: &Index, consumer: NodeId, msg: MessageId, settle: Settle) {
+        let Some(g) = self.live(ix, consumer) else {
+            return;
+        };
+        let inv = self.open[consumer.index()].take();
+        if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv) {
+            self.ok[g] = false;
+            return;
+        }
+        if settle == Settle::Ok
+            && inv.is_some_and(|(_, applied)| !applied)
+            && msg.index() < self.msgs
+        {
+            self.placed[g * self.msgs + msg.index()] = true;
+        }
+        if settle == Settle::Retry {
+            // The next attempt is another invocation of it.
+            self.open[consumer.index()] = Some((msg, false));
+        }
+    }
+
+    /// A `crashed` event.
+    pub fn crashed(&mut self, ix: &Index, node: NodeId) {
+        let Some(g) = self.live(ix, node) else {
+            return;
+        };
+        let inv = self.open[node.index()].take();
+        self.crashed[node.index()] = inv;
+        if !self.close(g, inv) {
+            self.ok[g] = false;
+        }
+    }
+
+    /// A `cut-short` event: if the crash just before cut the invocation
+    /// short after it had applied something, that was a partial
+    /// application.
+    pub fn cut_short(&mut self, ix: &Index, consumer: NodeId) {
+        let Some(g) = self.live(ix, consumer) else {
+            return;
+        };
+        if self.crashed[consumer.index()].is_some_and(|(_, applied)| applied) {
+            self.ok[g] = false;
+        }
+    }
+
+    /// Per group, whether the shortcut holds: no invocation still open at
+    /// the end had applied something.
+    pub fn finish(mut self, ix: &Index) -> Vec<bool> {
+        for (node, inv) in self.open.iter().enumerate() {
+            if inv.is_some_and(|(_, applied)| applied)
+                && let Some(g) = ix.group_of(NodeId(node as u16))
+            {
+                self.ok[usize::from(g)] = false;
+            }
+        }
+        self.ok
+    }
 }
 
 /// Applies each message group `g` applied (or settled), once, in the order

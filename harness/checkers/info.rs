@@ -2,107 +2,62 @@
 //! at-least-once contract allows them), duplicate appends, dead letters,
 //! records the producer gave up on.
 
-use faultline_models::event::{EventKind, Settle};
-
 use super::Info;
 use super::index::Index;
 use crate::faults::{FaultAction, FaultPlan, LinkEffect, LinkSpec};
 use crate::history::Names;
 
-/// Examples kept per kind.
-const EXAMPLES_MAX: usize = 5;
-
-/// Collects the information items of a run.
-pub fn collect(ix: &Index, names: &Names<'_>) -> Vec<Info> {
-    let events = &names.history.events;
+/// Collects the information items of a run from the index's tallies.
+pub fn collect(ix: &Index, _names: &Names<'_>) -> Vec<Info> {
     let mut out = Vec::new();
-
-    let redelivered = ix.deliveries.iter().filter(|d| **d > 1).count() as u64;
-    if redelivered > 0 {
-        let mut seen = vec![0u32; ix.deliveries.len()];
-        let mut examples = Vec::new();
-        for (i, e) in events.iter().enumerate() {
-            if let EventKind::Delivered { consumer, msg, .. } = e.kind
-                && let Some(s) = ix.group_slot(consumer, msg)
-            {
-                seen[s] += 1;
-                if seen[s] == 2 && examples.len() < EXAMPLES_MAX {
-                    examples.push(i);
-                }
-            }
-        }
+    let plural = |n: u64| if n == 1 { " was" } else { "s were" };
+    let redelivered = &ix.redelivered;
+    if redelivered.count > 0 {
         out.push(Info {
             kind: "duplicate-delivery",
-            count: redelivered,
+            count: redelivered.count,
             summary: format!(
-                "{redelivered} message{} delivered more than once to a group (allowed by at-least-once delivery; the handler must cope)",
-                if redelivered == 1 { " was" } else { "s were" }
+                "{} message{} delivered more than once to a group (allowed by at-least-once delivery; the handler must cope)",
+                redelivered.count,
+                plural(redelivered.count)
             ),
-            examples,
+            examples: redelivered.examples.clone(),
         });
     }
-
-    let doubled = ix.appends.iter().filter(|a| **a > 1).count() as u64;
-    if doubled > 0 {
-        let mut seen = vec![0u32; ix.msgs];
-        let examples = events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| match e.kind {
-                EventKind::Appended { msg, .. } if msg.index() < ix.msgs => {
-                    seen[msg.index()] += 1;
-                    seen[msg.index()] == 2
-                }
-                _ => false,
-            })
-            .map(|(i, _)| i)
-            .take(EXAMPLES_MAX)
-            .collect();
+    let reappended = &ix.reappended;
+    if reappended.count > 0 {
         out.push(Info {
             kind: "duplicate-append",
-            count: doubled,
+            count: reappended.count,
             summary: format!(
-                "{doubled} message{} appended to the log more than once (producer retries without idempotence)",
-                if doubled == 1 { " was" } else { "s were" }
+                "{} message{} appended to the log more than once (producer retries without idempotence)",
+                reappended.count,
+                plural(reappended.count)
             ),
-            examples,
+            examples: reappended.examples.clone(),
         });
     }
-
-    let mut push_count = |kind: &'static str, what: &str, pred: &dyn Fn(&EventKind) -> bool| {
-        let hits: Vec<usize> = events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| pred(&e.kind))
-            .map(|(i, _)| i)
-            .collect();
-        if !hits.is_empty() {
+    for (kind, what, tally) in [
+        (
+            "dead-lettered",
+            "deliveries dead-lettered by the handler",
+            &ix.dead_lettered,
+        ),
+        (
+            "produce-failed",
+            "records the producer gave up on (never acknowledged)",
+            &ix.produce_failed,
+        ),
+    ] {
+        if tally.count > 0 {
             out.push(Info {
                 kind,
-                count: hits.len() as u64,
-                summary: format!("{} {what}", hits.len()),
-                examples: hits.into_iter().take(EXAMPLES_MAX).collect(),
+                count: tally.count,
+                summary: format!("{} {what}", tally.count),
+                examples: tally.examples.clone(),
             });
         }
-    };
-    push_count(
-        "dead-lettered",
-        "deliveries dead-lettered by the handler",
-        &|k| {
-            matches!(
-                k,
-                EventKind::Handled {
-                    settle: Settle::DeadLettered,
-                    ..
-                }
-            )
-        },
-    );
-    push_count(
-        "produce-failed",
-        "records the producer gave up on (never acknowledged)",
-        &|k| matches!(k, EventKind::ProduceFailed { .. }),
-    );
+    }
     out
 }
 

@@ -236,7 +236,7 @@ pub fn check_all(input: &CheckInput<'_>) -> Checked {
         Invariant::Liveness,
         liveness::check(names, input.world, input.stats),
     );
-    add(Invariant::NoPanic, no_panic::check(names));
+    add(Invariant::NoPanic, no_panic::check(&index, names));
     out.info = info::collect(&index, names);
     out.info
         .extend(info::unfired(input.plan, &input.stats.unfired, names));

@@ -20,19 +20,8 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
     let events = &names.history.events;
     let groups = names.layout.groups.len();
     // Final committed offset per (group, partition).
-    let parts = names.layout.partitions.len();
-    let mut committed = vec![None::<u64>; groups * parts];
-    for e in events {
-        if let EventKind::CommitAccepted {
-            group,
-            partition,
-            offset,
-            ..
-        } = e.kind
-        {
-            committed[group.index() * parts + partition.index()] = Some(offset);
-        }
-    }
+    let parts = ix.partitions;
+    let committed = &ix.committed;
     let mut count = 0;
     let mut found = Vec::new();
     let workload_topic = names.layout.producers.first().map(|p| p.topic);

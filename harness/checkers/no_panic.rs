@@ -5,17 +5,20 @@
 use faultline_models::Event;
 use faultline_models::event::EventKind;
 
+use super::index::Index;
 use super::narrate;
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
 use crate::history::describe::what;
 
-/// Checks `no-panic`.
-pub fn check(names: &Names<'_>) -> Verdicts {
+/// Checks `no-panic`, from the panic events the index found.
+pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
     let events = &names.history.events;
     let mut count = 0;
     let mut found = Vec::new();
-    for (i, e) in events.iter().enumerate() {
+    for &i in &ix.panics {
+        let i = i as usize;
+        let e = &events[i];
         if let EventKind::HandlerFactoryPanicked { consumer, panic } = e.kind {
             count += 1;
             if found.len() < FINDINGS_PER_INVARIANT_MAX {

@@ -1,5 +1,6 @@
 //! `faultline bench`: simulation speed on a scenario, against a bare
-//! discrete-event loop measured in the same process.
+//! discrete-event loop measured in the same process, and the process's
+//! peak memory.
 
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)] // timing the CLI itself
 
@@ -15,15 +16,27 @@ use faultline::setup::Setup;
 use super::Status;
 use super::run::report_error;
 
-/// Runs the benchmark.
-pub fn bench(path: &Path, seeds: u64) -> Status {
-    let (_, setup) = match Setup::load(path, &Registry::with_built_ins()) {
+/// Runs before the timed ones, to warm caches and the allocator.
+const WARM_UP_MAX: u64 = 20;
+
+/// Runs the benchmark: `seeds` runs of the scenario at `path`, with
+/// `records` records instead of the file's if given.
+pub fn bench(path: &Path, seeds: u64, records: Option<u64>) -> Status {
+    let loaded = match faultline::scenario::load(path) {
+        Ok(l) => l,
+        Err(e) => return report_error(&e),
+    };
+    let loaded = match records {
+        Some(n) => loaded.with_records(n),
+        None => loaded,
+    };
+    let (_, setup) = match Setup::from_loaded(loaded, &Registry::with_built_ins()) {
         Ok(x) => x,
         Err(e) => return report_error(&e),
     };
     let seeds = seeds.max(1);
-    // Warm up caches and the allocator.
-    for s in 0..seeds.min(20) {
+    // A single run is measured cold: warming up would double a long run.
+    for s in 0..(seeds - 1).min(WARM_UP_MAX) {
         std::hint::black_box(faultline::run(&setup, s));
     }
     let start = Instant::now();
@@ -37,7 +50,7 @@ pub fn bench(path: &Path, seeds: u64) -> Status {
         failed += u64::from(!run.verdict.pass);
     }
     let secs = start.elapsed().as_secs_f64();
-    let records = u64::from(setup.spec.workload.records) * seeds;
+    let produced = u64::from(setup.spec.workload.records) * seeds;
 
     // Baseline: the same number of events through a bare queue with one
     // ChaCha8 draw each, no models, no network, no checks.
@@ -57,12 +70,23 @@ pub fn bench(path: &Path, seeds: u64) -> Status {
 
     let eps = events as f64 / secs;
     let base_eps = events as f64 / base_secs.max(1e-9);
-    println!("scenario        {}", path.display());
+    let seeds_per_sec = seeds as f64 / secs;
+    match records {
+        Some(n) => println!("scenario        {} (records: {n})", path.display()),
+        None => println!("scenario        {}", path.display()),
+    }
     println!("seeds           {seeds} ({failed} not meeting their expectations)");
-    println!("seeds/s         {:.0}", seeds as f64 / secs);
+    if seeds_per_sec < 10.0 {
+        println!(
+            "seeds/s         {seeds_per_sec:.2} ({:.2} s per seed)",
+            secs / seeds as f64
+        );
+    } else {
+        println!("seeds/s         {seeds_per_sec:.0}");
+    }
     println!(
         "records/s       {:.0} (produced, appended, delivered, handled, committed; end to end)",
-        records as f64 / secs
+        produced as f64 / secs
     );
     println!(
         "events/s        {eps:.0} ({:.1} history events per engine event)",
@@ -73,5 +97,27 @@ pub fn bench(path: &Path, seeds: u64) -> Status {
         "ratio           {:.2} of the bare loop's speed per event",
         eps / base_eps
     );
+    match peak_resident_bytes() {
+        Some(b) => println!(
+            "peak memory     {:.1} MiB (peak resident set of the process, VmHWM)",
+            b as f64 / (1024.0 * 1024.0)
+        ),
+        None => println!("peak memory     unavailable (read from /proc/self/status on Linux)"),
+    }
     Status::Ok
+}
+
+/// The process's peak resident set size (`VmHWM` in `/proc/self/status`),
+/// where the platform reports it.
+fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

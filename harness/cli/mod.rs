@@ -135,7 +135,8 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Measure simulation speed on a scenario (default: the standard bench).
+    /// Measure simulation speed and peak memory on a scenario (default: the
+    /// standard bench).
     Bench {
         /// The scenario.
         #[arg(default_value = "scenarios/bench/standard.toml")]
@@ -143,6 +144,14 @@ enum Command {
         /// Seeds to run.
         #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..))]
         seeds: u64,
+        /// Produce this many records instead of the scenario's (a fault
+        /// window the file sets moves by the extra time the records take),
+        /// to time one big run: `--seeds 1 --records 1000000`.
+        #[arg(
+            long,
+            value_parser = clap::value_parser!(u64).range(1..=faultline::setup::bounds::RECORDS_MAX)
+        )]
+        records: Option<u64>,
     },
 }
 
@@ -233,7 +242,11 @@ pub fn main() -> ExitCode {
             out,
         } => shrink::command(&input, seed, swarm, invariant, out.as_deref()),
         Command::Replay { result, out } => replay::replay(&result, out.as_deref()),
-        Command::Bench { scenario, seeds } => bench::bench(&scenario, seeds),
+        Command::Bench {
+            scenario,
+            seeds,
+            records,
+        } => bench::bench(&scenario, seeds, records),
     };
     status.code()
 }

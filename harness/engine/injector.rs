@@ -122,6 +122,10 @@ pub struct Injector {
     nodes: usize,
     chaos: Chaos,
     chaos_on: bool,
+    /// The built-in points chaos crashes consumers at, one bit each (see
+    /// [`point_bit`]), so the question asked at every point of every
+    /// consumer's loop is answered without walking the list.
+    crash_points: u8,
     latency: Latency,
     streams: Streams,
     armed: Vec<Armed>,
@@ -152,6 +156,15 @@ impl Injector {
         Injector {
             nodes,
             chaos_on: chaos.any(),
+            crash_points: chaos.consumer_crash.as_ref().map_or(0, |c| {
+                c.points
+                    .iter()
+                    .filter_map(|p| match p {
+                        PointSpec::At(point) => point_bit(*point),
+                        _ => None,
+                    })
+                    .fold(0, |bits, b| bits | b)
+            }),
             chaos,
             latency,
             streams: Streams {
@@ -464,6 +477,21 @@ impl Injector {
     }
 }
 
+/// The bit of a built-in crash point in [`Injector`]'s point set (`None`
+/// for points a handler names, which are matched by name).
+fn point_bit(point: CrashPoint) -> Option<u8> {
+    let i = match point {
+        CrashPoint::Now => 0,
+        CrashPoint::BeforeHandle => 1,
+        CrashPoint::MidBatch => 2,
+        CrashPoint::MidHandle => 3,
+        CrashPoint::AfterHandleBeforeCommit => 4,
+        CrashPoint::AfterCommit => 5,
+        CrashPoint::Named(_) => return None,
+    };
+    Some(1 << i)
+}
+
 impl Env for Injector {
     fn crash_at(
         &mut self,
@@ -479,7 +507,10 @@ impl Env for Injector {
                 .chaos
                 .consumer_crash
                 .as_ref()
-                .is_some_and(|c| c.points.iter().any(|p| p.matches(point, label)));
+                .is_some_and(|c| match point_bit(point) {
+                    Some(bit) => self.crash_points & bit != 0,
+                    None => c.points.iter().any(|p| p.matches(point, label)),
+                });
         if !armed && !chaos {
             return None;
         }

@@ -142,13 +142,6 @@ enum Item<Msg, Timer> {
     LivenessDeadline,
 }
 
-enum Input<Msg, Timer> {
-    Start,
-    Disconnect(NodeId),
-    Message(NodeId, Msg),
-    Timer(Timer),
-}
-
 /// Which nodes play which part, as far as fault injection cares.
 #[derive(Clone, Debug, Default)]
 pub struct Roles {
@@ -204,9 +197,11 @@ impl<M: Model> Engine<M> {
         for c in &roles.consumers {
             consumers[c.index()] = true;
         }
+        let mut history = History::new();
+        history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
-            history: History::new(),
+            history,
             rngs: (0..n)
                 .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
                 .collect(),
@@ -332,7 +327,7 @@ impl<M: Model> Engine<M> {
                 // to the old incarnation is gone, and the sender's end of
                 // the connection breaks.
                 if self.up[to.index()] && self.incarnation[to.index()] == incarnation {
-                    self.step(to, Input::Message(from, msg));
+                    self.step(to, |m, cx| m.on_message(to, from, msg, cx));
                 } else {
                     self.disconnect(from, from_incarnation, to);
                 }
@@ -343,7 +338,7 @@ impl<M: Model> Engine<M> {
                 peer,
             } => {
                 if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
-                    self.step(node, Input::Disconnect(peer));
+                    self.step(node, |m, cx| m.on_disconnect(node, peer, cx));
                 }
             }
             Item::Timer {
@@ -352,14 +347,14 @@ impl<M: Model> Engine<M> {
                 timer,
             } => {
                 if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
-                    self.step(node, Input::Timer(timer));
+                    self.step(node, |m, cx| m.on_timer(node, timer, cx));
                 }
             }
             Item::Fault(i) => self.fault(i),
             Item::Start(node) => {
                 // A node crashed before it started starts when it restarts.
                 if self.up[node.index()] && self.incarnation[node.index()] == 0 {
-                    self.step(node, Input::Start);
+                    self.step(node, |m, cx| m.start(node, cx));
                 }
             }
             Item::Restart { node, incarnation } => {
@@ -382,8 +377,10 @@ impl<M: Model> Engine<M> {
         None
     }
 
-    /// Steps one node and applies what it asked for.
-    fn step(&mut self, node: NodeId, input: Input<M::Msg, M::Timer>) {
+    /// Steps one node (`input` hands it its input) and applies what it
+    /// asked for.
+    #[inline(always)]
+    fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
         let crashed = {
             let mut cx = Cx::new(
                 self.now,
@@ -394,30 +391,39 @@ impl<M: Model> Engine<M> {
                 &mut self.injector,
                 &mut self.outbox,
             );
-            match input {
-                Input::Start => self.model.start(node, &mut cx),
-                Input::Disconnect(peer) => self.model.on_disconnect(node, peer, &mut cx),
-                Input::Message(from, msg) => self.model.on_message(node, from, msg, &mut cx),
-                Input::Timer(t) => self.model.on_timer(node, t, &mut cx),
-            }
+            input(&mut self.model, &mut cx);
             cx.crashed()
         };
-        let mut out = std::mem::take(&mut self.outbox);
-        for (to, msg) in out.sends.drain(..) {
-            self.transmit(node, to, msg);
+        self.flush(node, crashed);
+    }
+
+    /// Sends what a node's step sent, sets the timers it set, and crashes
+    /// it if it crashed at one of its points.
+    fn flush(&mut self, node: NodeId, crashed: Option<faultline_models::CrashPoint>) {
+        // The buffers go back into the outbox afterwards, so stepping a node
+        // does not allocate.
+        if !self.outbox.sends.is_empty() {
+            let mut sends = std::mem::take(&mut self.outbox.sends);
+            for (to, msg) in sends.drain(..) {
+                self.transmit(node, to, msg);
+            }
+            self.outbox.sends = sends;
         }
-        let incarnation = self.incarnation[node.index()];
-        for (at, timer) in out.timers.drain(..) {
-            self.queue.push(
-                at,
-                Item::Timer {
-                    node,
-                    incarnation,
-                    timer,
-                },
-            );
+        if !self.outbox.timers.is_empty() {
+            let incarnation = self.incarnation[node.index()];
+            let mut timers = std::mem::take(&mut self.outbox.timers);
+            for (at, timer) in timers.drain(..) {
+                self.queue.push(
+                    at,
+                    Item::Timer {
+                        node,
+                        incarnation,
+                        timer,
+                    },
+                );
+            }
+            self.outbox.timers = timers;
         }
-        self.outbox = out;
         if crashed.is_some() {
             self.crash(node, true);
         }
@@ -574,7 +580,7 @@ impl<M: Model> Engine<M> {
     fn restart(&mut self, node: NodeId) {
         self.up[node.index()] = true;
         self.history.record(self.now, EventKind::Restarted { node });
-        self.step(node, Input::Start);
+        self.step(node, |m, cx| m.start(node, cx));
     }
 
     fn fault(&mut self, i: usize) {

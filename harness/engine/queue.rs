@@ -1,16 +1,53 @@
 //! The event queue: ordered by virtual time, ties broken by insertion order.
 //!
-//! Items live in a slab; the heap orders only `(time, sequence, slot)`
-//! triples, so sifting moves 24 bytes whatever the item's size.
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+//! Items live in a slab; the ordering structures hold only `(time,
+//! sequence, slot)` entries, so moving one moves 24 bytes whatever the
+//! item's size. Entries are split in two tiers:
+//!
+//! - `near`: the [`NEAR_MAX`] earliest entries, in a vector sorted latest
+//!   first, so the next entry is popped off its end;
+//! - `far`: every later entry, in a binary min-heap.
+//!
+//! Every near entry comes before every far one. A run's queue holds a few
+//! long timers (heartbeats, session checks, poll deadlines, fault episodes)
+//! and many short-lived entries (network deliveries, lingering batches,
+//! arriving records) that are pushed and popped in quick succession; those
+//! stay in the near tier, where a push is a short walk from its earliest
+//! end and a pop takes the last element. The heap is touched when the near
+//! tier overflows (its latest entry moves to the heap) or runs dry (the
+//! heap's earliest entries move back).
 
 use faultline_models::SimTime;
 
+/// Entries kept in the sorted near tier.
+const NEAR_MAX: usize = 32;
+
+/// Entries moved from the heap into the near tier when it runs dry.
+const NEAR_REFILL: usize = 16;
+
+/// A queue entry: when, in which order among equal times, and where the
+/// item is.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    time: u64,
+    seq: u64,
+    slot: u32,
+}
+
+impl Entry {
+    /// Whether `self` comes out before `other`.
+    #[inline(always)]
+    fn before(&self, other: &Entry) -> bool {
+        (self.time, self.seq) < (other.time, other.seq)
+    }
+}
+
 /// A priority queue of `T` keyed by `(time, insertion sequence)`.
 pub struct Queue<T> {
-    heap: BinaryHeap<Reverse<(SimTime, u64, u32)>>,
+    /// The earliest entries, latest first.
+    near: Vec<Entry>,
+    /// The other entries, a binary min-heap.
+    far: Vec<Entry>,
     slab: Vec<Option<T>>,
     free: Vec<u32>,
     seq: u64,
@@ -19,7 +56,8 @@ pub struct Queue<T> {
 impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
-            heap: BinaryHeap::new(),
+            near: Vec::with_capacity(NEAR_MAX + 1),
+            far: Vec::new(),
             slab: Vec::new(),
             free: Vec::new(),
             seq: 0,
@@ -29,7 +67,7 @@ impl<T> Default for Queue<T> {
 
 impl<T> Queue<T> {
     /// Schedules `item` at `time`.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time: SimTime, item: T) {
         let slot = match self.free.pop() {
             Some(s) => {
@@ -41,30 +79,122 @@ impl<T> Queue<T> {
                 (self.slab.len() - 1) as u32
             }
         };
-        let seq = self.seq;
+        let entry = Entry {
+            time: time.0,
+            seq: self.seq,
+            slot,
+        };
         self.seq += 1;
-        self.heap.push(Reverse((time, seq, slot)));
+        if self.far.first().is_some_and(|f| !entry.before(f)) {
+            // Not before the earliest far entry: after every near one.
+            self.far_push(entry);
+            return;
+        }
+        // The vector is sorted latest first, and a new entry is most often
+        // due soon: walk in from the earliest end, moving the entries due
+        // before it one place along.
+        self.near.push(entry);
+        let near = &mut self.near[..];
+        let mut i = near.len() - 1;
+        while i > 0 && near[i - 1].before(&entry) {
+            near[i] = near[i - 1];
+            i -= 1;
+        }
+        near[i] = entry;
+        if self.near.len() > NEAR_MAX {
+            let latest = self.near.remove(0);
+            self.far_push(latest);
+        }
     }
 
     /// The earliest item; among equal times, the one pushed first.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, T)> {
-        let Reverse((time, _, slot)) = self.heap.pop()?;
-        self.free.push(slot);
-        let item = self.slab[slot as usize]
+        if self.near.is_empty() {
+            self.refill();
+        }
+        let top = self.near.pop()?;
+        self.free.push(top.slot);
+        let item = self.slab[top.slot as usize]
             .take()
             .expect("a queued slot holds its item");
-        Some((time, item))
+        Some((SimTime(top.time), item))
     }
 
     /// Number of scheduled items.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.near.len() + self.far.len()
     }
 
     /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.near.is_empty() && self.far.is_empty()
+    }
+
+    /// Moves the heap's earliest entries into the empty near tier, so the
+    /// short-lived entries pushed next (due before the rest of the heap)
+    /// go there too instead of to the heap.
+    fn refill(&mut self) {
+        while self.near.len() < NEAR_REFILL {
+            match self.far_pop() {
+                Some(e) => self.near.push(e),
+                None => break,
+            }
+        }
+        self.near.reverse();
+    }
+
+    fn far_push(&mut self, entry: Entry) {
+        self.far.push(entry);
+        let i = self.far.len() - 1;
+        self.sift_up(i, entry);
+    }
+
+    fn far_pop(&mut self) -> Option<Entry> {
+        let last = self.far.pop()?;
+        Some(match self.far.first().copied() {
+            Some(top) => {
+                self.replace_root(last);
+                top
+            }
+            None => last,
+        })
+    }
+
+    /// Moves `entry`, sitting at `i` of the heap, up to its place.
+    #[inline(always)]
+    fn sift_up(&mut self, mut i: usize, entry: Entry) {
+        let heap = &mut self.far[..];
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !entry.before(&heap[parent]) {
+                break;
+            }
+            heap[i] = heap[parent];
+            i = parent;
+        }
+        heap[i] = entry;
+    }
+
+    /// Removes the heap's root and puts `entry` (its former last entry) in
+    /// its place: the hole goes down to a leaf along the earlier children,
+    /// then `entry` sifts up from there.
+    fn replace_root(&mut self, entry: Entry) {
+        let heap = &mut self.far[..];
+        let n = heap.len();
+        let mut hole = 0;
+        let mut child = 1;
+        while child + 1 < n {
+            child += usize::from(heap[child + 1].before(&heap[child]));
+            heap[hole] = heap[child];
+            hole = child;
+            child = 2 * hole + 1;
+        }
+        if child < n {
+            heap[hole] = heap[child];
+            hole = child;
+        }
+        self.sift_up(hole, entry);
     }
 }
 
@@ -92,5 +222,46 @@ mod tests {
         }
         assert!(q.is_empty());
         assert_eq!(q.slab.len(), 1);
+    }
+
+    /// Against a sorted reference, with many ties and pops interleaved.
+    #[test]
+    fn matches_a_sorted_reference() {
+        let mut q = Queue::default();
+        let mut reference: Vec<(u64, u64)> = Vec::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut now = 0u64;
+        for n in 0..40_000u64 {
+            if next() % 3 == 0 {
+                let got = q.pop().map(|(t, v)| (t.0, v));
+                let want = (!reference.is_empty()).then(|| reference.remove(0));
+                assert_eq!(got, want);
+                if let Some((t, _)) = got {
+                    now = t;
+                }
+            } else {
+                // Mostly soon, sometimes much later, many ties.
+                let t = match next() % 10 {
+                    0 => now + next() % 10_000,
+                    1 => now,
+                    _ => now + next() % 8,
+                };
+                q.push(SimTime(t), n);
+                let at = reference.partition_point(|&(rt, _)| rt <= t);
+                reference.insert(at, (t, n));
+            }
+            assert_eq!(q.len(), reference.len());
+        }
+        // Drain it: the near tier runs dry and refills from the heap.
+        for want in reference {
+            assert_eq!(q.pop().map(|(t, v)| (t.0, v)), Some(want));
+        }
+        assert!(q.is_empty());
     }
 }

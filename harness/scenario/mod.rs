@@ -29,6 +29,30 @@ pub struct Loaded {
     pub digest: String,
 }
 
+impl Loaded {
+    /// The same scenario producing `records` records. A fault window the
+    /// file sets is moved by the time the records added (or removed) take
+    /// to produce at the file's rate, so faults still cover the whole
+    /// workload and end as long after it as in the file. The result is
+    /// checked like any scenario when it is set up.
+    pub fn with_records(mut self, records: u64) -> Loaded {
+        let w = &mut self.file.workload;
+        let rate = w.rate_per_sec.unwrap_or(1000.0);
+        if let Some(window) = &mut self.file.faults.window_ms
+            && rate.is_finite()
+            && rate > 0.0
+        {
+            // The engine spaces records by the rounded interval.
+            let interval_us = (1_000_000.0 / rate).round() as i128;
+            let moved = (i128::from(records) - i128::from(w.records)) * interval_us;
+            let us = (i128::from(window.0) + moved).clamp(0, i128::from(u64::MAX));
+            window.0 = us as u64;
+        }
+        w.records = records;
+        self
+    }
+}
+
 /// Reads and parses a scenario file.
 pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
     let source = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {

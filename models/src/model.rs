@@ -239,4 +239,11 @@ pub trait Model {
 
     /// Whether `node` may be crashed by a timed crash fault.
     fn crashable(&self, node: NodeId) -> bool;
+
+    /// About how many history events a run records, so the engine can
+    /// allocate the history once instead of growing it as it goes. Only a
+    /// hint: the history grows past it if it must.
+    fn history_hint(&self) -> usize {
+        0
+    }
 }

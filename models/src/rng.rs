@@ -117,13 +117,18 @@ impl SimRng {
         if n <= 1 {
             return 0;
         }
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = u128::from(self.next_u64()) * u128::from(n);
-            if (m as u64) >= threshold {
-                return (m >> 64) as u64;
+        let mut m = u128::from(self.next_u64()) * u128::from(n);
+        // The rejection threshold `2^64 mod n` is below `n`, so a low half
+        // of at least `n` is always accepted: the division that computes
+        // the threshold is needed only in the rare other case. The draws
+        // and results are the same as always dividing.
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(n);
             }
         }
+        (m >> 64) as u64
     }
 
     /// A uniform integer in `lo..=hi` (`hi < lo` yields `lo`).
@@ -211,6 +216,44 @@ mod tests {
         assert!(seen.iter().all(|s| *s));
         assert_eq!(r.below(0), 0);
         assert_eq!(r.between(5, 5), 5);
+    }
+
+    /// The division-free fast path draws and returns exactly what always
+    /// computing the threshold does, including for bounds that reject
+    /// often.
+    #[test]
+    fn below_matches_the_plain_rejection_method() {
+        fn plain(r: &mut SimRng, n: u64) -> u64 {
+            if n <= 1 {
+                return 0;
+            }
+            let threshold = n.wrapping_neg() % n;
+            loop {
+                let m = u128::from(r.next_u64()) * u128::from(n);
+                if (m as u64) >= threshold {
+                    return (m >> 64) as u64;
+                }
+            }
+        }
+        let bounds = [
+            2,
+            3,
+            6,
+            7,
+            1000,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+            3 << 62,
+        ];
+        for (i, &n) in bounds.iter().enumerate() {
+            let mut a = SimRng::new(i as u64, Stream::Network);
+            let mut b = a.clone();
+            for _ in 0..2000 {
+                assert_eq!(a.below(n), plain(&mut b, n), "n = {n}");
+            }
+            assert_eq!(a.next_u64(), b.next_u64(), "same draws consumed, n = {n}");
+        }
     }
 
     #[test]

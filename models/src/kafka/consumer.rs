@@ -158,9 +158,9 @@ pub(crate) struct Consumer {
     /// The next attempt of a `commitSync` that failed: `(offsets, purpose,
     /// attempt)`.
     retry_commit: Option<RetryCommit>,
-    /// Polls that returned records, so a poll deadline can tell whether
-    /// the application polled again since.
-    polls: u64,
+    /// One timer for the `max.poll.interval.ms` deadline of the last poll
+    /// that returned records.
+    poll_deadline: Deadlines,
     /// No catch-up commit before this time (backoff after a failed one).
     commit_backoff_until: SimTime,
 }
@@ -199,7 +199,7 @@ impl Consumer {
             heartbeat_running: false,
             rr: 0,
             retry_commit: None,
-            polls: 0,
+            poll_deadline: Deadlines::default(),
             commit_backoff_until: SimTime::ZERO,
         }
     }
@@ -429,12 +429,21 @@ impl Consumer {
     ) {
         let cfg = &layout.groups[self.group.index()].config;
         match timer {
-            Timer::PollDeadline { poll } => {
+            Timer::PollDeadline => {
+                self.poll_deadline.fired();
+                // The deadline of the last poll that returned records: the
+                // timer fired for an earlier one if the application polled
+                // again since, and then waits for this one.
+                let deadline = self.poll_returned_at + cfg.max_poll_interval + SimTime::from_us(1);
+                if deadline > cx.now {
+                    self.poll_deadline.arm(deadline, Timer::PollDeadline, cx);
+                    return;
+                }
                 let busy = matches!(
                     self.phase,
                     Phase::Handling | Phase::CommitBefore | Phase::CommitAfter
                 );
-                if let (true, true, Some(member)) = (poll == self.polls, busy, self.member) {
+                if let (true, Some(member)) = (busy, self.member) {
                     // The Java heartbeat thread leaves the group when the
                     // application has not polled in time.
                     cx.record(EventKind::PollIntervalExceeded {
@@ -794,12 +803,14 @@ impl Consumer {
         }
         if self.take_batch(cfg.max_poll_records) {
             self.poll_returned_at = cx.now;
-            self.polls += 1;
             // The Java heartbeat thread notices a missed poll deadline
-            // within retry.backoff.ms; check right after it passes.
-            cx.after(
-                cfg.max_poll_interval + SimTime::from_us(1),
-                Timer::PollDeadline { poll: self.polls },
+            // within retry.backoff.ms; check right after it passes. One
+            // timer stands for every poll's deadline (they only move
+            // later), instead of one per poll.
+            self.poll_deadline.arm(
+                cx.now + cfg.max_poll_interval + SimTime::from_us(1),
+                Timer::PollDeadline,
+                cx,
             );
             if cfg.commit == CommitMode::BeforeProcess {
                 self.phase = Phase::CommitBefore;
@@ -859,8 +870,11 @@ impl Consumer {
     fn take_batch(&mut self, max: u32) -> bool {
         self.batch.clear();
         let n = self.parts.len();
-        for k in 0..n {
-            let part = &mut self.parts[(self.rr + k) % n];
+        // `rr` may be stale if the assignment shrank since.
+        let mut i = if n > 0 { self.rr % n } else { 0 };
+        for _ in 0..n {
+            let part = &mut self.parts[i];
+            i = if i + 1 == n { 0 } else { i + 1 };
             let Some(mut offset) = part.position else {
                 continue;
             };

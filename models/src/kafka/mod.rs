@@ -23,6 +23,7 @@ mod broker;
 mod config;
 mod consumer;
 mod log;
+mod numbering;
 mod producer;
 mod protocol;
 #[cfg(test)]

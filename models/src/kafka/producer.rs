@@ -23,6 +23,7 @@ use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
 use super::config::Acks;
+use super::numbering::{Numbering, Place};
 use super::protocol::{Msg, ProduceResult, Record, Timer};
 use super::world::Layout;
 
@@ -39,8 +40,8 @@ struct Batch {
     partition: PartitionId,
     leader: usize,
     records: Arc<[Record]>,
-    epoch: u16,
-    base_seq: u32,
+    /// Its place in the partition's sequence numbering.
+    place: Place,
     attempt: u32,
     /// When its first record was handed to the producer: delivery.timeout.ms
     /// counts from there, as from `send()`.
@@ -74,10 +75,19 @@ pub(crate) struct Producer {
     next: usize,
     /// Open batch per partition of the topic.
     open: Vec<Option<Open>>,
+    /// Per partition, the record buffer of the last closed batch, kept for
+    /// the next one to fill.
+    spare: Vec<Vec<Record>>,
     batches: Vec<Batch>,
     /// Queued batch ids per partition of the topic; the head may be
     /// waiting out a retry backoff.
     queues: Vec<VecDeque<u32>>,
+    /// The topic's first partition: slot `i` is partition `first + i`.
+    first: PartitionId,
+    /// The leader (index into `Layout::brokers`) of each slot.
+    slot_leader: Vec<usize>,
+    /// The slots each broker leads, in slot order.
+    leader_slots: Vec<Vec<usize>>,
     /// Round-robin start for draining, per broker.
     drain_from: Vec<usize>,
     /// Requests in flight per broker connection, in the order they were
@@ -93,7 +103,8 @@ pub(crate) struct Producer {
     /// Records of batch ids reserved but not closed yet (shared, so
     /// placeholders do not allocate).
     empty: Arc<[Record]>,
-    seqs: Vec<u32>,
+    /// Idempotent sequence numbering per partition.
+    numbering: Vec<Numbering>,
     /// Idempotent epoch per partition, bumped when a batch fails for good.
     epochs: Vec<u16>,
     sticky: Option<PartitionId>,
@@ -111,11 +122,30 @@ impl Producer {
         } else {
             0
         };
+        let topic = &layout.topics[usize::from(meta.topic)];
+        let slot_leader: Vec<usize> = (0..parts)
+            .map(|slot| {
+                let leader = layout.partitions[usize::from(topic.first.0) + slot].leader;
+                layout
+                    .brokers
+                    .iter()
+                    .position(|b| *b == leader)
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut leader_slots = vec![Vec::new(); layout.brokers.len()];
+        for (slot, &leader) in slot_leader.iter().enumerate() {
+            leader_slots[leader].push(slot);
+        }
         Producer {
             index,
             pid,
             next: 0,
+            first: topic.first,
+            slot_leader,
+            leader_slots,
             open: vec![None; parts],
+            spare: vec![Vec::new(); parts],
             batches: Vec::new(),
             queues: vec![VecDeque::new(); parts],
             drain_from: vec![0; layout.brokers.len()],
@@ -124,7 +154,7 @@ impl Producer {
             next_req: 0,
             next_batch: 0,
             empty: Arc::from(Vec::new()),
-            seqs: vec![0; parts],
+            numbering: vec![Numbering::default(); parts],
             epochs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
@@ -226,9 +256,8 @@ impl Producer {
         self.send_ready(layout, leader, cx);
     }
 
-    fn slot(&self, layout: &Layout, p: PartitionId) -> usize {
-        let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
-        usize::from(p.0 - first.0)
+    fn slot(&self, _layout: &Layout, p: PartitionId) -> usize {
+        usize::from(p.0 - self.first.0)
     }
 
     /// Hands every record that is due to the accumulator.
@@ -264,7 +293,7 @@ impl Producer {
                 self.open[slot] = Some(Open {
                     batch,
                     created: cx.now,
-                    records: Vec::with_capacity(meta.config.batch_records as usize),
+                    records: std::mem::take(&mut self.spare[slot]),
                 });
                 cx.after(meta.config.linger, Timer::Linger { partition, batch });
             }
@@ -290,13 +319,8 @@ impl Producer {
         let Some(open) = self.open[slot].take() else {
             return;
         };
-        let leader = layout
-            .brokers
-            .iter()
-            .position(|b| *b == layout.partitions[partition.index()].leader)
-            .unwrap_or(0);
-        let base_seq = self.seqs[slot];
-        self.seqs[slot] = base_seq.wrapping_add(open.records.len() as u32);
+        let leader = self.slot_leader[slot];
+        let place = self.numbering[slot].close(open.records.len() as u32);
         let id = open.batch as usize;
         if self.batches.len() <= id {
             self.batches.resize(
@@ -305,8 +329,7 @@ impl Producer {
                     partition,
                     leader,
                     records: self.empty.clone(),
-                    epoch: 0,
-                    base_seq: 0,
+                    place: Place::default(),
                     attempt: 0,
                     created: SimTime::ZERO,
                     state: BatchState::Done,
@@ -316,13 +339,15 @@ impl Producer {
         self.batches[id] = Batch {
             partition,
             leader,
-            records: Arc::from(open.records),
-            epoch: self.epochs[slot],
-            base_seq,
+            records: Arc::from(&open.records[..]),
+            place,
             attempt: 0,
             created: open.created,
             state: BatchState::Queued,
         };
+        let mut spare = open.records;
+        spare.clear();
+        self.spare[slot] = spare;
         if self.sticky == Some(partition) {
             self.sticky = None;
         }
@@ -331,36 +356,43 @@ impl Producer {
     }
 
     /// Sends head batches of the partitions `leader` leads while the
-    /// connection has room, one partition after another.
+    /// connection has room, one partition after another (in slot order,
+    /// round robin from where the last drain stopped).
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
-        let first = layout.topics[usize::from(layout.producers[self.index].topic)].first;
-        let n = self.queues.len();
-        for slot in 0..n {
-            let p = PartitionId(first.0 + slot as u16);
-            if layout.partitions[p.index()].leader == layout.brokers[leader]
-                && !self.queues[slot].is_empty()
-            {
+        let k = self.leader_slots[leader].len();
+        for j in 0..k {
+            let slot = self.leader_slots[leader][j];
+            if !self.queues[slot].is_empty() {
                 self.expire_queued(layout, slot, cx);
             }
         }
+        if k == 0 {
+            return;
+        }
+        let n = self.queues.len();
+        // The first of the leader's slots at or after the round-robin start
+        // (wrapping around; `drain_from` is always below `n`). Indices wrap
+        // by comparison: a division per step would cost more than the rest.
+        let start = self.drain_from[leader];
+        let mut j = self.leader_slots[leader].partition_point(|&s| s < start);
+        if j == k {
+            j = 0;
+        }
         let mut idle = 0;
-        let mut slot = self.drain_from[leader] % n.max(1);
-        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < n {
-            let p = PartitionId(first.0 + slot as u16);
-            let ready = layout.partitions[p.index()].leader == layout.brokers[leader]
-                && self.queues[slot]
-                    .front()
-                    .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
+        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < k {
+            let slot = self.leader_slots[leader][j];
+            j = if j + 1 == k { 0 } else { j + 1 };
+            let ready = self.queues[slot]
+                .front()
+                .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
             if !ready {
                 idle += 1;
-                slot = (slot + 1) % n;
                 continue;
             }
             idle = 0;
             let id = self.queues[slot].pop_front().expect("checked non-empty");
-            slot = (slot + 1) % n;
-            self.drain_from[leader] = slot;
+            self.drain_from[leader] = if slot + 1 == n { 0 } else { slot + 1 };
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
@@ -371,8 +403,10 @@ impl Producer {
                 batch: id,
                 attempt: b.attempt,
                 pid: self.pid,
-                epoch: b.epoch,
-                base_seq: b.base_seq,
+                // An unfinished batch always carries the partition's
+                // current epoch and number.
+                epoch: self.epochs[slot],
+                base_seq: self.numbering[slot].base_seq(b.place),
                 acks: cfg.acks,
                 records: b.records.clone(),
             };
@@ -423,6 +457,12 @@ impl Producer {
             );
         }
         self.outstanding -= b.records.len();
+        if self.pid != 0 {
+            let slot = usize::from(b.partition.0 - self.first.0);
+            self.numbering[slot].finished(b.place, b.records.len() as u32);
+        }
+        // Done for good: its records are in the history now.
+        b.records = self.empty.clone();
     }
 
     fn retry(&mut self, layout: &Layout, id: u32, cx: &mut Cx<'_, Msg, Timer>) {
@@ -462,6 +502,7 @@ impl Producer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let b = &mut self.batches[id as usize];
+        let queued = matches!(b.state, BatchState::Queued | BatchState::Backoff);
         b.state = BatchState::Done;
         for r in b.records.iter() {
             cx.history.record(
@@ -475,23 +516,23 @@ impl Producer {
             );
         }
         self.outstanding -= b.records.len();
-        let partition = b.partition;
+        let (partition, place, records) = (b.partition, b.place, b.records.len() as u32);
+        // Done for good: its records are in the history now.
+        b.records = self.empty.clone();
         let slot = self.slot(layout, partition);
-        self.queues[slot].retain(|&q| q != id);
+        // Only a queued batch is in the queue (near its head: a retried
+        // batch, or the oldest one expiring); one in flight is not.
+        if queued && let Some(i) = self.queues[slot].iter().position(|&q| q == id) {
+            self.queues[slot].remove(i);
+        }
         if self.pid == 0 {
             return;
         }
+        // The partition's unfinished batches now carry the next epoch and
+        // are numbered from 0 (worked out as they are sent).
         self.epochs[slot] = self.epochs[slot].wrapping_add(1);
-        let epoch = self.epochs[slot];
-        let mut seq = 0u32;
-        for b in self.batches.iter_mut().filter(|b| {
-            b.partition == partition && b.state != BatchState::Done && !b.records.is_empty()
-        }) {
-            b.epoch = epoch;
-            b.base_seq = seq;
-            seq = seq.wrapping_add(b.records.len() as u32);
-        }
-        self.seqs[slot] = seq;
+        self.numbering[slot].finished(place, records);
+        self.numbering[slot].bump();
     }
 
     /// Fails the queued batches of `slot` that waited longer than

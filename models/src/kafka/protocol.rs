@@ -305,11 +305,9 @@ pub enum Timer {
     },
     /// Consumer: time to heartbeat.
     Heartbeat,
-    /// Consumer: `max.poll.interval.ms` since the poll numbered `poll`.
-    PollDeadline {
-        /// Which poll.
-        poll: u64,
-    },
+    /// Consumer: `max.poll.interval.ms` may have passed since the last
+    /// poll that returned records.
+    PollDeadline,
     /// Consumer: a request may have gone without a response for its
     /// timeout.
     RequestTimeout,

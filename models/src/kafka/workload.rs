@@ -57,11 +57,16 @@ pub fn plan(spec: &WorkloadSpec, rng: &mut SimRng) -> Vec<Vec<PlannedRecord>> {
     let keys = spec.keys.max(1);
     let producers = usize::from(spec.producers.max(1));
     let mut seqs = vec![0u32; keys as usize];
-    let mut plans = vec![Vec::new(); producers];
+    let mut plans: Vec<Vec<PlannedRecord>> = (0..producers)
+        .map(|_| Vec::with_capacity(spec.records as usize / producers + 1))
+        .collect();
     let zipf = match spec.distribution {
         KeyDistribution::Zipf(s) => Some(zipf_cdf(keys, s)),
         KeyDistribution::Uniform => None,
     };
+    let (lo, hi) = spec.values;
+    // i128: the span of a range as wide as the i64s stays exact.
+    let span = (i128::from(hi) - i128::from(lo)).clamp(0, i128::from(u64::MAX - 1)) as u64;
     for i in 0..spec.records {
         let entity = match &zipf {
             None => rng.below(u64::from(keys)) as u32,
@@ -70,13 +75,16 @@ pub fn plan(spec: &WorkloadSpec, rng: &mut SimRng) -> Vec<Vec<PlannedRecord>> {
                 cdf.partition_point(|c| *c <= u).min(keys as usize - 1) as u32
             }
         };
-        let (lo, hi) = spec.values;
-        // i128: the span of a range as wide as the i64s stays exact.
-        let span = (i128::from(hi) - i128::from(lo)).clamp(0, i128::from(u64::MAX - 1)) as u64;
         let value = (i128::from(lo) + i128::from(rng.below(span + 1))) as i64;
         seqs[entity as usize] += 1;
         let at = SimTime(spec.start.0 + spec.interval.0.saturating_mul(u64::from(i)));
-        plans[entity as usize % producers].push(PlannedRecord {
+        // (One producer is the common case: no division per record.)
+        let producer = if producers == 1 {
+            0
+        } else {
+            entity as usize % producers
+        };
+        plans[producer].push(PlannedRecord {
             msg: MessageId(i),
             entity: KeyId(entity),
             seq: seqs[entity as usize],

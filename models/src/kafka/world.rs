@@ -275,7 +275,7 @@ pub(crate) struct Durable {
 }
 
 enum Node {
-    Producer(Producer),
+    Producer(Box<Producer>),
     Broker(Broker),
     Consumer(Box<Consumer>),
 }
@@ -402,7 +402,9 @@ impl KafkaWorld {
     fn fresh(&self, node: NodeId) -> Node {
         let inc = self.incarnations[node.index()];
         match self.layout.roles[node.index()] {
-            Role::Producer(i) => Node::Producer(Producer::new(&self.layout, usize::from(i), inc)),
+            Role::Producer(i) => {
+                Node::Producer(Box::new(Producer::new(&self.layout, usize::from(i), inc)))
+            }
             Role::Broker(_) => Node::Broker(Broker::new(node)),
             Role::Consumer(i) => {
                 Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i))))
@@ -539,6 +541,14 @@ impl Model for KafkaWorld {
             }
         }
         true
+    }
+
+    fn history_hint(&self) -> usize {
+        // A record is appended, acknowledged, delivered, applied and
+        // handled, and its batch sent: about six events each, with room
+        // for redeliveries and faults.
+        let records: usize = self.layout.producers.iter().map(|p| p.plan.len()).sum();
+        records.saturating_mul(6).saturating_add(1024)
     }
 
     fn crashable(&self, node: NodeId) -> bool {

@@ -1,0 +1,237 @@
+//! The consumer's durable store: its database.
+//!
+//! A [`Store`] belongs to a consumer group (all instances of one service
+//! share one database) and survives crashes; a handler's in-memory fields do
+//! not. Handlers change it only inside transactions ([`crate::HandlerCx`]),
+//! which commit atomically or not at all.
+//!
+//! Map of the module: [`key`] (row keys and values), `int_rows` and
+//! `str_rows` (a table's integer- and string-keyed rows), [`tx`]
+//! (transactions).
+
+mod int_rows;
+pub mod key;
+mod str_rows;
+pub mod tx;
+
+pub use key::{KeyStr, RowKey, Value};
+pub(crate) use tx::Write;
+pub use tx::{Tx, TxBuffer};
+
+use int_rows::IntRows;
+use str_rows::StrRows;
+
+/// A durable key-value database of named tables.
+///
+/// Ordered throughout, so iteration (and therefore every report built from
+/// a store) is deterministic. Tables are found by name with a pointer
+/// comparison first, since handlers name them with string literals.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    /// Tables sorted by name.
+    tables: Vec<Table>,
+}
+
+#[derive(Clone, Debug)]
+struct Table {
+    name: &'static str,
+    /// Integer-keyed rows and string-keyed rows, kept apart so lookups
+    /// index by integer or compare bytes; integer keys sort first, as in
+    /// `RowKey`'s order.
+    ints: IntRows,
+    strs: StrRows,
+}
+
+impl Table {
+    fn new(name: &'static str) -> Table {
+        Table {
+            name,
+            ints: IntRows::default(),
+            strs: StrRows::default(),
+        }
+    }
+
+    fn get(&self, key: &RowKey) -> Option<&Value> {
+        match key {
+            RowKey::Int(i) => self.ints.get(*i),
+            RowKey::Str(s) => self.strs.get(s),
+        }
+    }
+
+    fn set(&mut self, key: RowKey, value: Option<Value>) {
+        match (key, value) {
+            (RowKey::Int(i), Some(v)) => self.ints.insert(i, v),
+            (RowKey::Int(i), None) => self.ints.remove(i),
+            (RowKey::Str(s), Some(v)) => self.strs.insert(s, v),
+            (RowKey::Str(s), None) => self.strs.remove(&s),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ints.len() + self.strs.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (RowKey, &Value)> {
+        self.ints
+            .iter()
+            .map(|(k, v)| (RowKey::Int(k), v))
+            .chain(self.strs.iter().map(|(k, v)| (RowKey::Str(k.clone()), v)))
+    }
+}
+
+impl PartialEq for Store {
+    fn eq(&self, other: &Store) -> bool {
+        self.rows().eq(other.rows())
+    }
+}
+
+impl Eq for Store {}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    fn table(&self, name: &'static str) -> Option<&Table> {
+        self.tables
+            .iter()
+            .find(|t| std::ptr::eq(t.name, name))
+            .or_else(|| self.tables.iter().find(|t| t.name == name))
+    }
+
+    fn table_mut(&mut self, name: &'static str) -> &mut Table {
+        let i = match self
+            .tables
+            .iter()
+            .position(|t| std::ptr::eq(t.name, name) || t.name == name)
+        {
+            Some(i) => i,
+            None => {
+                let i = self.tables.partition_point(|t| t.name < name);
+                self.tables.insert(i, Table::new(name));
+                i
+            }
+        };
+        &mut self.tables[i]
+    }
+
+    /// The value at `table`/`key`.
+    pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<&Value> {
+        self.get_ref(table, &key.into())
+    }
+
+    fn get_ref(&self, table: &'static str, key: &RowKey) -> Option<&Value> {
+        self.table(table)?.get(key)
+    }
+
+    /// Every row, ordered by table then key.
+    pub fn rows(&self) -> impl Iterator<Item = (&'static str, RowKey, &Value)> {
+        self.tables
+            .iter()
+            .flat_map(|t| t.iter().map(move |(k, v)| (t.name, k, v)))
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.tables.iter().map(Table::len).sum()
+    }
+
+    /// Whether the store holds no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies a committed write set.
+    pub(crate) fn apply(&mut self, writes: &mut Vec<Write>) {
+        for w in writes.drain(..) {
+            self.table_mut(w.table).set(w.key, w.value);
+        }
+    }
+
+    /// Rows that differ between `self` and `other`: `(table, key, here,
+    /// there)`, ordered by table and key.
+    pub fn diff<'a>(&'a self, other: &'a Store) -> Vec<RowDiff<'a>> {
+        let mut out = Vec::new();
+        let mut a = self.rows().peekable();
+        let mut b = other.rows().peekable();
+        loop {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((ta, ka, _)), Some((tb, kb, _))) => (ta, ka).cmp(&(tb, kb)),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let (t, k, v) = a.next().expect("peeked");
+                    out.push((t, k, Some(v), None));
+                }
+                std::cmp::Ordering::Greater => {
+                    let (t, k, v) = b.next().expect("peeked");
+                    out.push((t, k, None, Some(v)));
+                }
+                std::cmp::Ordering::Equal => {
+                    let (t, k, va) = a.next().expect("peeked");
+                    let (_, _, vb) = b.next().expect("peeked");
+                    if va != vb {
+                        out.push((t, k, Some(va), Some(vb)));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One row that differs between two stores: `(table, key, value in the
+/// first, value in the second)`.
+pub type RowDiff<'a> = (&'static str, RowKey, Option<&'a Value>, Option<&'a Value>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::MessageId;
+
+    #[test]
+    fn transaction_reads_its_own_writes_and_commits_atomically() {
+        let mut store = Store::new();
+        let mut writes = Vec::new();
+        {
+            let mut tx = Tx::new(&store, &mut writes);
+            assert_eq!(tx.add("balance", 1u32, 5), 5);
+            assert_eq!(tx.add("balance", 1u32, 5), 10);
+            tx.put("inbox", MessageId(3), 1);
+            assert!(tx.contains("inbox", MessageId(3)));
+        }
+        assert!(store.is_empty(), "nothing applies before commit");
+        store.apply(&mut writes);
+        assert_eq!(store.get("balance", 1u32), Some(&Value::Int(10)));
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn diff_lists_rows_that_differ() {
+        let mut a = Store::new();
+        let mut b = Store::new();
+        let mut w = vec![Write {
+            table: "t",
+            key: RowKey::Int(1),
+            value: Some(Value::Int(1)),
+        }];
+        a.apply(&mut w.clone());
+        b.apply(&mut w);
+        assert!(a.diff(&b).is_empty());
+        assert_eq!(a, b);
+        let mut w = vec![Write {
+            table: "t",
+            key: RowKey::Int(1),
+            value: Some(Value::Int(2)),
+        }];
+        b.apply(&mut w);
+        let d = a.diff(&b);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].2, Some(&Value::Int(1)));
+        assert_eq!(d[0].3, Some(&Value::Int(2)));
+    }
+}
