@@ -872,6 +872,35 @@ fn bench_prints_speeds() {
 }
 
 #[test]
+fn bench_times_the_same_seeds_on_several_threads() {
+    let run = |jobs: &str| {
+        let assert = faultline()
+            .arg("bench")
+            .arg(bundled("kafka/process-then-commit.toml"))
+            .args(["--seeds", "6", "--jobs", jobs])
+            .assert()
+            .code(0);
+        String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+    };
+    let two = run("2");
+    let line = two
+        .lines()
+        .find(|l| l.starts_with("jobs 2 "))
+        .unwrap_or_else(|| panic!("no jobs line:\n{two}"));
+    let speedup: f64 = line
+        .rsplit(", ")
+        .next()
+        .and_then(|v| v.strip_suffix("x one job"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no speed-up on {line:?}"));
+    assert!(speedup > 0.0, "{line}");
+    assert!(
+        !run("1").contains("jobs "),
+        "--jobs 1 skips the threaded pass"
+    );
+}
+
+#[test]
 fn bench_scales_the_record_count_and_reports_peak_memory() {
     let assert = faultline()
         .arg("bench")
@@ -920,4 +949,37 @@ fn bench_of_an_invalid_scenario_exits_2() {
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("bad.toml:1:"))
         .stderr(predicate::str::contains("name"));
+}
+
+/// A reader that stops early (`faultline run scenarios | head -1`) ends
+/// the process quietly, as it would any Unix tool, instead of a panic at
+/// the next write to the closed pipe.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("run")
+        .arg(bundled("bench/standard.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faultline starts");
+    // Close the reading end before the run prints anything.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("stderr reads");
+    let status = child.wait().expect("faultline ends");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    assert!(!status.success(), "the writer should see the pipe closed");
 }

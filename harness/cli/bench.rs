@@ -20,8 +20,9 @@ use super::run::report_error;
 const WARM_UP_MAX: u64 = 20;
 
 /// Runs the benchmark: `seeds` runs of the scenario at `path`, with
-/// `records` records instead of the file's if given.
-pub fn bench(path: &Path, seeds: u64, records: Option<u64>) -> Status {
+/// `records` records instead of the file's if given, one after the other
+/// and then on `jobs` threads (default: one per core).
+pub fn bench(path: &Path, seeds: u64, records: Option<u64>, jobs: Option<u64>) -> Status {
     let loaded = match faultline::scenario::load(path) {
         Ok(l) => l,
         Err(e) => return report_error(&e),
@@ -68,6 +69,16 @@ pub fn bench(path: &Path, seeds: u64, records: Option<u64>) -> Status {
     }
     let base_secs = start.elapsed().as_secs_f64();
 
+    // The same seeds again, spread over a thread pool as `explore` spreads
+    // them.
+    let jobs = jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let parallel_secs = (jobs > 1 && seeds > 1)
+        .then(|| parallel_secs(&setup, seeds, jobs))
+        .flatten();
+
     let eps = events as f64 / secs;
     let base_eps = events as f64 / base_secs.max(1e-9);
     let seeds_per_sec = seeds as f64 / secs;
@@ -97,6 +108,14 @@ pub fn bench(path: &Path, seeds: u64, records: Option<u64>) -> Status {
         "ratio           {:.2} of the bare loop's speed per event",
         eps / base_eps
     );
+    if let Some(p) = parallel_secs {
+        println!(
+            "{:<16}{:.0} seeds/s, {:.2}x one job",
+            format!("jobs {jobs}"),
+            seeds as f64 / p,
+            secs / p
+        );
+    }
     match peak_resident_bytes() {
         Some(b) => println!(
             "peak memory     {:.1} MiB (peak resident set of the process, VmHWM)",
@@ -105,6 +124,25 @@ pub fn bench(path: &Path, seeds: u64, records: Option<u64>) -> Status {
         None => println!("peak memory     unavailable (read from /proc/self/status on Linux)"),
     }
     Status::Ok
+}
+
+/// Seconds to run seeds `0..seeds` of `setup` on a pool of `jobs` threads
+/// (`None` if the pool cannot be built).
+fn parallel_secs(setup: &Setup, seeds: u64, jobs: usize) -> Option<f64> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .ok()?;
+    let start = Instant::now();
+    let passed = pool.install(|| {
+        (0..seeds)
+            .into_par_iter()
+            .filter(|&s| faultline::run(setup, s).verdict.pass)
+            .count()
+    });
+    std::hint::black_box(passed);
+    Some(start.elapsed().as_secs_f64())
 }
 
 /// The process's peak resident set size (`VmHWM` in `/proc/self/status`),

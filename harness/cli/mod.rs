@@ -152,6 +152,11 @@ enum Command {
             value_parser = clap::value_parser!(u64).range(1..=faultline::setup::bounds::RECORDS_MAX)
         )]
         records: Option<u64>,
+        /// After the serial runs, run the same seeds again on this many
+        /// threads and report the speed-up (default: one per core; 1 skips
+        /// it).
+        #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..=1024))]
+        jobs: Option<u64>,
     },
 }
 
@@ -246,7 +251,8 @@ pub fn main() -> ExitCode {
             scenario,
             seeds,
             records,
-        } => bench::bench(&scenario, seeds, records),
+            jobs,
+        } => bench::bench(&scenario, seeds, records, jobs),
     };
     status.code()
 }

@@ -42,10 +42,30 @@ struct LinkFault {
 #[derive(Default)]
 struct Instant {
     at: SimTime,
-    /// `(directed link, kind)` of each message routed.
-    sent: Vec<(usize, &'static str)>,
-    /// `(node, point, label)` of each crash point passed.
-    passed: Vec<(NodeId, CrashPoint, Option<&'static str>)>,
+    /// How many messages went on each `(directed link, kind)` so far.
+    sent: Vec<((usize, &'static str), u32)>,
+    /// How many passes each `(node, point, label)` made so far.
+    passed: Vec<(Passed, u32)>,
+}
+
+/// A crash point a node passed: `(node, point, label)`.
+type Passed = (NodeId, CrashPoint, Option<&'static str>);
+
+/// Adds one to `key`'s count in `counts` and returns the count before.
+/// There are few distinct keys in an instant (a handful of points per
+/// node, a few kinds per link), however many messages or passes, so a
+/// linear search over them stays short.
+fn bump<K: PartialEq>(counts: &mut Vec<(K, u32)>, key: K) -> u32 {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => {
+            *n += 1;
+            *n - 1
+        }
+        None => {
+            counts.push((key, 1));
+            0
+        }
+    }
 }
 
 impl Instant {
@@ -61,14 +81,7 @@ impl Instant {
     /// Records a message and returns how many of its kind went on its link
     /// earlier in this instant.
     fn send(&mut self, now: SimTime, link: usize, kind: &'static str) -> u32 {
-        let me = self.at(now);
-        let n = me
-            .sent
-            .iter()
-            .filter(|&&(l, k)| l == link && k == kind)
-            .count();
-        me.sent.push((link, kind));
-        n as u32
+        bump(&mut self.at(now).sent, (link, kind))
     }
 
     /// Records a pass and returns how many passes of the same point the
@@ -80,14 +93,7 @@ impl Instant {
         point: CrashPoint,
         label: Option<&'static str>,
     ) -> u32 {
-        let me = self.at(now);
-        let n = me
-            .passed
-            .iter()
-            .filter(|p| **p == (node, point, label))
-            .count();
-        me.passed.push((node, point, label));
-        n as u32
+        bump(&mut self.at(now).passed, (node, point, label))
     }
 }
 

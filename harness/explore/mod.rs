@@ -155,8 +155,9 @@ pub struct KindCoverage {
     pub fired: u64,
     /// Runs in which it fired.
     pub runs: u64,
-    /// Failing runs in which it fired.
-    pub failing_runs: u64,
+    /// Runs in which it fired and some invariant was violated, expected
+    /// or not.
+    pub violating_runs: u64,
 }
 
 /// What an exploration found: everything a summary needs, and additive,
@@ -267,7 +268,7 @@ pub fn explore(
                 enabled: enabled.contains(&kind),
                 fired: 0,
                 runs: 0,
-                failing_runs: 0,
+                violating_runs: 0,
             })
             .collect(),
         expected_violations: with(Expect::Violate),
@@ -355,12 +356,13 @@ impl Exploration {
             }
         }
         let failed = !o.missed.is_empty();
+        let violated = !o.violated.is_empty();
         for c in &mut self.coverage {
             let n = o.coverage.get(c.kind);
             if n > 0 {
                 c.fired += u64::from(n);
                 c.runs += 1;
-                c.failing_runs += u64::from(failed);
+                c.violating_runs += u64::from(violated);
             }
         }
         if failed {
@@ -418,7 +420,7 @@ impl Exploration {
             for (a, b) in out.coverage.iter_mut().zip(p.coverage) {
                 a.fired += b.fired;
                 a.runs += b.runs;
-                a.failing_runs += b.failing_runs;
+                a.violating_runs += b.violating_runs;
             }
             for v in p.violations {
                 match out

@@ -69,16 +69,16 @@ pub fn summary(x: &Exploration) -> String {
     if shown.is_empty() {
         let _ = writeln!(s, "fault coverage: the scenario enables no faults");
     } else {
-        let _ = writeln!(s, "fault coverage:        fired     runs  failing runs");
+        let _ = writeln!(s, "fault coverage:        fired     runs  violating runs");
     }
     for c in shown {
         let _ = writeln!(
             s,
-            "  {:<15} {:>10} {:>8} {:>13}",
+            "  {:<15} {:>10} {:>8} {:>15}",
             c.kind.name(),
             c.fired,
             c.runs,
-            c.failing_runs
+            c.violating_runs
         );
     }
     for k in x.never_fired() {
