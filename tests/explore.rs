@@ -274,6 +274,38 @@ fn cli_explore_failure_saves_a_regression_that_replays_first_and_fails_until_fix
 }
 
 #[test]
+fn regressions_of_same_named_scenarios_in_two_directories_are_both_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("suite");
+    for sub in ["a", "b"] {
+        fs::create_dir_all(suite.join(sub)).unwrap();
+        write_scenario(&suite.join(sub), "alo.toml", AT_LEAST_ONCE);
+    }
+    let regressions = dir.path().join("regressions");
+    let explore = |out: &str| {
+        faultline()
+            .args(["explore", "--seeds", "0..16", "-q", "--save-regressions"])
+            .arg(&regressions)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .arg(&suite)
+            .assert()
+            .code(1);
+        let mut saved: Vec<String> = fs::read_dir(&regressions)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        saved.sort();
+        saved
+    };
+    let saved = explore("x");
+    assert_eq!(saved.len(), 2, "one regression per scenario: {saved:?}");
+    assert!(saved.iter().any(|n| n.ends_with("-2.toml")), "{saved:?}");
+    // Finding the same failures again saves nothing new.
+    assert_eq!(explore("y"), saved);
+}
+
+#[test]
 fn cli_shards_merge_into_the_unsharded_result() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = write_scenario(dir.path(), "alo.toml", AT_LEAST_ONCE);

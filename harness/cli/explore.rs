@@ -239,20 +239,45 @@ fn shrink_findings(loaded: &Loaded, result: &Exploration, out: &Path, args: &Arg
             print_shrunk(&shrunk, &file);
         }
         if let (true, Some(dir)) = (unexpected, &args.regressions) {
-            let saved = dir.join(file.file_name().unwrap_or_default());
-            match std::fs::create_dir_all(dir).and_then(|()| std::fs::copy(&file, &saved)) {
-                Ok(_) => println!("  saved as a regression: {}", saved.display()),
+            match save_regression(dir, &file) {
+                Ok(saved) => println!("  saved as a regression: {}", saved.display()),
                 Err(e) => {
-                    eprintln!(
-                        "error: {}: cannot save the regression: {e}",
-                        saved.display()
-                    );
+                    eprintln!("error: {}: cannot save the regression: {e}", dir.display());
                     status = status.worst(Status::BadInput);
                 }
             }
         }
     }
     status
+}
+
+/// Copies the shrunk scenario `file` into the regression directory `dir`
+/// under its own name, or, when a different file already has that name (a
+/// scenario of the same name in another directory), under the name with
+/// `-2`, `-3`, ... added. A file with the same text is not saved twice.
+fn save_regression(dir: &Path, file: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let text = std::fs::read(file)?;
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "regression".into(), |s| s.to_string_lossy());
+    for n in 1u32.. {
+        let name = match n {
+            1 => format!("{stem}.toml"),
+            _ => format!("{stem}-{n}.toml"),
+        };
+        let saved = dir.join(name);
+        match std::fs::read(&saved) {
+            Ok(existing) if existing == text => return Ok(saved),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::write(&saved, &text)?;
+                return Ok(saved);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free regression file name"))
 }
 
 fn write_json(out: &Path, result: &Exploration) -> std::io::Result<()> {
