@@ -30,6 +30,7 @@ pub mod engine;
 pub mod explore;
 pub mod faults;
 pub mod history;
+pub mod kafka_history;
 pub mod registry;
 pub mod report;
 pub mod run;

@@ -4,6 +4,7 @@
 //! replay that did not reproduce); 2 bad input or usage.
 
 mod bench;
+mod check;
 mod explore;
 mod merge;
 mod replay;
@@ -127,6 +128,26 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Check a Kafka history recorded outside the simulator (one JSON
+    /// operation per line, as Jepsen's and Maelstrom's Kafka workloads
+    /// record them) for the field's anomalies: lost-write, duplicate,
+    /// poll-skip, G1a, ... Exit 0 when every anomaly found is tolerated, 1
+    /// when one is not, 2 on bad input.
+    Check {
+        /// The history (.jsonl).
+        history: PathBuf,
+        /// Judge as assign or subscribe mode (default: subscribe if the
+        /// history has a subscribe operation).
+        #[arg(long, value_parser = parse_mode)]
+        mode: Option<faultline::kafka_history::Mode>,
+        /// Draw write-write edges from offset order when looking for
+        /// cycles (G1c is then tolerated).
+        #[arg(long)]
+        ww_deps: bool,
+        /// Output directory (default: reports/check/<history file stem>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Re-run a recorded result and confirm its history digest matches.
     Replay {
         /// A result.json written by `faultline run`.
@@ -191,6 +212,15 @@ impl Status {
     }
 }
 
+/// Parses `--mode`.
+fn parse_mode(s: &str) -> Result<faultline::kafka_history::Mode, String> {
+    match s {
+        "assign" => Ok(faultline::kafka_history::Mode::Assign),
+        "subscribe" => Ok(faultline::kafka_history::Mode::Subscribe),
+        _ => Err("expected assign or subscribe".into()),
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     faultline::report::quiet_user_panics();
@@ -247,6 +277,12 @@ pub fn main() -> ExitCode {
             out,
         } => shrink::command(&input, seed, swarm, invariant, out.as_deref()),
         Command::Replay { result, out } => replay::replay(&result, out.as_deref()),
+        Command::Check {
+            history,
+            mode,
+            ww_deps,
+            out,
+        } => check::command(&history, mode, ww_deps, out),
         Command::Bench {
             scenario,
             seeds,
