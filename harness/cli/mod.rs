@@ -47,6 +47,11 @@ enum Command {
         /// Print only failures and the final tally.
         #[arg(long, short)]
         quiet: bool,
+        /// Also write kafka-history.jsonl: the run as a Kafka test history
+        /// (the shape `faultline check` reads), sends and polls per
+        /// partition.
+        #[arg(long)]
+        kafka_history: bool,
     },
     /// Explore many seeds: each draws its own fault mix within the
     /// scenario's chaos bounds (swarm testing). Prints violated invariants
@@ -239,7 +244,17 @@ pub fn main() -> ExitCode {
             swarm,
             out,
             quiet,
-        } => run::run(&path, seed, swarm, out.as_deref(), quiet),
+            kafka_history,
+        } => run::run(
+            &path,
+            run::Opts {
+                seed,
+                swarm,
+                quiet,
+                kafka_history,
+            },
+            out.as_deref(),
+        ),
         Command::Explore {
             path,
             seeds,

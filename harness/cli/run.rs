@@ -14,19 +14,32 @@ use faultline::setup::Setup;
 
 use super::Status;
 
+/// How `run` runs each scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Opts {
+    /// The seed instead of the file's.
+    pub seed: Option<u64>,
+    /// Run under the seed's swarm fault mix.
+    pub swarm: bool,
+    /// Print only failures and the tally.
+    pub quiet: bool,
+    /// Also write `kafka-history.jsonl`.
+    pub kafka_history: bool,
+}
+
 /// Runs a file or a directory of scenarios.
-pub fn run(path: &Path, seed: Option<u64>, swarm: bool, out: Option<&Path>, quiet: bool) -> Status {
+pub fn run(path: &Path, opts: Opts, out: Option<&Path>) -> Status {
     if path.is_dir() {
         let base = out.map_or_else(|| PathBuf::from("reports"), Path::to_path_buf);
         for_each_scenario(path, &base, "", |file, dir| {
-            run_file(file, seed, swarm, dir, quiet, false)
+            run_file(file, opts, dir, false)
         })
     } else {
         let dir = out.map_or_else(
             || PathBuf::from("reports").join(path.file_stem().unwrap_or_default()),
             Path::to_path_buf,
         );
-        run_file(path, seed, swarm, &dir, quiet, true)
+        run_file(path, opts, &dir, true)
     }
 }
 
@@ -113,21 +126,26 @@ pub fn report_error(e: &ScenarioError) -> Status {
     Status::BadInput
 }
 
-fn run_file(
-    path: &Path,
-    seed: Option<u64>,
-    swarm: bool,
-    out: &Path,
-    quiet: bool,
-    detail: bool,
-) -> Status {
+fn run_file(path: &Path, opts: Opts, out: &Path, detail: bool) -> Status {
+    let Opts {
+        seed, swarm, quiet, ..
+    } = opts;
     let (loaded, setup) = match Setup::load(path, &Registry::with_built_ins()) {
         Ok(x) => x,
         Err(e) => return report_error(&e),
     };
     let seed = seed.unwrap_or(setup.seed);
     let run = faultline::run_with(&setup, &plan_for(&setup, seed, swarm), seed);
-    match write_outputs(out, &loaded, &run, swarm) {
+    let written = write_outputs(out, &loaded, &run, swarm).and_then(|result| {
+        if opts.kafka_history {
+            let file = fs::File::create(out.join("kafka-history.jsonl"))?;
+            let mut w = BufWriter::new(file);
+            faultline::kafka_history::export::write(&mut w, &run.sim.names())?;
+            w.flush()?;
+        }
+        Ok(result)
+    });
+    match written {
         Ok(result) => {
             let pass = result.verdict == "pass";
             if !quiet || !pass {

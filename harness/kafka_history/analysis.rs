@@ -545,7 +545,7 @@ fn aborted_and_precommitted_reads(cx: &Context<'_>, found: &mut Found) {
                         format!(
                             "{} read value {v} of key {k}, whose send failed{}",
                             op.label(),
-                            w.map_or_else(String::new, |w| format!(" ({})", w.label()))
+                            w.map_or_else(String::new, |w| format!(", in {}", w.label()))
                         ),
                         lines,
                     );
@@ -649,7 +649,7 @@ fn process_polls(cx: &Context<'_>, found: &mut Found) {
                 "poll-skip",
                 Some(k),
                 format!(
-                    "process {}: polled key {k} up to value {v} ({}), then from value {v2} ({}), skipping {}",
+                    "process {}: polled key {k} up to value {v} in {}, then from value {v2} in {}, skipping {}",
                     process_name(op),
                     prev.label(),
                     op.label(),
@@ -662,7 +662,7 @@ fn process_polls(cx: &Context<'_>, found: &mut Found) {
                 "nonmonotonic-poll",
                 Some(k),
                 format!(
-                    "process {}: polled key {k} up to value {v} ({}), then from value {v2} ({}), {} index{} back",
+                    "process {}: polled key {k} up to value {v} in {}, then from value {v2} in {}, {} index{} back",
                     process_name(op),
                     prev.label(),
                     op.label(),
@@ -757,7 +757,7 @@ fn process_sends(cx: &Context<'_>, found: &mut Found) {
                 "nonmonotonic-send",
                 Some(k),
                 format!(
-                    "process {}: sent value {v} to key {k} ({}), then value {v2} ({}), which landed at or before it",
+                    "process {}: sent value {v} to key {k} in {}, then value {v2} in {}, which landed at or before it",
                     process_name(op),
                     prev.label(),
                     op.label()

@@ -17,6 +17,7 @@
 
 pub mod analysis;
 mod cycles;
+pub mod export;
 mod parse;
 pub mod text;
 
