@@ -334,6 +334,21 @@ fn g1c_two_transactions_read_each_others_writes() {
 }
 
 #[test]
+fn g1c_process_a_process_reads_what_its_own_later_op_sends() {
+    let h = history(&[
+        (0, "ok", "poll", r#"[["poll",{"2":[[0,20]]}]]"#),
+        (0, "ok", "send", r#"[["send",2,[0,20]]]"#),
+    ]);
+    let (code, found, result) = check(&h, &[]);
+    assert_eq!(found, [("G1c-process".to_owned(), false)]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        result["anomalies"][0]["cases"][0]["explanation"],
+        "cycle: line 1 -process-> line 2 -wr key 2-> line 1"
+    );
+}
+
+#[test]
 fn g0_write_cycles_appear_only_with_ww_edges_and_are_tolerated() {
     let h = history(&[
         (0, "ok", "send", r#"[["send",1,[0,10]],["send",2,[1,21]]]"#),

@@ -103,7 +103,7 @@ pub struct Analysis {
 }
 
 /// Every anomaly kind, in report order.
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 17] = [
     "inconsistent-offsets",
     "duplicate",
     "lost-write",
@@ -119,6 +119,8 @@ pub const NAMES: [&str; 15] = [
     "int-nonmonotonic-send",
     "G0",
     "G1c",
+    "G0-process",
+    "G1c-process",
 ];
 
 /// Whether anomaly `name` is tolerated in `mode`.
@@ -130,11 +132,15 @@ pub fn tolerated(name: &str, mode: Mode, ww_deps: bool) -> bool {
 pub fn tolerance(name: &str, mode: Mode, ww_deps: bool) -> Option<&'static str> {
     match name {
         "int-send-skip" => Some("another producer's records may land between one op's sends"),
-        "G0" => Some("Kafka does not promise transactions' writes are ordered alike on every key"),
+        "G0" | "G0-process" => {
+            Some("Kafka does not promise transactions' writes are ordered alike on every key")
+        }
         "poll-skip" | "nonmonotonic-poll" if mode == Mode::Subscribe => {
             Some("in subscribe mode a rebalance may move the partition between polls")
         }
-        "G1c" if ww_deps => Some("ww edges from offset order need not be commit order"),
+        "G1c" | "G1c-process" if ww_deps => {
+            Some("ww edges from offset order need not be commit order")
+        }
         _ => None,
     }
 }

@@ -1,27 +1,58 @@
-//! G0 and G1c: cycles in the dependency graph between committed
-//! operations.
+//! G0 and G1c, and their `-process` variants: cycles in the dependency
+//! graph between committed operations.
 //!
 //! Edges, as the Kafka workload draws them: *wr* from the op that sent a
 //! key's value to each op whose last read of that key was that value;
 //! *ww* (only when asked, since offset order need not be commit order)
 //! from the sender of each value to the sender of the next value in the
-//! key's version order. A cycle of ww edges alone is G0; one with a wr
-//! edge is G1c.
+//! key's version order; *process* from each committed op of a process to
+//! its next one. A cycle of ww edges alone is G0; one with a wr edge is
+//! G1c; one that needs a process edge too is G0-process or G1c-process.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::analysis::Context;
 use super::{Atom, F, Type};
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A relation between two ops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Rel {
-    Ww,
-    Wr,
+    Ww = 1,
+    Wr = 2,
+    Process = 4,
 }
+
+/// The relations from one op to another, and the key of the first ww and
+/// wr edge.
+#[derive(Clone, Copy, Default)]
+struct Link<'a> {
+    rels: u8,
+    ww: Option<&'a Atom>,
+    wr: Option<&'a Atom>,
+}
+
+type Edges<'a> = BTreeMap<(usize, usize), Link<'a>>;
+
+/// The anomalies looked for, each over a set of relations and needing an
+/// edge of some relation inside the cycle, in the order reported.
+const LEVELS: [(&str, u8, u8); 4] = [
+    ("G0", Rel::Ww as u8, 0),
+    ("G1c", Rel::Ww as u8 | Rel::Wr as u8, Rel::Wr as u8),
+    (
+        "G0-process",
+        Rel::Ww as u8 | Rel::Process as u8,
+        Rel::Process as u8,
+    ),
+    (
+        "G1c-process",
+        Rel::Ww as u8 | Rel::Wr as u8 | Rel::Process as u8,
+        Rel::Wr as u8 | Rel::Process as u8,
+    ),
+];
 
 /// Each cycle found: its anomaly name, a sentence and its lines.
 pub(super) fn find(cx: &Context<'_>, ww_deps: bool) -> Vec<(&'static str, (String, Vec<usize>))> {
-    let nodes: BTreeSet<usize> = cx
+    let nodes: Vec<usize> = cx
         .ops
         .iter()
         .enumerate()
@@ -29,16 +60,40 @@ pub(super) fn find(cx: &Context<'_>, ww_deps: bool) -> Vec<(&'static str, (Strin
         .filter(|(_, o)| cx.committed(o))
         .map(|(i, _)| i)
         .collect();
-    // (from, to) -> the first (relation, key) that links them.
-    let mut edges: BTreeMap<(usize, usize), (Rel, &Atom)> = BTreeMap::new();
-    for &t in &nodes {
+    let edges = edges(cx, &nodes, ww_deps);
+    let all: BTreeSet<usize> = nodes.iter().copied().collect();
+    let mut out = Vec::new();
+    for (name, rels, needs) in LEVELS {
+        for scc in components(&all, &edges, rels) {
+            let inside: BTreeSet<usize> = scc.iter().copied().collect();
+            if let Some(cycle) = cycle_with(&inside, &edges, rels, needs) {
+                out.push((name, describe(cx, &cycle, &edges, rels)));
+            }
+        }
+    }
+    out
+}
+
+fn edges<'a>(cx: &'a Context<'_>, nodes: &[usize], ww_deps: bool) -> Edges<'a> {
+    let is_node: BTreeSet<usize> = nodes.iter().copied().collect();
+    let mut edges: Edges<'a> = BTreeMap::new();
+    let mut add = |a: usize, b: usize, rel: Rel, key: Option<&'a Atom>| {
+        if a == b || !is_node.contains(&a) || !is_node.contains(&b) {
+            return;
+        }
+        let link = edges.entry((a, b)).or_default();
+        link.rels |= rel as u8;
+        match rel {
+            Rel::Ww => link.ww = link.ww.or(key),
+            Rel::Wr => link.wr = link.wr.or(key),
+            Rel::Process => {}
+        }
+    };
+    for &t in nodes {
         for (k, vs) in cx.ops[t].reads() {
             let Some(v) = vs.last() else { continue };
-            if let Some(&w) = cx.writer.get(&(k.clone(), (*v).clone()))
-                && w != t
-                && nodes.contains(&w)
-            {
-                edges.entry((w, t)).or_insert((Rel::Wr, k));
+            if let Some(&w) = cx.writer.get(&(k.clone(), (*v).clone())) {
+                add(w, t, Rel::Wr, Some(k));
             }
         }
     }
@@ -46,77 +101,66 @@ pub(super) fn find(cx: &Context<'_>, ww_deps: bool) -> Vec<(&'static str, (Strin
         for (k, order) in &cx.orders {
             for pair in order.by_index.windows(2) {
                 let w = |v: &Atom| cx.writer.get(&(k.clone(), v.clone())).copied();
-                if let (Some(a), Some(b)) = (w(&pair[0]), w(&pair[1]))
-                    && a != b
-                    && nodes.contains(&a)
-                    && nodes.contains(&b)
-                {
-                    let e = edges.entry((a, b)).or_insert((Rel::Ww, k));
-                    // Prefer ww, so ww-only cycles are found as G0.
-                    if e.0 == Rel::Wr {
-                        *e = (Rel::Ww, k);
-                    }
+                if let (Some(a), Some(b)) = (w(&pair[0]), w(&pair[1])) {
+                    add(a, b, Rel::Ww, Some(k));
                 }
             }
         }
     }
-    let mut out = Vec::new();
-    for scc in components(&nodes, &edges, |_| true) {
-        // A cycle of ww edges alone inside this component is G0.
-        let ww_sccs = components(&scc.iter().copied().collect(), &edges, |r| r == Rel::Ww);
-        if let Some(ww) = ww_sccs.first() {
-            let cycle = cycle_through(ww, &edges, |r| r == Rel::Ww);
-            out.push(("G0", describe(cx, &cycle, &edges)));
-        } else {
-            let cycle = cycle_through(&scc, &edges, |_| true);
-            out.push(("G1c", describe(cx, &cycle, &edges)));
+    let mut last_of: BTreeMap<Option<&Atom>, usize> = BTreeMap::new();
+    for &t in nodes {
+        if let Some(prev) = last_of.insert(cx.ops[t].process.as_ref(), t) {
+            add(prev, t, Rel::Process, None);
         }
     }
-    out
+    edges
+}
+
+/// Successors of `v` over edges with a relation in `rels`, inside
+/// `inside`.
+fn successors<'e>(
+    edges: &'e Edges<'_>,
+    v: usize,
+    rels: u8,
+    inside: &'e BTreeSet<usize>,
+) -> impl Iterator<Item = usize> + 'e {
+    edges
+        .range((v, 0)..=(v, usize::MAX))
+        .filter(move |((_, w), l)| l.rels & rels != 0 && inside.contains(w))
+        .map(|((_, w), _)| *w)
 }
 
 /// Strongly connected components of more than one node over the edges
-/// whose relation passes `keep` (Tarjan's algorithm, iteratively), each
+/// with a relation in `rels` (Tarjan's algorithm, iteratively), each
 /// sorted, in order of their least node.
-fn components(
-    nodes: &BTreeSet<usize>,
-    edges: &BTreeMap<(usize, usize), (Rel, &Atom)>,
-    keep: impl Fn(Rel) -> bool,
-) -> Vec<Vec<usize>> {
-    let mut succ: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (&(a, b), &(r, _)) in edges {
-        if keep(r) && nodes.contains(&a) && nodes.contains(&b) {
-            succ.entry(a).or_default().push(b);
-        }
-    }
+fn components(nodes: &BTreeSet<usize>, edges: &Edges<'_>, rels: u8) -> Vec<Vec<usize>> {
     let mut index: BTreeMap<usize, (usize, usize)> = BTreeMap::new(); // node -> (index, lowlink)
     let mut on_stack = BTreeSet::new();
     let mut stack = Vec::new();
     let mut next = 0;
     let mut out = Vec::new();
-    let empty = Vec::new();
     for &root in nodes {
         if index.contains_key(&root) {
             continue;
         }
-        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        let succ = |v: usize| -> Vec<usize> { successors(edges, v, rels, nodes).collect() };
+        let mut work: Vec<(usize, Vec<usize>, usize)> = vec![(root, succ(root), 0)];
         index.insert(root, (next, next));
         next += 1;
         stack.push(root);
         on_stack.insert(root);
         while let Some(top) = work.last_mut() {
-            let (v, i) = *top;
-            let next_of = succ.get(&v).unwrap_or(&empty);
-            if i < next_of.len() {
-                let w = next_of[i];
-                top.1 += 1;
+            let v = top.0;
+            if top.2 < top.1.len() {
+                let w = top.1[top.2];
+                top.2 += 1;
                 match index.get(&w) {
                     None => {
                         index.insert(w, (next, next));
                         next += 1;
                         stack.push(w);
                         on_stack.insert(w);
-                        work.push((w, 0));
+                        work.push((w, succ(w), 0));
                     }
                     Some(&(wi, _)) if on_stack.contains(&w) => {
                         let e = index.get_mut(&v).expect("indexed");
@@ -127,8 +171,8 @@ fn components(
             } else {
                 work.pop();
                 let (vi, vl) = index[&v];
-                if let Some(&(u, _)) = work.last() {
-                    let e = index.get_mut(&u).expect("indexed");
+                if let Some(u) = work.last() {
+                    let e = index.get_mut(&u.0).expect("indexed");
                     e.1 = e.1.min(vl);
                 }
                 if vi == vl {
@@ -153,57 +197,99 @@ fn components(
     out
 }
 
-/// A shortest cycle through the least node of `scc`, over edges inside it
-/// whose relation passes `keep`.
-fn cycle_through(
-    scc: &[usize],
-    edges: &BTreeMap<(usize, usize), (Rel, &Atom)>,
-    keep: impl Fn(Rel) -> bool,
-) -> Vec<usize> {
-    let inside: BTreeSet<usize> = scc.iter().copied().collect();
-    let start = scc[0];
+/// A cycle inside the component `inside` over relations `rels` that
+/// contains an edge of each relation in `needs` (as far as one shortest
+/// cycle through an edge of one of them shows), or `None`.
+fn cycle_with(
+    inside: &BTreeSet<usize>,
+    edges: &Edges<'_>,
+    rels: u8,
+    needs: u8,
+) -> Option<Vec<usize>> {
+    let wanted = |l: &Link<'_>| needs == 0 || l.rels & needs != 0;
+    for (&(a, b), link) in edges {
+        if !inside.contains(&a) || !inside.contains(&b) || link.rels & rels == 0 {
+            continue;
+        }
+        if !wanted(link) {
+            continue;
+        }
+        let Some(mut cycle) = path(inside, edges, rels, b, a) else {
+            continue;
+        };
+        // b ... a, closed by the edge a -> b.
+        cycle.insert(0, a);
+        cycle.pop();
+        let mut have = 0u8;
+        for (i, &x) in cycle.iter().enumerate() {
+            let y = cycle[(i + 1) % cycle.len()];
+            have |= edges[&(x, y)].rels & rels;
+        }
+        if have & needs == needs {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+/// A shortest path from `from` to `to` inside `inside` over `rels`,
+/// both ends included.
+fn path(
+    inside: &BTreeSet<usize>,
+    edges: &Edges<'_>,
+    rels: u8,
+    from: usize,
+    to: usize,
+) -> Option<Vec<usize>> {
     let mut prev: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut queue = VecDeque::from([start]);
+    let mut queue = VecDeque::from([from]);
+    let mut seen = BTreeSet::from([from]);
     while let Some(v) = queue.pop_front() {
-        for (&(_, w), &(r, _)) in edges.range((v, 0)..=(v, usize::MAX)) {
-            if !keep(r) || !inside.contains(&w) {
-                continue;
+        if v == to {
+            let mut p = vec![v];
+            let mut at = v;
+            while at != from {
+                at = prev[&at];
+                p.push(at);
             }
-            if w == start {
-                let mut path = vec![v];
-                let mut at = v;
-                while at != start {
-                    at = prev[&at];
-                    path.push(at);
-                }
-                path.reverse();
-                return path;
-            }
-            if let std::collections::btree_map::Entry::Vacant(e) = prev.entry(w) {
-                e.insert(v);
+            p.reverse();
+            return Some(p);
+        }
+        for w in successors(edges, v, rels, inside) {
+            if seen.insert(w) {
+                prev.insert(w, v);
                 queue.push_back(w);
             }
         }
     }
-    scc.to_vec()
+    None
 }
 
 fn describe(
     cx: &Context<'_>,
     cycle: &[usize],
-    edges: &BTreeMap<(usize, usize), (Rel, &Atom)>,
+    edges: &Edges<'_>,
+    rels: u8,
 ) -> (String, Vec<usize>) {
     let mut s = String::from("cycle: ");
     for (i, &a) in cycle.iter().enumerate() {
         let b = cycle[(i + 1) % cycle.len()];
-        let (rel, key) = edges.get(&(a, b)).map_or(("?", None), |&(r, k)| {
-            (if r == Rel::Ww { "ww" } else { "wr" }, Some(k))
-        });
-        s.push_str(&format!("line {} -{rel}", cx.ops[a].line));
-        if let Some(k) = key {
-            s.push_str(&format!(" key {k}"));
-        }
-        s.push_str("-> ");
+        let link = edges[&(a, b)];
+        let on = link.rels & rels;
+        let step = if on & Rel::Ww as u8 != 0 {
+            format!(
+                "-ww key {}->",
+                link.ww.map_or_else(String::new, ToString::to_string)
+            )
+        } else if on & Rel::Wr as u8 != 0 {
+            format!(
+                "-wr key {}->",
+                link.wr.map_or_else(String::new, ToString::to_string)
+            )
+        } else {
+            "-process->".to_owned()
+        };
+        s.push_str(&format!("line {} {step} ", cx.ops[a].line));
     }
     s.push_str(&format!("line {}", cx.ops[cycle[0]].line));
     (s, cycle.iter().map(|&i| cx.ops[i].line).collect())
