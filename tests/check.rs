@@ -349,6 +349,33 @@ fn g1c_process_a_process_reads_what_its_own_later_op_sends() {
 }
 
 #[test]
+fn g1c_realtime_a_poll_reads_what_is_sent_only_after_it_completed() {
+    let h = history(&[
+        (0, "invoke", "poll", r#"[["poll"]]"#),
+        (0, "ok", "poll", r#"[["poll",{"2":[[0,20]]}]]"#),
+        (1, "invoke", "send", r#"[["send",2,20]]"#),
+        (1, "ok", "send", r#"[["send",2,[0,20]]]"#),
+    ]);
+    let (code, found, result) = check(&h, &[]);
+    assert_eq!(found, [("G1c-realtime".to_owned(), false)]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        result["anomalies"][0]["cases"][0]["explanation"],
+        "cycle: line 2 -realtime-> line 4 -wr key 2-> line 2"
+    );
+    // Overlapping in time, the same reads are no cycle.
+    let h = history(&[
+        (0, "invoke", "poll", r#"[["poll"]]"#),
+        (1, "invoke", "send", r#"[["send",2,20]]"#),
+        (0, "ok", "poll", r#"[["poll",{"2":[[0,20]]}]]"#),
+        (1, "ok", "send", r#"[["send",2,[0,20]]]"#),
+    ]);
+    let (code, found, _) = check(&h, &[]);
+    assert_eq!(names(&found), Vec::<&str>::new());
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn g0_write_cycles_appear_only_with_ww_edges_and_are_tolerated() {
     let h = history(&[
         (0, "ok", "send", r#"[["send",1,[0,10]],["send",2,[1,21]]]"#),

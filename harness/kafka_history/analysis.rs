@@ -103,7 +103,7 @@ pub struct Analysis {
 }
 
 /// Every anomaly kind, in report order.
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 19] = [
     "inconsistent-offsets",
     "duplicate",
     "lost-write",
@@ -121,6 +121,8 @@ pub const NAMES: [&str; 17] = [
     "G1c",
     "G0-process",
     "G1c-process",
+    "G0-realtime",
+    "G1c-realtime",
 ];
 
 /// Whether anomaly `name` is tolerated in `mode`.
@@ -132,13 +134,13 @@ pub fn tolerated(name: &str, mode: Mode, ww_deps: bool) -> bool {
 pub fn tolerance(name: &str, mode: Mode, ww_deps: bool) -> Option<&'static str> {
     match name {
         "int-send-skip" => Some("another producer's records may land between one op's sends"),
-        "G0" | "G0-process" => {
+        "G0" | "G0-process" | "G0-realtime" => {
             Some("Kafka does not promise transactions' writes are ordered alike on every key")
         }
         "poll-skip" | "nonmonotonic-poll" if mode == Mode::Subscribe => {
             Some("in subscribe mode a rebalance may move the partition between polls")
         }
-        "G1c" | "G1c-process" if ww_deps => {
+        "G1c" | "G1c-process" | "G1c-realtime" if ww_deps => {
             Some("ww edges from offset order need not be commit order")
         }
         _ => None,

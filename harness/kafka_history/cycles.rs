@@ -20,6 +20,7 @@ enum Rel {
     Ww = 1,
     Wr = 2,
     Process = 4,
+    Realtime = 8,
 }
 
 /// The relations from one op to another, and the key of the first ww and
@@ -35,7 +36,7 @@ type Edges<'a> = BTreeMap<(usize, usize), Link<'a>>;
 
 /// The anomalies looked for, each over a set of relations and needing an
 /// edge of some relation inside the cycle, in the order reported.
-const LEVELS: [(&str, u8, u8); 4] = [
+const LEVELS: [(&str, u8, u8); 6] = [
     ("G0", Rel::Ww as u8, 0),
     ("G1c", Rel::Ww as u8 | Rel::Wr as u8, Rel::Wr as u8),
     (
@@ -47,6 +48,16 @@ const LEVELS: [(&str, u8, u8); 4] = [
         "G1c-process",
         Rel::Ww as u8 | Rel::Wr as u8 | Rel::Process as u8,
         Rel::Wr as u8 | Rel::Process as u8,
+    ),
+    (
+        "G0-realtime",
+        Rel::Ww as u8 | Rel::Realtime as u8,
+        Rel::Realtime as u8,
+    ),
+    (
+        "G1c-realtime",
+        Rel::Ww as u8 | Rel::Wr as u8 | Rel::Realtime as u8,
+        Rel::Wr as u8 | Rel::Realtime as u8,
     ),
 ];
 
@@ -60,25 +71,44 @@ pub(super) fn find(cx: &Context<'_>, ww_deps: bool) -> Vec<(&'static str, (Strin
         .filter(|(_, o)| cx.committed(o))
         .map(|(i, _)| i)
         .collect();
-    let edges = edges(cx, &nodes, ww_deps);
-    let all: BTreeSet<usize> = nodes.iter().copied().collect();
+    let (edges, virtual_nodes) = edges(cx, &nodes, ww_deps);
+    let mut all: BTreeSet<usize> = nodes.iter().copied().collect();
+    all.extend(virtual_nodes);
+    let n = cx.ops.len();
     let mut out = Vec::new();
+    // Ops of the components already reported: a real-time cycle among them
+    // (one process's ops are in real-time order too) is not news.
+    let mut reported: Vec<BTreeSet<usize>> = Vec::new();
     for (name, rels, needs) in LEVELS {
         for scc in components(&all, &edges, rels) {
             let inside: BTreeSet<usize> = scc.iter().copied().collect();
-            if let Some(cycle) = cycle_with(&inside, &edges, rels, needs) {
-                out.push((name, describe(cx, &cycle, &edges, rels)));
+            let Some(cycle) = cycle_with(&inside, &edges, rels, needs) else {
+                continue;
+            };
+            let real: BTreeSet<usize> = cycle.iter().copied().filter(|&x| x < n).collect();
+            if rels & Rel::Realtime as u8 != 0 && reported.iter().any(|r| real.is_subset(r)) {
+                continue;
             }
+            reported.push(inside.into_iter().filter(|&x| x < n).collect());
+            out.push((name, describe(cx, &cycle, &edges, rels)));
         }
     }
     out
 }
 
-fn edges<'a>(cx: &'a Context<'_>, nodes: &[usize], ww_deps: bool) -> Edges<'a> {
+/// The edges between committed ops, and the virtual nodes that carry the
+/// real-time order: op A precedes op B when A completed before B was
+/// invoked. Rather than an edge for every such pair, each completion
+/// gets a node on a chain in completion order, and an op links from the
+/// chain's node of the last completion before its invocation. Virtual
+/// nodes are numbered from `cx.ops.len()`.
+fn edges<'a>(cx: &'a Context<'_>, nodes: &[usize], ww_deps: bool) -> (Edges<'a>, Vec<usize>) {
+    let n = cx.ops.len();
     let is_node: BTreeSet<usize> = nodes.iter().copied().collect();
     let mut edges: Edges<'a> = BTreeMap::new();
     let mut add = |a: usize, b: usize, rel: Rel, key: Option<&'a Atom>| {
-        if a == b || !is_node.contains(&a) || !is_node.contains(&b) {
+        let known = |x: usize| x >= n || is_node.contains(&x);
+        if a == b || !known(a) || !known(b) {
             return;
         }
         let link = edges.entry((a, b)).or_default();
@@ -86,7 +116,7 @@ fn edges<'a>(cx: &'a Context<'_>, nodes: &[usize], ww_deps: bool) -> Edges<'a> {
         match rel {
             Rel::Ww => link.ww = link.ww.or(key),
             Rel::Wr => link.wr = link.wr.or(key),
-            Rel::Process => {}
+            Rel::Process | Rel::Realtime => {}
         }
     };
     for &t in nodes {
@@ -113,7 +143,35 @@ fn edges<'a>(cx: &'a Context<'_>, nodes: &[usize], ww_deps: bool) -> Edges<'a> {
             add(prev, t, Rel::Process, None);
         }
     }
-    edges
+    // Real time. `nodes` are completions in history order; each one's
+    // invocation is its process's last invoke before it.
+    let mut invoked: BTreeMap<Option<&Atom>, usize> = BTreeMap::new();
+    let mut invoke_of: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, op) in cx.ops.iter().enumerate() {
+        match op.kind {
+            Type::Invoke => {
+                invoked.insert(op.process.as_ref(), i);
+            }
+            _ => {
+                let start = invoked.remove(&op.process.as_ref()).unwrap_or(i);
+                invoke_of.insert(i, start);
+            }
+        }
+    }
+    let chain: Vec<usize> = (0..nodes.len()).map(|j| n + j).collect();
+    for (j, &t) in nodes.iter().enumerate() {
+        add(t, chain[j], Rel::Realtime, None);
+        if j + 1 < chain.len() {
+            add(chain[j], chain[j + 1], Rel::Realtime, None);
+        }
+        // The last completion before this op's invocation.
+        let start = invoke_of.get(&t).copied().unwrap_or(t);
+        let before = nodes.partition_point(|&c| c < start);
+        if before > 0 {
+            add(chain[before - 1], t, Rel::Realtime, None);
+        }
+    }
+    (edges, chain)
 }
 
 /// Successors of `v` over edges with a relation in `rels`, inside
@@ -271,26 +329,36 @@ fn describe(
     edges: &Edges<'_>,
     rels: u8,
 ) -> (String, Vec<usize>) {
+    let n = cx.ops.len();
+    // Start at a real op; a run of virtual nodes is one real-time step.
+    let first = cycle.iter().position(|&x| x < n).unwrap_or(0);
+    let order: Vec<usize> = cycle[first..]
+        .iter()
+        .chain(&cycle[..first])
+        .copied()
+        .collect();
     let mut s = String::from("cycle: ");
-    for (i, &a) in cycle.iter().enumerate() {
-        let b = cycle[(i + 1) % cycle.len()];
+    let mut lines = Vec::new();
+    for (i, &a) in order.iter().enumerate() {
+        if a >= n {
+            continue;
+        }
+        let b = order[(i + 1) % order.len()];
         let link = edges[&(a, b)];
         let on = link.rels & rels;
-        let step = if on & Rel::Ww as u8 != 0 {
-            format!(
-                "-ww key {}->",
-                link.ww.map_or_else(String::new, ToString::to_string)
-            )
+        let key = |k: Option<&Atom>| k.map_or_else(String::new, ToString::to_string);
+        let step = if b >= n {
+            "-realtime->".to_owned()
+        } else if on & Rel::Ww as u8 != 0 {
+            format!("-ww key {}->", key(link.ww))
         } else if on & Rel::Wr as u8 != 0 {
-            format!(
-                "-wr key {}->",
-                link.wr.map_or_else(String::new, ToString::to_string)
-            )
+            format!("-wr key {}->", key(link.wr))
         } else {
             "-process->".to_owned()
         };
         s.push_str(&format!("line {} {step} ", cx.ops[a].line));
+        lines.push(cx.ops[a].line);
     }
-    s.push_str(&format!("line {}", cx.ops[cycle[0]].line));
-    (s, cycle.iter().map(|&i| cx.ops[i].line).collect())
+    s.push_str(&format!("line {}", cx.ops[order[0]].line));
+    (s, lines)
 }

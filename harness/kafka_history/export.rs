@@ -2,13 +2,15 @@
 //! check` (or any tool that reads Jepsen's Kafka histories) can judge it.
 //!
 //! - Keys are partition names (`orders-2`); values are message numbers.
-//! - Each record's send is an op of its producer: `invoke` then `ok` with
-//!   `[offset, value]` when acknowledged, `info` when the producer gave up
-//!   (the record may have been appended all the same) or the run ended
-//!   first. A producer's ops follow its `send()` order (the records'
-//!   order), each placed once it and every earlier record completed, so
-//!   `nonmonotonic-send` speaks of the log's order against the order the
-//!   application sent in, not of the order acknowledgements arrived.
+//! - Each record's send is an op: `invoke` when the record was first
+//!   appended (the earliest the history shows it in flight) or, never
+//!   appended, when the producer gave up; then `ok` with `[offset, value]`
+//!   when acknowledged, or `info` when the producer gave up (it may have
+//!   been appended all the same) or the run ended first. A producer keeps
+//!   many records in flight while a test history's process has one op
+//!   outstanding, so a producer's sends are spread over processes like a
+//!   pool of threads (`p1`, `p1#2`, ...): each send, in record order,
+//!   goes to the first of its producer's processes that is free.
 //! - Each batch of records a consumer handed to its handler at one instant
 //!   is an `ok` poll of that consumer. (Records a consumer fetched but
 //!   never handed to its handler, because it crashed first, are not in any
@@ -17,7 +19,7 @@
 //!   restarted consumer is a new process (`c1`, then `c1/2`, ...), as a
 //!   crashed client is in Jepsen's harness.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 
 use serde_json::{Value, json};
@@ -53,6 +55,7 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
         poll: None,
     };
     let mut pending: BTreeSet<(NodeId, MessageId, PartitionId)> = BTreeSet::new();
+    let mut appended: BTreeMap<MessageId, u64> = BTreeMap::new();
     let events = &names.history.events;
     for e in events {
         match e.kind {
@@ -90,6 +93,7 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
                 ..
             } => {
                 pending.insert((producer, msg, partition));
+                appended.entry(msg).or_insert(e.time.as_us());
             }
             EventKind::Crashed { node, .. } if consumers.contains(&node) => {
                 ex.flush_poll();
@@ -106,6 +110,11 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
     for (producer, msg, partition) in pending {
         ex.send(end, producer, partition, msg, "info", None);
     }
+    for send in &mut ex.sends {
+        send.invoked = appended
+            .get(&send.msg)
+            .map_or(send.time, |&t| t.min(send.time));
+    }
     ex.finish()
 }
 
@@ -119,6 +128,9 @@ struct Poll {
 
 /// A record's send, completed.
 struct Send {
+    /// When it was first appended (else completed).
+    invoked: u64,
+    /// When it completed.
     time: u64,
     producer: NodeId,
     partition: PartitionId,
@@ -172,6 +184,7 @@ impl Exporter<'_, '_> {
         offset: Option<u64>,
     ) {
         self.sends.push(Send {
+            invoked: time,
             time,
             producer,
             partition,
@@ -181,42 +194,53 @@ impl Exporter<'_, '_> {
         });
     }
 
-    /// Places each producer's sends in record order, each at the latest
-    /// completion time of it and the records before it, merges them with
+    /// Spreads each producer's sends over its processes, merges them with
     /// the other ops by time, and numbers the lines.
     fn finish(mut self) -> Vec<Value> {
+        // Ranks at one instant: completions of sends, then the other ops
+        // (kept in event order), then invocations of sends.
+        let mut lines: Vec<(u64, u8, Value)> =
+            self.out.drain(..).map(|(t, op)| (t, 1, op)).collect();
         let mut sends = std::mem::take(&mut self.sends);
         sends.sort_by_key(|s| (s.producer, s.msg));
-        let mut ready = 0;
-        let mut last_producer = None;
+        // For each producer, when each of its processes is free again.
+        let mut free_at: BTreeMap<NodeId, Vec<u64>> = BTreeMap::new();
         for s in sends {
-            if last_producer != Some(s.producer) {
-                last_producer = Some(s.producer);
-                ready = 0;
-            }
-            ready = ready.max(s.time);
-            let process = self.process(s.producer);
+            let slots = free_at.entry(s.producer).or_default();
+            let slot = match slots.iter().position(|&t| t <= s.invoked) {
+                Some(i) => i,
+                None => {
+                    slots.push(0);
+                    slots.len() - 1
+                }
+            };
+            slots[slot] = s.time;
+            let name = self.names.node(s.producer);
+            let process = match slot {
+                0 => name,
+                i => format!("{name}#{}", i + 1),
+            };
             let key = self.names.partition(s.partition);
             let msg = s.msg.0;
-            self.push(
-                ready,
-                &process,
-                "invoke",
-                "send",
-                json!([["send", key, msg]]),
-            );
             let done = match (s.kind, s.offset) {
                 ("ok", Some(o)) => json!([["send", key, [o, msg]]]),
                 _ => json!([["send", key, [Value::Null, msg]]]),
             };
-            self.push(ready, &process, s.kind, "send", done);
+            let op = |t: u64, kind: &str, value: Value| json!({"time": t, "process": process, "type": kind, "f": "send", "value": value});
+            // An op that starts and ends at one instant stays in one piece.
+            let (start, end) = if s.invoked == s.time { (1, 1) } else { (2, 0) };
+            lines.push((
+                s.invoked,
+                start,
+                op(s.invoked, "invoke", json!([["send", key, msg]])),
+            ));
+            lines.push((s.time, end, op(s.time, s.kind, done)));
         }
-        // Stable: at one time, consumers' ops first, then sends.
-        self.out.sort_by_key(|(t, _)| *t);
-        self.out
+        lines.sort_by_key(|(t, rank, _)| (*t, *rank));
+        lines
             .into_iter()
             .enumerate()
-            .map(|(i, (_, mut op))| {
+            .map(|(i, (_, _, mut op))| {
                 op["index"] = json!(i);
                 op
             })
