@@ -157,7 +157,12 @@ impl Producer {
             next_batch: 0,
             unfinished_from: 0,
             empty: Arc::from(Vec::new()),
-            numbering: vec![Numbering::default(); parts],
+            // A batch holds at least one record: room for as many batches
+            // as records planned for the partition.
+            numbering: layout.planned_per_partition()[usize::from(topic.first.0)..][..parts]
+                .iter()
+                .map(|&records| Numbering::with_capacity(records))
+                .collect(),
             epochs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
