@@ -315,6 +315,9 @@ impl Broker {
         cx: &mut Cx<'_, Msg, Timer>,
     ) -> ProduceResult {
         let n = records.len() as u32;
+        // The producer's sequence state, looked up once for the checks and
+        // the update after the append.
+        let mut seq = None;
         if pid != 0 {
             let st = durable.seqs[partition.index()].entry(pid).or_default();
             if epoch < st.epoch {
@@ -340,6 +343,7 @@ impl Broker {
                 }
                 return ProduceResult::OutOfOrderSequence;
             }
+            seq = Some(st);
         }
         let log = &mut durable.logs[partition.index()];
         let base_offset = log.append(records);
@@ -354,8 +358,7 @@ impl Broker {
                 attempt,
             });
         }
-        if pid != 0 {
-            let st = durable.seqs[partition.index()].entry(pid).or_default();
+        if let Some(st) = seq {
             st.next_seq = base_seq.wrapping_add(n);
             st.recent.push_back((base_seq, base_offset));
             if st.recent.len() > PRODUCER_WINDOW {

@@ -188,7 +188,9 @@ impl Consumer {
             next_req: 0,
             pending: Vec::new(),
             timeouts: Deadlines::default(),
-            batch: Vec::new(),
+            batch: Vec::with_capacity(
+                layout.groups[group.index()].config.max_poll_records as usize,
+            ),
             pos: 0,
             attempt: 1,
             step: 0,

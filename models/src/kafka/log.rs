@@ -12,6 +12,13 @@ pub struct PartitionLog {
 }
 
 impl PartitionLog {
+    /// An empty log with room for `records` records.
+    pub fn with_capacity(records: usize) -> PartitionLog {
+        PartitionLog {
+            records: Vec::with_capacity(records),
+        }
+    }
+
     /// The log end offset: the offset the next append gets.
     #[inline]
     pub fn end(&self) -> u64 {

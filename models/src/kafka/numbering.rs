@@ -37,6 +37,15 @@ pub(crate) struct Place {
 }
 
 impl Numbering {
+    /// Numbering with room for `batches` batches before it grows.
+    pub fn with_capacity(batches: usize) -> Numbering {
+        Numbering {
+            finished_at_bump: Vec::with_capacity(batches),
+            finished_since: Vec::with_capacity(batches),
+            ..Numbering::default()
+        }
+    }
+
     /// A batch of `records` records was closed: its place.
     pub fn close(&mut self, records: u32) -> Place {
         let place = Place {

@@ -100,6 +100,8 @@ pub(crate) struct Producer {
     timeouts: Vec<Deadlines>,
     next_req: u32,
     next_batch: u32,
+    /// Every batch below this id is finished (or not closed yet).
+    unfinished_from: usize,
     /// Records of batch ids reserved but not closed yet (shared, so
     /// placeholders do not allocate).
     empty: Arc<[Record]>,
@@ -153,8 +155,14 @@ impl Producer {
             timeouts: vec![Deadlines::default(); layout.brokers.len()],
             next_req: 0,
             next_batch: 0,
+            unfinished_from: 0,
             empty: Arc::from(Vec::new()),
-            numbering: vec![Numbering::default(); parts],
+            // A batch holds at least one record: room for as many batches
+            // as records planned for the partition.
+            numbering: layout.planned_per_partition()[usize::from(topic.first.0)..][..parts]
+                .iter()
+                .map(|&records| Numbering::with_capacity(records))
+                .collect(),
             epochs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
@@ -322,21 +330,7 @@ impl Producer {
         let leader = self.slot_leader[slot];
         let place = self.numbering[slot].close(open.records.len() as u32);
         let id = open.batch as usize;
-        if self.batches.len() <= id {
-            self.batches.resize(
-                id + 1,
-                Batch {
-                    partition,
-                    leader,
-                    records: self.empty.clone(),
-                    place: Place::default(),
-                    attempt: 0,
-                    created: SimTime::ZERO,
-                    state: BatchState::Done,
-                },
-            );
-        }
-        self.batches[id] = Batch {
+        let batch = Batch {
             partition,
             leader,
             records: Arc::from(&open.records[..]),
@@ -345,6 +339,26 @@ impl Producer {
             created: open.created,
             state: BatchState::Queued,
         };
+        if id < self.batches.len() {
+            self.batches[id] = batch;
+        } else {
+            // Batches opened after this one and closed before it hold
+            // their places; ids in between get placeholders until they
+            // close.
+            while self.batches.len() < id {
+                self.batches.push(Batch {
+                    partition,
+                    leader,
+                    records: self.empty.clone(),
+                    place: Place::default(),
+                    attempt: 0,
+                    created: SimTime::ZERO,
+                    state: BatchState::Done,
+                });
+            }
+            self.batches.push(batch);
+        }
+        self.unfinished_from = self.unfinished_from.min(id);
         let mut spare = open.records;
         spare.clear();
         self.spare[slot] = spare;
@@ -361,10 +375,12 @@ impl Producer {
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
         let k = self.leader_slots[leader].len();
-        for j in 0..k {
-            let slot = self.leader_slots[leader][j];
-            if !self.queues[slot].is_empty() {
-                self.expire_queued(layout, slot, cx);
+        if self.may_expire(cfg.delivery_timeout, cx.now) {
+            for j in 0..k {
+                let slot = self.leader_slots[leader][j];
+                if !self.queues[slot].is_empty() {
+                    self.expire_queued(layout, slot, cx);
+                }
             }
         }
         if k == 0 {
@@ -533,6 +549,22 @@ impl Producer {
         self.epochs[slot] = self.epochs[slot].wrapping_add(1);
         self.numbering[slot].finished(place, records);
         self.numbering[slot].bump();
+    }
+
+    /// Whether any unfinished batch may have waited `timeout` by `now`.
+    ///
+    /// Batch ids are taken in time order, so the unfinished batch with the
+    /// lowest id is the oldest one; `unfinished_from` moves past finished
+    /// batches (and placeholders) as they accumulate, and back when a
+    /// placeholder's batch closes.
+    fn may_expire(&mut self, timeout: SimTime, now: SimTime) -> bool {
+        while let Some(b) = self.batches.get(self.unfinished_from) {
+            if b.state != BatchState::Done {
+                return now.since(b.created) >= timeout;
+            }
+            self.unfinished_from += 1;
+        }
+        false
     }
 
     /// Fails the queued batches of `slot` that waited longer than

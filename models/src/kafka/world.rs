@@ -113,6 +113,8 @@ pub struct Layout {
     pub consumers: Vec<(NodeId, GroupId)>,
     /// Broker-side settings.
     pub broker_config: BrokerConfig,
+    /// Records planned per partition (see [`Layout::planned_per_partition`]).
+    planned: Vec<usize>,
 }
 
 impl Layout {
@@ -141,6 +143,32 @@ impl Layout {
             .iter()
             .position(|n| n == name)
             .map(|i| NodeId(i as u16))
+    }
+
+    /// How many records the producers plan to write to each partition
+    /// (keyless records counted as spread evenly over their topic): what
+    /// logs and per-partition producer state are sized for up front.
+    pub fn planned_per_partition(&self) -> &[usize] {
+        &self.planned
+    }
+
+    fn count_planned(&self) -> Vec<usize> {
+        let mut counts = vec![0usize; self.partitions.len()];
+        for meta in &self.producers {
+            let topic = &self.topics[usize::from(meta.topic)];
+            if meta.keyless {
+                let parts = topic.partitions as usize;
+                let first = usize::from(topic.first.0);
+                for c in &mut counts[first..first + parts] {
+                    *c += meta.plan.len().div_ceil(parts.max(1));
+                }
+            } else {
+                for r in &meta.plan {
+                    counts[self.key_partitions[r.entity.index()].index()] += 1;
+                }
+            }
+        }
+        counts
     }
 
     /// The [`Delivery`] a handler sees for `record` at `partition`/`offset`.
@@ -362,7 +390,7 @@ impl KafkaWorld {
                 handler_name: gs.handler_name.clone(),
             });
         }
-        let layout = Layout {
+        let mut layout = Layout {
             node_names,
             roles,
             topics,
@@ -374,9 +402,15 @@ impl KafkaWorld {
             groups,
             consumers,
             broker_config: spec.broker.clone(),
+            planned: Vec::new(),
         };
+        layout.planned = layout.count_planned();
         let durable = Durable {
-            logs: vec![PartitionLog::default(); layout.partitions.len()],
+            logs: layout
+                .planned_per_partition()
+                .iter()
+                .map(|&records| PartitionLog::with_capacity(records))
+                .collect(),
             seqs: vec![BTreeMap::new(); layout.partitions.len()],
             groups: layout
                 .groups

@@ -104,7 +104,8 @@ impl Store {
         let i = match self
             .tables
             .iter()
-            .position(|t| std::ptr::eq(t.name, name) || t.name == name)
+            .position(|t| std::ptr::eq(t.name, name))
+            .or_else(|| self.tables.iter().position(|t| t.name == name))
         {
             Some(i) => i,
             None => {
