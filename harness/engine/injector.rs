@@ -323,6 +323,7 @@ impl Injector {
     /// Decides the fate of one message and its base delivery time, keeping
     /// links FIFO unless a reordering fault lets it be overtaken. Returns
     /// the fate and the delivery times (one, or two when duplicated).
+    #[inline(always)]
     pub fn route(
         &mut self,
         now: SimTime,
