@@ -342,7 +342,9 @@ impl Injector {
         if self.chaos_on || !self.links.is_empty() {
             fate.nth = self.instant.send(now, link, kind);
         }
-        self.apply_link_faults(from, to, kind, &mut fate);
+        if !self.links.is_empty() {
+            self.apply_link_faults(from, to, kind, &mut fate);
+        }
         if self.chaos_on && fate.dropped.is_none() {
             self.apply_chaos(kind, &mut fate);
         }
@@ -383,9 +385,6 @@ impl Injector {
     /// effect armed together catch successive messages; faults still
     /// letting matching messages go by count this one.
     fn apply_link_faults(&mut self, from: NodeId, to: NodeId, kind: &'static str, fate: &mut Fate) {
-        if self.links.is_empty() {
-            return;
-        }
         // The first waiting fault of each effect: drop, duplicate, delay.
         let mut hits: [Option<usize>; 3] = [None; 3];
         for (i, f) in self.links.iter_mut().enumerate() {
@@ -423,6 +422,7 @@ impl Injector {
         }
     }
 
+    #[inline(always)]
     fn apply_chaos(&mut self, kind: &'static str, fate: &mut Fate) {
         let c = &self.chaos;
         if let Some(l) = &c.loss

@@ -394,17 +394,23 @@ impl<M: Model> Engine<M> {
             input(&mut self.model, &mut cx);
             cx.crashed()
         };
-        self.flush(node, crashed);
+        // Many steps send nothing and set no timer.
+        if crashed.is_some() || !self.outbox.sends.is_empty() || !self.outbox.timers.is_empty() {
+            self.flush(node, crashed);
+        }
     }
 
     /// Sends what a node's step sent, sets the timers it set, and crashes
     /// it if it crashed at one of its points.
     fn flush(&mut self, node: NodeId, crashed: Option<faultline_models::CrashPoint>) {
         // The buffers go back into the outbox afterwards, so stepping a node
-        // does not allocate.
+        // does not allocate. They are reversed and popped, which keeps their
+        // order and, for the usual one or two entries, costs less than
+        // draining them.
         if !self.outbox.sends.is_empty() {
             let mut sends = std::mem::take(&mut self.outbox.sends);
-            for (to, msg) in sends.drain(..) {
+            sends.reverse();
+            while let Some((to, msg)) = sends.pop() {
                 self.transmit(node, to, msg);
             }
             self.outbox.sends = sends;
@@ -412,7 +418,8 @@ impl<M: Model> Engine<M> {
         if !self.outbox.timers.is_empty() {
             let incarnation = self.incarnation[node.index()];
             let mut timers = std::mem::take(&mut self.outbox.timers);
-            for (at, timer) in timers.drain(..) {
+            timers.reverse();
+            while let Some((at, timer)) = timers.pop() {
                 self.queue.push(
                     at,
                     Item::Timer {
