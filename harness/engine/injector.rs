@@ -472,6 +472,7 @@ impl Injector {
         Self::sample(self.latency, &mut self.streams.network)
     }
 
+    #[inline(always)]
     fn sample(latency: Latency, rng: &mut SimRng) -> SimTime {
         match latency {
             Latency::Constant(t) => t,
