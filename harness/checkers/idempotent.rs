@@ -146,6 +146,7 @@ impl AppliedOnce {
 
     /// Closes an invocation of group `g`; false when its message was
     /// applied before.
+    #[inline]
     fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>) -> bool {
         match inv {
             Some((m, true)) => {
@@ -156,6 +157,7 @@ impl AppliedOnce {
     }
 
     /// A `delivered` event.
+    #[inline]
     pub fn delivered(&mut self, ix: &Index, consumer: NodeId, msg: MessageId) {
         let Some(g) = self.live(ix, consumer) else {
             return;
@@ -167,6 +169,7 @@ impl AppliedOnce {
     }
 
     /// An `effect` event.
+    #[inline]
     pub fn effect(&mut self, ix: &Index, consumer: NodeId, msg: MessageId) {
         let Some(g) = self.live(ix, consumer) else {
             return;
@@ -179,6 +182,7 @@ impl AppliedOnce {
     }
 
     /// A `handled` event.
+    #[inline]
     pub fn handled(&mut self, ix: &Index, consumer: NodeId, msg: MessageId, settle: Settle) {
         let Some(g) = self.live(ix, consumer) else {
             return;

@@ -323,6 +323,7 @@ impl Injector {
     /// Decides the fate of one message and its base delivery time, keeping
     /// links FIFO unless a reordering fault lets it be overtaken. Returns
     /// the fate and the delivery times (one, or two when duplicated).
+    #[inline(always)]
     pub fn route(
         &mut self,
         now: SimTime,
@@ -341,7 +342,9 @@ impl Injector {
         if self.chaos_on || !self.links.is_empty() {
             fate.nth = self.instant.send(now, link, kind);
         }
-        self.apply_link_faults(from, to, kind, &mut fate);
+        if !self.links.is_empty() {
+            self.apply_link_faults(from, to, kind, &mut fate);
+        }
         if self.chaos_on && fate.dropped.is_none() {
             self.apply_chaos(kind, &mut fate);
         }
@@ -382,9 +385,6 @@ impl Injector {
     /// effect armed together catch successive messages; faults still
     /// letting matching messages go by count this one.
     fn apply_link_faults(&mut self, from: NodeId, to: NodeId, kind: &'static str, fate: &mut Fate) {
-        if self.links.is_empty() {
-            return;
-        }
         // The first waiting fault of each effect: drop, duplicate, delay.
         let mut hits: [Option<usize>; 3] = [None; 3];
         for (i, f) in self.links.iter_mut().enumerate() {
@@ -422,6 +422,7 @@ impl Injector {
         }
     }
 
+    #[inline(always)]
     fn apply_chaos(&mut self, kind: &'static str, fate: &mut Fate) {
         let c = &self.chaos;
         if let Some(l) = &c.loss
@@ -471,6 +472,7 @@ impl Injector {
         Self::sample(self.latency, &mut self.streams.network)
     }
 
+    #[inline(always)]
     fn sample(latency: Latency, rng: &mut SimRng) -> SimTime {
         match latency {
             Latency::Constant(t) => t,

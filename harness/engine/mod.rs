@@ -103,7 +103,7 @@ pub type Unfired = Vec<usize>;
 /// The sides of each network partition fault, by partition id.
 pub type PartitionSides = Vec<(Vec<NodeId>, Vec<NodeId>, bool)>;
 
-enum Item<Msg, Timer> {
+enum Item<Timer> {
     Deliver {
         from: NodeId,
         from_incarnation: u32,
@@ -111,7 +111,8 @@ enum Item<Msg, Timer> {
         incarnation: u32,
         /// The connection the message travels on.
         connection: u32,
-        msg: Msg,
+        /// Where the message waits in [`Mail`].
+        msg: u32,
     },
     Disconnect {
         node: NodeId,
@@ -142,6 +143,51 @@ enum Item<Msg, Timer> {
     LivenessDeadline,
 }
 
+/// Messages in flight, kept out of the queue so that its items stay small
+/// whatever the size of a message: a delivery names its message's slot.
+struct Mail<Msg> {
+    slots: Vec<Option<Msg>>,
+    free: Vec<u32>,
+}
+
+impl<Msg> Default for Mail<Msg> {
+    fn default() -> Self {
+        Mail {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<Msg> Mail<Msg> {
+    /// Stores `msg` and returns its slot.
+    #[inline(always)]
+    fn put(&mut self, msg: Msg) -> u32 {
+        match self.free.pop() {
+            Some(s) => {
+                // A free slot is empty: nothing to drop.
+                let old = self.slots[s as usize].replace(msg);
+                debug_assert!(old.is_none(), "a free slot is empty");
+                std::mem::forget(old);
+                s
+            }
+            None => {
+                self.slots.push(Some(msg));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes the message out of `slot`, which becomes free.
+    #[inline(always)]
+    fn take(&mut self, slot: u32) -> Msg {
+        self.free.push(slot);
+        self.slots[slot as usize]
+            .take()
+            .expect("a delivery's slot holds its message")
+    }
+}
+
 /// Which nodes play which part, as far as fault injection cares.
 #[derive(Clone, Debug, Default)]
 pub struct Roles {
@@ -154,7 +200,9 @@ pub struct Roles {
 /// One run of a model under a fault plan.
 pub struct Engine<M: Model> {
     model: M,
-    queue: Queue<Item<M::Msg, M::Timer>>,
+    queue: Queue<Item<M::Timer>>,
+    /// The messages of the deliveries in the queue.
+    mail: Mail<M::Msg>,
     history: History,
     rngs: Vec<SimRng>,
     /// One stream per kind of chaos episode: broker crashes, partitions,
@@ -201,6 +249,7 @@ impl<M: Model> Engine<M> {
         history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
+            mail: Mail::default(),
             history,
             rngs: (0..n)
                 .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
@@ -309,7 +358,7 @@ impl<M: Model> Engine<M> {
         }
     }
 
-    fn dispatch(&mut self, item: Item<M::Msg, M::Timer>) -> Option<Stop> {
+    fn dispatch(&mut self, item: Item<M::Timer>) -> Option<Stop> {
         match item {
             Item::Deliver {
                 from,
@@ -319,6 +368,7 @@ impl<M: Model> Engine<M> {
                 connection,
                 msg,
             } => {
+                let msg = self.mail.take(msg);
                 if self.connections[self.pair(from, to)] != connection {
                     // Sent on a connection that broke since.
                     return None;
@@ -394,17 +444,23 @@ impl<M: Model> Engine<M> {
             input(&mut self.model, &mut cx);
             cx.crashed()
         };
-        self.flush(node, crashed);
+        // Many steps send nothing and set no timer.
+        if crashed.is_some() || !self.outbox.sends.is_empty() || !self.outbox.timers.is_empty() {
+            self.flush(node, crashed);
+        }
     }
 
     /// Sends what a node's step sent, sets the timers it set, and crashes
     /// it if it crashed at one of its points.
     fn flush(&mut self, node: NodeId, crashed: Option<faultline_models::CrashPoint>) {
         // The buffers go back into the outbox afterwards, so stepping a node
-        // does not allocate.
+        // does not allocate. They are reversed and popped, which keeps their
+        // order and, for the usual one or two entries, costs less than
+        // draining them.
         if !self.outbox.sends.is_empty() {
             let mut sends = std::mem::take(&mut self.outbox.sends);
-            for (to, msg) in sends.drain(..) {
+            sends.reverse();
+            while let Some((to, msg)) = sends.pop() {
                 self.transmit(node, to, msg);
             }
             self.outbox.sends = sends;
@@ -412,7 +468,8 @@ impl<M: Model> Engine<M> {
         if !self.outbox.timers.is_empty() {
             let incarnation = self.incarnation[node.index()];
             let mut timers = std::mem::take(&mut self.outbox.timers);
-            for (at, timer) in timers.drain(..) {
+            timers.reverse();
+            while let Some((at, timer)) = timers.pop() {
                 self.queue.push(
                     at,
                     Item::Timer {
@@ -491,7 +548,7 @@ impl<M: Model> Engine<M> {
                     to,
                     incarnation,
                     connection,
-                    msg: msg.clone(),
+                    msg: self.mail.put(msg.clone()),
                 },
             );
         }
@@ -504,7 +561,7 @@ impl<M: Model> Engine<M> {
                     to,
                     incarnation,
                     connection,
-                    msg,
+                    msg: self.mail.put(msg),
                 },
             );
         }
@@ -666,7 +723,7 @@ impl<M: Model> Engine<M> {
         }
     }
 
-    fn schedule_episode(&mut self, kind: usize, e: &EpisodeChaos, item: Item<M::Msg, M::Timer>) {
+    fn schedule_episode(&mut self, kind: usize, e: &EpisodeChaos, item: Item<M::Timer>) {
         let gap = self.episodes[kind].exponential(e.mean_interval.as_us() as f64) as u64;
         let at = self.now + SimTime(gap.max(1));
         if at < self.plan.window_end {

@@ -71,7 +71,11 @@ impl<T> Queue<T> {
     pub fn push(&mut self, time: SimTime, item: T) {
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slab[s as usize] = Some(item);
+                // A free slot is empty: there is nothing to drop, so the
+                // old value is forgotten rather than checked for a drop.
+                let old = self.slab[s as usize].replace(item);
+                debug_assert!(old.is_none(), "a free slot is empty");
+                std::mem::forget(old);
                 s
             }
             None => {
@@ -85,7 +89,10 @@ impl<T> Queue<T> {
             slot,
         };
         self.seq += 1;
-        if self.far.first().is_some_and(|f| !entry.before(f)) {
+        // The new entry has the highest sequence number yet, so it comes
+        // after every entry due at the same time or earlier: comparing
+        // times alone is enough here.
+        if self.far.first().is_some_and(|f| f.time <= entry.time) {
             // Not before the earliest far entry: after every near one.
             self.far_push(entry);
             return;
@@ -96,7 +103,7 @@ impl<T> Queue<T> {
         self.near.push(entry);
         let near = &mut self.near[..];
         let mut i = near.len() - 1;
-        while i > 0 && near[i - 1].before(&entry) {
+        while i > 0 && near[i - 1].time <= entry.time {
             near[i] = near[i - 1];
             i -= 1;
         }
