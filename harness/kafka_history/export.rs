@@ -72,7 +72,6 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
                 partition,
                 offset,
             } => {
-                ex.flush_poll();
                 pending.remove(&(producer, msg, partition));
                 ex.send(e.time.as_us(), producer, partition, msg, "ok", offset);
             }
@@ -82,7 +81,7 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
                 partition,
                 ..
             } => {
-                ex.flush_poll();
+                // Given up on, but perhaps appended all the same.
                 pending.remove(&(producer, msg, partition));
                 ex.send(e.time.as_us(), producer, partition, msg, "info", None);
             }
