@@ -236,6 +236,24 @@ fn an_assign_that_drops_the_key_forgets_the_last_poll() {
 }
 
 #[test]
+fn a_poll_of_unknown_outcome_is_compared_but_not_remembered() {
+    // The info poll skips offset 1; the ok poll after it is compared with
+    // the last ok poll (offset 0), so it skips too.
+    let h = with(
+        sends(&[10, 11, 12]),
+        &[
+            (1, "ok", "poll", r#"[["poll",{"1":[[0,10]]}]]"#),
+            (1, "info", "poll", r#"[["poll",{"1":[[2,12]]}]]"#),
+            (1, "ok", "poll", r#"[["poll",{"1":[[2,12]]}]]"#),
+            (2, "ok", "poll", r#"[["poll",{"1":[[1,11]]}]]"#),
+        ],
+    );
+    let (_, found, result) = check(&h, &[]);
+    assert_eq!(names(&found), ["poll-skip"]);
+    assert_eq!(result["anomalies"][0]["count"], 2);
+}
+
+#[test]
 fn nonmonotonic_poll_a_process_reads_backwards() {
     let h = with(
         sends(&[10, 11]),

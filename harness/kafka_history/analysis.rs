@@ -597,15 +597,16 @@ fn reassign(last: &mut BTreeMap<Atom, &Op>, op: &Op) {
     }
 }
 
-/// One process's successive ops that touch a key: for each op passing
-/// `target` (among those passing `keep`), each key of `values(op)` that an
+/// One process's successive ops that touch a key: for each op `target`
+/// takes (among those passing `keep`), each key of `values(op)` that an
 /// earlier op of the process touched too, with no assign or subscribe
 /// dropping the key in between, calls `visit(earlier, op, key, the
 /// earlier op's last value, this op's first value, the key's order)`.
+/// `target` answers whether the op is remembered as the key's latest.
 fn successive<'a>(
     cx: &Context<'a>,
     keep: impl Fn(&Op) -> bool,
-    target: impl Fn(&Op) -> bool,
+    target: impl Fn(&Op) -> Option<bool>,
     values: impl Fn(&'a Op) -> Vec<(&'a Atom, Vec<&'a Atom>)>,
     mut visit: impl FnMut(&Op, &Op, &Atom, &Atom, &Atom, &Order),
 ) {
@@ -616,9 +617,9 @@ fn successive<'a>(
                 reassign(&mut last, op);
                 continue;
             }
-            if !target(op) {
+            let Some(remember) = target(op) else {
                 continue;
-            }
+            };
             let now = values(op);
             for (k, vs) in &now {
                 let (Some(prev), Some(order)) = (last.get(*k), cx.orders.get(*k)) else {
@@ -634,17 +635,20 @@ fn successive<'a>(
                 };
                 visit(prev, op, k, v, vs[0], order);
             }
-            for (k, _) in now {
-                last.insert(k.clone(), op);
+            if remember {
+                for (k, _) in now {
+                    last.insert(k.clone(), op);
+                }
             }
         }
     }
 }
 
-/// poll-skip and nonmonotonic-poll: one process's successive `ok` polls of
-/// a key, with no assign or subscribe dropping the key in between.
+/// poll-skip and nonmonotonic-poll: a process's poll of a key starts more
+/// than one index past, or not past, where its last `ok` poll of the key
+/// ended, with no assign or subscribe dropping the key in between.
 fn process_polls(cx: &Context<'_>, found: &mut Found) {
-    let target = |o: &Op| matches!(o.f, F::Poll | F::Txn) && o.kind == Type::Ok;
+    let target = |o: &Op| matches!(o.f, F::Poll | F::Txn).then_some(o.kind == Type::Ok);
     successive(
         cx,
         |_| true,
@@ -758,7 +762,7 @@ fn internal(cx: &Context<'_>, found: &mut Found) {
 /// before where its earlier op's sends ended.
 fn process_sends(cx: &Context<'_>, found: &mut Found) {
     let keep = |o: &Op| matches!(o.kind, Type::Ok | Type::Info);
-    let target = |o: &Op| matches!(o.f, F::Send | F::Txn);
+    let target = |o: &Op| matches!(o.f, F::Send | F::Txn).then_some(true);
     successive(cx, keep, target, Op::writes, |prev, op, k, v, v2, order| {
         if order.delta(v, v2) < 1 {
             found.add(
