@@ -248,6 +248,17 @@ struct Found {
 }
 
 impl Found {
+    /// `lines()` while `name` has fewer than [`CASES_MAX`] cases (only those
+    /// are reported), else nothing: a history with many cases of one kind
+    /// should not cost a scan of the history per case.
+    fn lines(&self, name: &str, lines: impl FnOnce() -> Vec<usize>) -> Vec<usize> {
+        if self.cases.get(name).map_or(0, Vec::len) < CASES_MAX {
+            lines()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn add(
         &mut self,
         name: &'static str,
@@ -386,7 +397,9 @@ fn offsets_and_duplicates(cx: &Context<'_>, found: &mut Found) {
                         vs.len(),
                         list(&vs)
                     ),
-                    lines_touching(cx, k, |o, _| o == Some(offset)),
+                    found.lines("inconsistent-offsets", || {
+                        lines_touching(cx, k, |o, _| o == Some(offset))
+                    }),
                 );
             }
             for v in values {
@@ -404,7 +417,7 @@ fn offsets_and_duplicates(cx: &Context<'_>, found: &mut Found) {
                         offsets.len(),
                         shown.join(", ")
                     ),
-                    lines_touching(cx, k, |_, val| val == v),
+                    found.lines("duplicate", || lines_touching(cx, k, |_, val| val == v)),
                 );
             }
         }
