@@ -434,6 +434,21 @@ fn string_keys_and_values_and_info_sends_that_were_read() {
 }
 
 #[test]
+fn a_key_written_as_digits_is_that_integer_everywhere() {
+    // JSON object names are strings: poll results name key 1 "1", and some
+    // exporters write the sends' keys as strings too.
+    let h = history(&[
+        (0, "ok", "send", r#"[["send","1",[0,10]]]"#),
+        (1, "ok", "assign", r#"["1"]"#),
+        (1, "ok", "poll", r#"[["poll",{"1":[[0,10]]}]]"#),
+    ]);
+    let (code, found, result) = check(&h, &[]);
+    assert_eq!(names(&found), Vec::<&str>::new());
+    assert_eq!(code, 0);
+    assert_eq!(result["totals"]["ok"], 1);
+}
+
+#[test]
 fn a_malformed_line_is_a_clear_error_with_its_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.jsonl");

@@ -92,7 +92,11 @@ fn op(line: usize, position: u64, v: &Value) -> Result<Op, ParseError> {
     };
     let time = match get("time") {
         Value::Null => None,
-        x => Some(x.as_i64().ok_or_else(|| at.err("time", "an integer", x))?),
+        x => Some(
+            x.as_i64()
+                .or_else(|| x.as_f64().map(|f| f as i64))
+                .ok_or_else(|| at.err("time", "a number", x))?,
+        ),
     };
     let process = match get("process") {
         Value::Null => None,
@@ -135,7 +139,7 @@ fn op(line: usize, position: u64, v: &Value) -> Result<Op, ParseError> {
                     .as_array()
                     .ok_or_else(|| at.err("value", "a list of keys", value))?;
                 for (i, k) in list.iter().enumerate() {
-                    keys.push(atom(k).ok_or_else(|| {
+                    keys.push(key(k).ok_or_else(|| {
                         at.err(&format!("value[{i}]"), "a key (integer or string)", k)
                     })?);
                 }
@@ -160,7 +164,7 @@ fn op(line: usize, position: u64, v: &Value) -> Result<Op, ParseError> {
                 )
             })?;
             for (j, k) in ks.iter().enumerate() {
-                rebalanced.push(atom(k).ok_or_else(|| {
+                rebalanced.push(key(k).ok_or_else(|| {
                     at.err(
                         &format!("rebalance-log[{i}].keys[{j}]"),
                         "a key (integer or string)",
@@ -201,6 +205,15 @@ fn key_name(s: &str) -> Atom {
     }
 }
 
+/// A key anywhere else: an integer or a string, and a string that reads as
+/// an integer is that integer, so it matches the poll results' names.
+fn key(v: &Value) -> Option<Atom> {
+    match atom(v)? {
+        Atom::Str(s) => Some(key_name(&s)),
+        k => Some(k),
+    }
+}
+
 fn offset(at: &At, field: &str, v: &Value) -> Result<Option<u64>, ParseError> {
     match v {
         Value::Null => Ok(None),
@@ -227,7 +240,7 @@ fn micro_ops(at: &At, value: &Value) -> Result<Vec<Mop>, ParseError> {
         match parts.first().and_then(Value::as_str) {
             Some("send") => {
                 let k = parts.get(1).unwrap_or(&Value::Null);
-                let key = atom(k).ok_or_else(|| {
+                let key = key(k).ok_or_else(|| {
                     at.err(&format!("{field}[1]"), "a key (integer or string)", k)
                 })?;
                 let v = parts.get(2).unwrap_or(&Value::Null);
