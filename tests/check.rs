@@ -197,6 +197,15 @@ fn precommitted_read_a_transaction_reads_its_own_send() {
     )]);
     let (_, found, _) = check(&h, &[]);
     assert_eq!(names(&found), ["precommitted-read"]);
+    // One case per op, however many keys it read back.
+    let h = history(&[(
+        0,
+        "ok",
+        "txn",
+        r#"[["send",1,[0,1]],["send",2,[0,2]],["poll",{"1":[[0,1]],"2":[[0,2]]}]]"#,
+    )]);
+    let (_, _, result) = check(&h, &[]);
+    assert_eq!(result["anomalies"][0]["count"], 1);
 }
 
 #[test]
@@ -251,6 +260,23 @@ fn a_poll_of_unknown_outcome_is_compared_but_not_remembered() {
     let (_, found, result) = check(&h, &[]);
     assert_eq!(names(&found), ["poll-skip"]);
     assert_eq!(result["anomalies"][0]["count"], 2);
+}
+
+#[test]
+fn an_empty_read_of_a_key_is_the_latest_read_of_it() {
+    // The empty poll between them means the polls of 10 and 12 are not
+    // successive reads of key 1: no poll-skip (the lost 11 is still lost).
+    let h = with(
+        sends(&[10, 11, 12]),
+        &[
+            (1, "ok", "assign", "[1]"),
+            (1, "ok", "poll", r#"[["poll",{"1":[[0,10]]}]]"#),
+            (1, "ok", "poll", r#"[["poll",{"1":[]}]]"#),
+            (1, "ok", "poll", r#"[["poll",{"1":[[2,12]]}]]"#),
+        ],
+    );
+    let (_, found, _) = check(&h, &[]);
+    assert_eq!(names(&found), ["lost-write", "unseen"]);
 }
 
 #[test]
@@ -349,6 +375,30 @@ fn g1c_two_transactions_read_each_others_writes() {
     let (code, found, _) = check(&h, &["--ww-deps"]);
     assert_eq!(found, [("G1c".to_owned(), true)]);
     assert_eq!(code, 0);
+}
+
+#[test]
+fn g1c_through_a_value_read_before_the_last_one() {
+    // Line 3 reads key 1's values 1 and 3: its read of 1 ties it to line 2
+    // as much as a last read would.
+    let h = history(&[
+        (3, "ok", "send", r#"[["send",1,[1,3]]]"#),
+        (
+            1,
+            "ok",
+            "txn",
+            r#"[["send",1,[0,1]],["poll",{"2":[[0,2]]}]]"#,
+        ),
+        (
+            2,
+            "ok",
+            "txn",
+            r#"[["send",2,[0,2]],["poll",{"1":[[0,1],[1,3]]}]]"#,
+        ),
+    ]);
+    let (code, found, _) = check(&h, &[]);
+    assert_eq!(found, [("G1c".to_owned(), false)]);
+    assert_eq!(code, 1);
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! graph between committed operations.
 //!
 //! Edges, as the Kafka workload draws them: *wr* from the op that sent a
-//! key's value to each op whose last read of that key was that value;
+//! value to each op that read it;
 //! *ww* (only when asked, since offset order need not be commit order)
 //! from the sender of each value to the sender of the next value in the
 //! key's version order; *process* from each committed op of a process to
@@ -121,9 +121,10 @@ fn edges<'a>(cx: &'a Context<'_>, nodes: &[usize], ww_deps: bool) -> (Edges<'a>,
     };
     for &t in nodes {
         for (k, vs) in cx.ops[t].reads() {
-            let Some(v) = vs.last() else { continue };
-            if let Some(&w) = cx.writer.get(&(k.clone(), (*v).clone())) {
-                add(w, t, Rel::Wr, Some(k));
+            for v in vs {
+                if let Some(&w) = cx.writer.get(&(k.clone(), v.clone())) {
+                    add(w, t, Rel::Wr, Some(k));
+                }
             }
         }
     }

@@ -155,7 +155,9 @@ impl Op {
         out
     }
 
-    /// Every value this operation read, per key, in order.
+    /// Every value this operation read, per key, in order; a key a poll
+    /// returned with no records is there with no values (it still counts
+    /// as the process's latest read of the key).
     pub fn reads(&self) -> Vec<(&Atom, Vec<&Atom>)> {
         let mut out: Vec<(&Atom, Vec<&Atom>)> = Vec::new();
         if !matches!(self.f, F::Poll | F::Txn) {
@@ -164,6 +166,9 @@ impl Op {
         for m in &self.mops {
             if let Mop::Poll(keys) = m {
                 for (k, pairs) in keys {
+                    if !out.iter().any(|(key, _)| *key == k) {
+                        out.push((k, Vec::new()));
+                    }
                     for (_, v) in pairs {
                         push(&mut out, k, v);
                     }
