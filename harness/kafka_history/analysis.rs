@@ -228,7 +228,8 @@ impl Context<'_> {
     }
 }
 
-fn is_txn(op: &Op) -> bool {
+/// A send, poll or txn: an op that reads or writes the log.
+pub(super) fn is_txn(op: &Op) -> bool {
     matches!(op.f, F::Send | F::Poll | F::Txn)
 }
 

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::analysis::Context;
-use super::{Atom, F, Type};
+use super::analysis::{Context, is_txn};
+use super::{Atom, Type};
 
 /// A relation between two ops.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,8 +67,7 @@ pub(super) fn find(cx: &Context<'_>, ww_deps: bool) -> Vec<(&'static str, (Strin
         .ops
         .iter()
         .enumerate()
-        .filter(|(_, o)| matches!(o.f, F::Send | F::Poll | F::Txn) && o.kind != Type::Invoke)
-        .filter(|(_, o)| cx.committed(o))
+        .filter(|(_, o)| is_txn(o) && cx.committed(o))
         .map(|(i, _)| i)
         .collect();
     let (edges, virtual_nodes) = edges(cx, &nodes, ww_deps);
@@ -265,20 +264,16 @@ fn cycle_with(
     rels: u8,
     needs: u8,
 ) -> Option<Vec<usize>> {
-    let wanted = |l: &Link<'_>| needs == 0 || l.rels & needs != 0;
     for (&(a, b), link) in edges {
-        if !inside.contains(&a) || !inside.contains(&b) || link.rels & rels == 0 {
+        let wanted = needs == 0 || link.rels & needs != 0;
+        if !wanted || link.rels & rels == 0 || !inside.contains(&a) || !inside.contains(&b) {
             continue;
         }
-        if !wanted(link) {
-            continue;
-        }
+        // b ... a, closed by the edge a -> b: a first.
         let Some(mut cycle) = path(inside, edges, rels, b, a) else {
             continue;
         };
-        // b ... a, closed by the edge a -> b.
-        cycle.insert(0, a);
-        cycle.pop();
+        cycle.rotate_right(1);
         let mut have = 0u8;
         for (i, &x) in cycle.iter().enumerate() {
             let y = cycle[(i + 1) % cycle.len()];
