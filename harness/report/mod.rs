@@ -1,7 +1,12 @@
 //! Run output: `result.json` (the machine-readable verdict, with the
-//! scenario embedded so a result replays on its own), `history.jsonl`, and
-//! the console summary.
+//! scenario embedded so a result replays on its own), `history.jsonl`,
+//! `report.html` ([`html`]), `summary.md` ([`markdown`]), `junit.xml`
+//! ([`junit`]) and the console summary ([`text`]).
 
+pub mod files;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 pub mod result;
 pub mod text;
 
