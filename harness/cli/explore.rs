@@ -238,7 +238,7 @@ fn report_first_violations(
 
 /// Writes `junit.xml` for an exploration.
 fn write_junit(out: &Path, result: &Exploration) -> std::io::Result<()> {
-    let cases = junit::explore_cases(result, &out.display().to_string());
+    let cases = junit::explore_cases(result, ".");
     let report = junit::report(&result.scenario.path, cases);
     std::fs::write(out.join("junit.xml"), junit::to_xml(&report)?)
 }

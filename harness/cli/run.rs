@@ -25,6 +25,8 @@ pub struct Opts {
     pub quiet: bool,
     /// Also write `kafka-history.jsonl`.
     pub kafka_history: bool,
+    /// Also write `trace.log`.
+    pub trace: bool,
 }
 
 /// Runs a file or a directory of scenarios.
@@ -171,6 +173,10 @@ fn run_file(path: &Path, opts: Opts, out: &Path, detail: bool) -> (Status, Suite
             let mut w = BufWriter::new(file);
             faultline::kafka_history::export::write(&mut w, &run.sim.names())?;
             w.flush()?;
+        }
+        if opts.trace {
+            let log = faultline::report::trace::trace_log(&run.sim.names())?;
+            fs::write(out.join("trace.log"), log)?;
         }
         Ok(result)
     });

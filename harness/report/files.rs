@@ -50,7 +50,9 @@ pub fn write_run(
         dir.join("summary.md"),
         markdown::run_summary(&result, description),
     )?;
-    let case = junit::test_case(&Outcome::Ran(&result), &dir.display().to_string());
+    // Paths in junit.xml are relative to it, so the file does not depend on
+    // where the output directory is.
+    let case = junit::test_case(&Outcome::Ran(&result), ".");
     let report = junit::report(&result.scenario.path, vec![case]);
     fs::write(dir.join("junit.xml"), junit::to_xml(&report)?)?;
     Ok(result)
@@ -81,7 +83,7 @@ pub fn write_suite(base: &Path, root: &str, entries: &[SuiteEntry]) -> io::Resul
     let cases = entries
         .iter()
         .map(|e| {
-            let report = e.dir.display().to_string();
+            let report = rel(&e.dir);
             match &e.outcome {
                 Ok((r, _)) => junit::test_case(&Outcome::Ran(r), &report),
                 Err(message) => junit::test_case(

@@ -29,8 +29,8 @@ pub fn class_name(path: &str) -> String {
     stem.trim_start_matches("./").replace(['/', '\\'], ".")
 }
 
-/// The test case of one outcome. `report` is where its report directory is
-/// (printed with the finding).
+/// The test case of one outcome. `report` is its report directory,
+/// relative to the junit file (printed with the finding).
 pub fn test_case(outcome: &Outcome<'_>, report: &str) -> TestCase {
     match outcome {
         Outcome::Ran(r) => {

@@ -1,7 +1,8 @@
 //! Run output: `result.json` (the machine-readable verdict, with the
 //! scenario embedded so a result replays on its own), `history.jsonl`,
 //! `report.html` ([`html`]), `summary.md` ([`markdown`]), `junit.xml`
-//! ([`junit`]) and the console summary ([`text`]).
+//! ([`junit`]), `trace.log` with `--trace` ([`trace`]) and the console
+//! summary ([`text`]).
 
 pub mod files;
 pub mod html;
@@ -9,6 +10,7 @@ pub mod junit;
 pub mod markdown;
 pub mod result;
 pub mod text;
+pub mod trace;
 
 pub use result::{ResultFile, SCHEMA_VERSION, build_result};
 

@@ -96,8 +96,12 @@ pub fn select(
         }
     } else {
         let related = Related::of(events, &anchors);
+        // The findings' messages first, then their clients' other events.
         grow_around(&anchors, n, RELATED_RADIUS, &mut chosen, &|i| {
-            related.contains(&events[i].kind, lifeline)
+            related.concerns(&events[i].kind, lifeline)
+        });
+        grow_around(&anchors, n, RELATED_RADIUS, &mut chosen, &|i| {
+            client_of(&events[i].kind).is_some_and(|c| related.clients.contains(&c))
         });
         grow_around(&anchors, n, NEAR_RADIUS, &mut chosen, &|_| true);
     }
@@ -157,9 +161,10 @@ impl Related {
         r
     }
 
-    fn contains(&self, kind: &EventKind, lifeline: &dyn Fn(&EventKind) -> Option<NodeId>) -> bool {
+    /// Whether an event is about the findings' messages (or is a fault of
+    /// the whole system).
+    fn concerns(&self, kind: &EventKind, lifeline: &dyn Fn(&EventKind) -> Option<NodeId>) -> bool {
         msg_of(kind).is_some_and(|m| self.msgs.contains(&m))
-            || client_of(kind).is_some_and(|n| self.clients.contains(&n))
             || (is_lifecycle(kind) && lifeline(kind).is_none())
             || matches!(*kind, EventKind::ProduceSent { producer, batch, attempt, .. }
                 if self.batches.contains(&(producer, batch, attempt)))
