@@ -66,7 +66,7 @@ pub fn run_summary(r: &ResultFile, description: &str) -> String {
         let _ = writeln!(s, "\n### `{}`{expected}\n", e.invariant);
         for f in of.iter().take(FINDINGS_SHOWN) {
             let _ = writeln!(s, "- {}", cell(&f.summary));
-            for line in &f.explanation {
+            for line in f.why() {
                 let _ = writeln!(s, "  {}", cell(line));
             }
             for w in &f.witness {

@@ -176,19 +176,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
                 drawn: drawn.contains(&w.i),
             })
             .collect();
-        let told: BTreeSet<String> = witness
-            .iter()
-            .map(|w| format!("{}: {}", w.time, w.text))
-            .collect();
         let view = FindingView {
             n,
             summary: &f.summary,
-            why: f
-                .explanation
-                .iter()
-                .filter(|l| !told.contains(l.as_str()))
-                .map(String::as_str)
-                .collect(),
+            why: f.why(),
             witness,
             centred: n < sel.findings_centred,
         };
