@@ -128,6 +128,12 @@ pub fn write_suite(base: &Path, root: &str, entries: &[SuiteEntry]) -> io::Resul
                     .filter(|x| !x.met)
                     .map(|x| x.invariant.clone())
                     .collect(),
+                shows: r
+                    .expectations
+                    .iter()
+                    .filter(|x| x.met && x.violations > 0)
+                    .map(|x| x.invariant.clone())
+                    .collect(),
                 report: html::escape(&format!("{}/report.html", rel(&e.dir))).into_owned(),
             },
             Err(message) => index::Entry {
@@ -137,6 +143,7 @@ pub fn write_suite(base: &Path, root: &str, entries: &[SuiteEntry]) -> io::Resul
                 description: message.lines().next().unwrap_or("").to_owned(),
                 seed: String::new(),
                 unmet: Vec::new(),
+                shows: Vec::new(),
                 report: String::new(),
             },
         })

@@ -20,6 +20,8 @@ pub struct Entry {
     pub seed: String,
     /// Invariants whose expectation was not met.
     pub unmet: Vec<String>,
+    /// Invariants violated as the scenario expects (what it demonstrates).
+    pub shows: Vec<String>,
     /// Its report, relative to the index (empty when it did not run),
     /// escaped for an HTML attribute.
     pub report: String,
