@@ -18,6 +18,19 @@ fn faultline(dir: &Path) -> Command {
     c
 }
 
+/// Runs `faultline <args> --out <tmp>` from the repository root, expecting
+/// `code`, and returns the output directory.
+fn run_bundled(args: &[&str], code: i32) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    faultline(&root())
+        .args(args)
+        .arg("--out")
+        .arg(tmp.path())
+        .assert()
+        .code(code);
+    tmp
+}
+
 fn copy_scenario(from: &str, to: &Path) {
     fs::create_dir_all(to.parent().unwrap()).unwrap();
     fs::copy(root().join(from), to).unwrap();
@@ -123,17 +136,10 @@ fn a_directory_run_writes_a_junit_file_a_junit_parser_reads() {
 
 #[test]
 fn summary_md_of_a_workshop_chapter() {
-    let tmp = tempfile::tempdir().unwrap();
-    faultline(&root())
-        .args([
-            "run",
-            "scenarios/workshop/03-commit-broken.toml",
-            "-q",
-            "--out",
-        ])
-        .arg(tmp.path())
-        .assert()
-        .code(0);
+    let tmp = run_bundled(
+        &["run", "scenarios/workshop/03-commit-broken.toml", "-q"],
+        0,
+    );
     let summary = fs::read_to_string(tmp.path().join("summary.md")).unwrap();
     insta::assert_snapshot!("summary_03_commit_broken", summary);
 }
@@ -152,17 +158,10 @@ fn junit_xml_of_a_failing_run() {
 
 #[test]
 fn report_html_carries_verdict_replay_findings_and_diagram() {
-    let tmp = tempfile::tempdir().unwrap();
-    faultline(&root())
-        .args([
-            "run",
-            "scenarios/workshop/01-duplicates-broken.toml",
-            "-q",
-            "--out",
-        ])
-        .arg(tmp.path())
-        .assert()
-        .code(0);
+    let tmp = run_bundled(
+        &["run", "scenarios/workshop/01-duplicates-broken.toml", "-q"],
+        0,
+    );
     let html = fs::read_to_string(tmp.path().join("report.html")).unwrap();
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains(r#"class="verdict pass""#));
@@ -253,18 +252,15 @@ fn a_long_run_is_drawn_around_its_witnesses_and_says_what_it_left_out() {
 
 #[test]
 fn trace_writes_the_event_stream_stamped_with_simulated_time() {
-    let tmp = tempfile::tempdir().unwrap();
-    faultline(&root())
-        .args([
+    let tmp = run_bundled(
+        &[
             "run",
             "scenarios/workshop/03-commit-broken.toml",
             "-q",
             "--trace",
-            "--out",
-        ])
-        .arg(tmp.path())
-        .assert()
-        .code(0);
+        ],
+        0,
+    );
     let log = fs::read_to_string(tmp.path().join("trace.log")).unwrap();
     let history = fs::read_to_string(tmp.path().join("history.jsonl")).unwrap();
     assert_eq!(
@@ -288,19 +284,16 @@ fn trace_writes_the_event_stream_stamped_with_simulated_time() {
 
 #[test]
 fn explore_writes_junit_and_reports_of_its_first_violations() {
-    let tmp = tempfile::tempdir().unwrap();
-    faultline(&root())
-        .args([
+    let tmp = run_bundled(
+        &[
             "explore",
             "scenarios/workshop/03-commit-broken.toml",
             "--seeds",
             "0..4",
             "-q",
-            "--out",
-        ])
-        .arg(tmp.path())
-        .assert()
-        .code(0);
+        ],
+        0,
+    );
     let xml = fs::read_to_string(tmp.path().join("junit.xml")).unwrap();
     let report = Report::deserialize_from_str(&xml).unwrap();
     assert_eq!(report.failures, 0, "{xml}");
