@@ -56,39 +56,41 @@ impl StrRows {
         }
     }
 
-    /// Sets the row at `key`.
-    pub fn insert(&mut self, key: KeyStr, value: Value) {
+    /// Sets the row at `key`; returns what it held. The key is copied
+    /// only when the row is new.
+    #[inline]
+    pub fn insert(&mut self, key: &KeyStr, value: Value) -> Option<Value> {
         match self {
-            StrRows::Small(rows, last) => match search(rows, last, &key) {
-                Ok(i) => rows[i].1 = value,
+            StrRows::Small(rows, last) => match search(rows, last, key) {
+                Ok(i) => Some(std::mem::replace(&mut rows[i].1, value)),
                 Err(i) if rows.len() < SMALL_MAX => {
-                    rows.insert(i, (key, value));
+                    rows.insert(i, (key.clone(), value));
                     last.set(i);
+                    None
                 }
                 Err(_) => {
                     let mut map: BTreeMap<KeyStr, Value> =
                         std::mem::take(rows).into_iter().collect();
-                    map.insert(key, value);
+                    map.insert(key.clone(), value);
                     *self = StrRows::Large(map);
+                    None
                 }
             },
-            StrRows::Large(rows) => {
-                rows.insert(key, value);
-            }
+            StrRows::Large(rows) => match rows.get_mut(key) {
+                Some(v) => Some(std::mem::replace(v, value)),
+                None => rows.insert(key.clone(), value),
+            },
         }
     }
 
-    /// Removes the row at `key`.
-    pub fn remove(&mut self, key: &KeyStr) {
+    /// Removes the row at `key`; returns what it held.
+    pub fn remove(&mut self, key: &KeyStr) -> Option<Value> {
         match self {
             StrRows::Small(rows, last) => {
-                if let Ok(i) = search(rows, last, key) {
-                    rows.remove(i);
-                }
+                let i = search(rows, last, key).ok()?;
+                Some(rows.remove(i).1)
             }
-            StrRows::Large(rows) => {
-                rows.remove(key);
-            }
+            StrRows::Large(rows) => rows.remove(key),
         }
     }
 
@@ -123,7 +125,7 @@ mod tests {
         // A permutation of 0..600, so inserts land all over the vector.
         let names: Vec<String> = (0..600u32).map(|i| format!("e{}", (i * 7) % 600)).collect();
         for (n, name) in names.iter().enumerate() {
-            rows.insert(KeyStr::from(name.as_str()), Value::Int(n as i64));
+            rows.insert(&KeyStr::from(name.as_str()), Value::Int(n as i64));
             assert_eq!(rows.len(), n + 1);
             assert!(matches!(rows, StrRows::Small(..)) == (n < SMALL_MAX));
         }
@@ -145,9 +147,9 @@ mod tests {
     #[test]
     fn replaces_and_removes_in_the_vector() {
         let mut rows = StrRows::default();
-        rows.insert(KeyStr::from("b"), Value::Int(1));
-        rows.insert(KeyStr::from("a"), Value::Int(2));
-        rows.insert(KeyStr::from("b"), Value::Int(3));
+        rows.insert(&KeyStr::from("b"), Value::Int(1));
+        rows.insert(&KeyStr::from("a"), Value::Int(2));
+        rows.insert(&KeyStr::from("b"), Value::Int(3));
         assert_eq!(rows.len(), 2);
         assert_eq!(rows.get(&KeyStr::from("b")), Some(&Value::Int(3)));
         rows.remove(&KeyStr::from("a"));
