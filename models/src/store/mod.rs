@@ -97,28 +97,42 @@ impl Store {
         Store::default()
     }
 
-    fn table(&self, name: &'static str) -> Option<&Table> {
-        self.tables
-            .iter()
-            .find(|t| std::ptr::eq(t.name, name))
-            .or_else(|| self.tables.iter().find(|t| t.name == name))
+    /// The index of the table called `name`: found by the address of the
+    /// name first, since handlers name tables with string literals.
+    #[inline]
+    fn find(&self, name: &'static str) -> Option<usize> {
+        match self.tables.iter().position(|t| std::ptr::eq(t.name, name)) {
+            Some(i) => Some(i),
+            None => self.find_by_text(name),
+        }
     }
 
+    /// [`Store::find`] for a name at another address than the table's.
+    #[cold]
+    fn find_by_text(&self, name: &'static str) -> Option<usize> {
+        self.tables.iter().position(|t| t.name == name)
+    }
+
+    #[inline]
+    fn table(&self, name: &'static str) -> Option<&Table> {
+        self.find(name).map(|i| &self.tables[i])
+    }
+
+    #[inline]
     fn table_mut(&mut self, name: &'static str) -> &mut Table {
-        let i = match self
-            .tables
-            .iter()
-            .position(|t| std::ptr::eq(t.name, name))
-            .or_else(|| self.tables.iter().position(|t| t.name == name))
-        {
+        let i = match self.find(name) {
             Some(i) => i,
-            None => {
-                let i = self.tables.partition_point(|t| t.name < name);
-                self.tables.insert(i, Table::new(name));
-                i
-            }
+            None => self.create(name),
         };
         &mut self.tables[i]
+    }
+
+    /// Adds an empty table called `name`; returns its index.
+    #[cold]
+    fn create(&mut self, name: &'static str) -> usize {
+        let i = self.tables.partition_point(|t| t.name < name);
+        self.tables.insert(i, Table::new(name));
+        i
     }
 
     /// The value at `table`/`key`.
@@ -169,13 +183,25 @@ impl Store {
         key: &RowKey,
         delta: i64,
     ) -> (i64, Option<Value>) {
-        let t = self.table_mut(table);
-        let old = match t.get(key) {
-            Some(Value::Int(i)) => *i,
-            _ => 0,
+        let plus = |old: Option<&Value>| match old {
+            Some(Value::Int(i)) => i.wrapping_add(delta),
+            _ => delta,
         };
-        let new = old.wrapping_add(delta);
-        (new, t.replace(key, Some(Value::Int(new))))
+        let t = self.table_mut(table);
+        match key {
+            RowKey::Int(i) => {
+                let new = plus(t.ints.get(*i));
+                (new, t.ints.insert(*i, Value::Int(new)))
+            }
+            RowKey::Str(s) => {
+                let mut new = 0;
+                let old = t.strs.update(s, |old| {
+                    new = plus(old);
+                    Value::Int(new)
+                });
+                (new, old)
+            }
+        }
     }
 
     /// Rows that differ between `self` and `other`: `(table, key, here,
