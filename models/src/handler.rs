@@ -20,7 +20,7 @@ use crate::event::{CrashPoint, EventKind, History};
 use crate::ids::{KeyId, MessageId, NodeId};
 use crate::model::Env;
 use crate::rng::SimRng;
-use crate::store::{RowKey, Store, Tx, TxBuffer, Value, Write};
+use crate::store::{RowKey, Store, Tx, TxBuffer, Undo, Value};
 use crate::time::SimTime;
 
 /// How a handler settled a delivery.
@@ -163,14 +163,20 @@ pub struct HandlerCx<'a> {
     msg: MessageId,
     key: KeyId,
     store: &'a mut Store,
-    writes: &'a mut Vec<Write>,
+    /// What the writes of transactions that "committed" after the crash
+    /// replaced: those writes are visible to the handler's later reads and
+    /// undone when the context ends.
+    undo: &'a mut Vec<Undo>,
     history: &'a mut History,
     env: &'a mut dyn Env,
     rng: &'a mut SimRng,
     crashed: Option<CrashPoint>,
-    /// Writes of transactions that "committed" after the crash: visible to
-    /// the handler's later reads, never applied.
-    ghost: Vec<Write>,
+}
+
+impl Drop for HandlerCx<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 impl<'a> HandlerCx<'a> {
@@ -193,12 +199,11 @@ impl<'a> HandlerCx<'a> {
             msg,
             key,
             store,
-            writes: &mut buffer.writes,
+            undo: &mut buffer.undo,
             history,
             env,
             rng,
             crashed: None,
-            ghost: Vec::new(),
         }
     }
 
@@ -210,21 +215,21 @@ impl<'a> HandlerCx<'a> {
     /// an effect of this message. Right after it commits, the process may
     /// crash (the `mid-handle` crash point).
     pub fn transaction<R>(&mut self, label: &'static str, f: impl FnOnce(&mut Tx<'_>) -> R) -> R {
-        let (r, aborted) = {
-            let mut tx = Tx::layered(self.store, &self.ghost, self.writes);
+        let start = self.undo.len();
+        let (r, wrote) = {
+            let mut tx = Tx::begin(self.store, self.undo);
             let r = f(&mut tx);
-            (r, tx.is_aborted())
+            (r, tx.close())
         };
-        if aborted || self.writes.is_empty() {
-            self.writes.clear();
+        if !wrote {
             return r;
         }
         if self.crashed.is_some() {
-            self.ghost.append(self.writes);
+            // Kept in the log, undone when the context ends.
             self.cut_short(label, false);
             return r;
         }
-        self.store.apply(self.writes);
+        self.undo.truncate(start);
         self.effect(label, false);
         self.check(CrashPoint::MidHandle, None);
         r
@@ -232,15 +237,6 @@ impl<'a> HandlerCx<'a> {
 
     /// Reads `table`/`key` outside any transaction.
     pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<&Value> {
-        let key = key.into();
-        if let Some(w) = self
-            .ghost
-            .iter()
-            .rev()
-            .find(|w| w.key == key && (std::ptr::eq(w.table, table) || w.table == table))
-        {
-            return w.value.as_ref();
-        }
         self.store.get(table, key)
     }
 
@@ -308,6 +304,13 @@ impl<'a> HandlerCx<'a> {
         );
     }
 
+    /// Ends the handler's work: writes made after the crash are undone.
+    fn finish(&mut self) {
+        if !self.undo.is_empty() {
+            self.store.roll_back(self.undo, 0);
+        }
+    }
+
     fn check(&mut self, point: CrashPoint, label: Option<&'static str>) {
         if let Some(pass) = self.env.crash_at(self.now, self.consumer, point, label) {
             self.crashed = Some(point);
@@ -320,5 +323,92 @@ impl<'a> HandlerCx<'a> {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::NoFaults;
+    use crate::rng::Stream;
+
+    /// An [`Env`] that crashes at the first `mid-handle` point.
+    struct CrashFirst;
+
+    impl Env for CrashFirst {
+        fn crash_at(
+            &mut self,
+            _: SimTime,
+            _: NodeId,
+            point: CrashPoint,
+            _: Option<&'static str>,
+        ) -> Option<u32> {
+            (point == CrashPoint::MidHandle).then_some(0)
+        }
+        fn slow_processing(&self, _: NodeId) -> Option<SimTime> {
+            None
+        }
+    }
+
+    fn with_cx(store: &mut Store, env: &mut dyn Env, f: impl FnOnce(&mut HandlerCx<'_>)) {
+        let (mut buffer, mut history) = (TxBuffer::default(), History::new());
+        let mut rng = SimRng::new(0, Stream::Handler(0));
+        let mut cx = HandlerCx::new(
+            SimTime::ZERO,
+            NodeId(0),
+            MessageId(1),
+            KeyId(0),
+            store,
+            &mut buffer,
+            &mut history,
+            env,
+            &mut rng,
+        );
+        f(&mut cx);
+        drop(cx);
+        assert!(buffer.undo.is_empty(), "nothing left to undo");
+    }
+
+    #[test]
+    fn writes_after_a_crash_are_seen_by_the_handler_then_undone() {
+        let mut store = Store::new();
+        with_cx(&mut store, &mut CrashFirst, |cx| {
+            cx.transaction("one", |tx| tx.put("t", 1u32, 1));
+            assert!(cx.crash().is_some());
+            cx.transaction("two", |tx| {
+                tx.put("t", 1u32, 2);
+                tx.put("t", 2u32, 2);
+            });
+            cx.transaction("three", |tx| tx.delete("t", 1u32));
+            assert_eq!(cx.get("t", 1u32), None);
+            assert_eq!(cx.get("t", 2u32), Some(&Value::Int(2)));
+        });
+        assert_eq!(store.get("t", 1u32), Some(&Value::Int(1)));
+        assert_eq!(store.get("t", 2u32), None);
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn a_panic_or_an_abort_inside_a_transaction_leaves_no_write() {
+        let mut store = Store::new();
+        with_cx(&mut store, &mut NoFaults, |cx| {
+            cx.transaction("kept", |tx| tx.put("t", "a", 1));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cx.transaction("panics", |tx| {
+                    tx.put("t", "a", 2);
+                    tx.put("t", "b", 2);
+                    panic!("inside the transaction");
+                })
+            }));
+            assert!(r.is_err());
+            assert_eq!(cx.get("t", "a"), Some(&Value::Int(1)));
+            cx.transaction("aborts", |tx| {
+                tx.add("t", "a", 5);
+                tx.abort();
+            });
+            cx.transaction("kept too", |tx| tx.add("t", "a", 1));
+        });
+        assert_eq!(store.get("t", "a"), Some(&Value::Int(2)));
+        assert_eq!(store.len(), 1);
     }
 }

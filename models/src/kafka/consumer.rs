@@ -1185,6 +1185,7 @@ impl Consumer {
         let handler = &mut self.handler;
         let result = run_user_code(|| handler.handle(&delivery, &mut hcx));
         let crashed = hcx.crash();
+        drop(hcx);
         if let Some(point) = crashed {
             cx.crashed_inside(point);
             return Settle::Ok;

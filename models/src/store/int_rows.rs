@@ -45,8 +45,9 @@ impl IntRows {
         }
     }
 
-    /// Sets the row at `key`.
-    pub fn insert(&mut self, key: i64, value: Value) {
+    /// Sets the row at `key`; returns what it held.
+    #[inline]
+    pub fn insert(&mut self, key: i64, value: Value) -> Option<Value> {
         let slot = match self.slot(key) {
             Some(i) => Some(i),
             None => self.grow_to(key),
@@ -55,23 +56,21 @@ impl IntRows {
             Some(i) => {
                 let old = self.dense[i].replace(value);
                 self.dense_rows += usize::from(old.is_none());
+                old
             }
-            None => {
-                self.sparse.insert(key, value);
-            }
+            None => self.sparse.insert(key, value),
         }
     }
 
-    /// Removes the row at `key`.
-    pub fn remove(&mut self, key: i64) {
+    /// Removes the row at `key`; returns what it held.
+    pub fn remove(&mut self, key: i64) -> Option<Value> {
         match self.slot(key) {
             Some(i) => {
                 let old = self.dense[i].take();
                 self.dense_rows -= usize::from(old.is_some());
+                old
             }
-            None => {
-                self.sparse.remove(&key);
-            }
+            None => self.sparse.remove(&key),
         }
     }
 

@@ -33,6 +33,13 @@ enum Repr {
 }
 
 impl KeyStr {
+    /// The key's first eight bytes (zero-padded) as a big-endian integer:
+    /// keys order by it first.
+    #[inline]
+    pub(crate) fn head(&self) -> u64 {
+        self.head
+    }
+
     /// The key as a string slice.
     pub fn as_str(&self) -> &str {
         // Built only from a whole `&str`, so always UTF-8.

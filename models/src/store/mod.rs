@@ -7,7 +7,7 @@
 //!
 //! Map of the module: [`key`] (row keys and values), `int_rows` and
 //! `str_rows` (a table's integer- and string-keyed rows), [`tx`]
-//! (transactions).
+//! (transactions, which write in place and keep an undo log).
 
 mod int_rows;
 pub mod key;
@@ -15,7 +15,7 @@ mod str_rows;
 pub mod tx;
 
 pub use key::{KeyStr, RowKey, Value};
-pub(crate) use tx::Write;
+pub(crate) use tx::Undo;
 pub use tx::{Tx, TxBuffer};
 
 use int_rows::IntRows;
@@ -51,6 +51,7 @@ impl Table {
         }
     }
 
+    #[inline]
     fn get(&self, key: &RowKey) -> Option<&Value> {
         match key {
             RowKey::Int(i) => self.ints.get(*i),
@@ -58,12 +59,15 @@ impl Table {
         }
     }
 
-    fn set(&mut self, key: RowKey, value: Option<Value>) {
+    /// Sets (or with `None` removes) the row at `key`; returns what it
+    /// held. The key is copied only when a new row is inserted.
+    #[inline]
+    fn replace(&mut self, key: &RowKey, value: Option<Value>) -> Option<Value> {
         match (key, value) {
-            (RowKey::Int(i), Some(v)) => self.ints.insert(i, v),
-            (RowKey::Int(i), None) => self.ints.remove(i),
+            (RowKey::Int(i), Some(v)) => self.ints.insert(*i, v),
+            (RowKey::Int(i), None) => self.ints.remove(*i),
             (RowKey::Str(s), Some(v)) => self.strs.insert(s, v),
-            (RowKey::Str(s), None) => self.strs.remove(&s),
+            (RowKey::Str(s), None) => self.strs.remove(s),
         }
     }
 
@@ -93,28 +97,42 @@ impl Store {
         Store::default()
     }
 
-    fn table(&self, name: &'static str) -> Option<&Table> {
-        self.tables
-            .iter()
-            .find(|t| std::ptr::eq(t.name, name))
-            .or_else(|| self.tables.iter().find(|t| t.name == name))
+    /// The index of the table called `name`: found by the address of the
+    /// name first, since handlers name tables with string literals.
+    #[inline]
+    fn find(&self, name: &'static str) -> Option<usize> {
+        match self.tables.iter().position(|t| std::ptr::eq(t.name, name)) {
+            Some(i) => Some(i),
+            None => self.find_by_text(name),
+        }
     }
 
+    /// [`Store::find`] for a name at another address than the table's.
+    #[cold]
+    fn find_by_text(&self, name: &'static str) -> Option<usize> {
+        self.tables.iter().position(|t| t.name == name)
+    }
+
+    #[inline]
+    fn table(&self, name: &'static str) -> Option<&Table> {
+        self.find(name).map(|i| &self.tables[i])
+    }
+
+    #[inline]
     fn table_mut(&mut self, name: &'static str) -> &mut Table {
-        let i = match self
-            .tables
-            .iter()
-            .position(|t| std::ptr::eq(t.name, name))
-            .or_else(|| self.tables.iter().position(|t| t.name == name))
-        {
+        let i = match self.find(name) {
             Some(i) => i,
-            None => {
-                let i = self.tables.partition_point(|t| t.name < name);
-                self.tables.insert(i, Table::new(name));
-                i
-            }
+            None => self.create(name),
         };
         &mut self.tables[i]
+    }
+
+    /// Adds an empty table called `name`; returns its index.
+    #[cold]
+    fn create(&mut self, name: &'static str) -> usize {
+        let i = self.tables.partition_point(|t| t.name < name);
+        self.tables.insert(i, Table::new(name));
+        i
     }
 
     /// The value at `table`/`key`.
@@ -122,6 +140,7 @@ impl Store {
         self.get_ref(table, &key.into())
     }
 
+    #[inline]
     fn get_ref(&self, table: &'static str, key: &RowKey) -> Option<&Value> {
         self.table(table)?.get(key)
     }
@@ -143,10 +162,45 @@ impl Store {
         self.len() == 0
     }
 
-    /// Applies a committed write set.
-    pub(crate) fn apply(&mut self, writes: &mut Vec<Write>) {
-        for w in writes.drain(..) {
-            self.table_mut(w.table).set(w.key, w.value);
+    /// Sets (or with `None` removes) the row at `table`/`key`; returns
+    /// what it held.
+    #[inline]
+    pub(crate) fn replace(
+        &mut self,
+        table: &'static str,
+        key: &RowKey,
+        value: Option<Value>,
+    ) -> Option<Value> {
+        self.table_mut(table).replace(key, value)
+    }
+
+    /// Adds `delta` to the integer at `table`/`key` (missing or not an
+    /// integer counts as 0); returns the new value and what the row held.
+    #[inline]
+    pub(crate) fn add(
+        &mut self,
+        table: &'static str,
+        key: &RowKey,
+        delta: i64,
+    ) -> (i64, Option<Value>) {
+        let plus = |old: Option<&Value>| match old {
+            Some(Value::Int(i)) => i.wrapping_add(delta),
+            _ => delta,
+        };
+        let t = self.table_mut(table);
+        match key {
+            RowKey::Int(i) => {
+                let new = plus(t.ints.get(*i));
+                (new, t.ints.insert(*i, Value::Int(new)))
+            }
+            RowKey::Str(s) => {
+                let mut new = 0;
+                let old = t.strs.update(s, |old| {
+                    new = plus(old);
+                    Value::Int(new)
+                });
+                (new, old)
+            }
         }
     }
 
@@ -195,19 +249,32 @@ mod tests {
     use crate::ids::MessageId;
 
     #[test]
-    fn transaction_reads_its_own_writes_and_commits_atomically() {
+    fn transaction_reads_its_own_writes_and_rolls_back_whole() {
         let mut store = Store::new();
-        let mut writes = Vec::new();
+        let mut undo = Vec::new();
         {
-            let mut tx = Tx::new(&store, &mut writes);
+            let mut tx = Tx::begin(&mut store, &mut undo);
             assert_eq!(tx.add("balance", 1u32, 5), 5);
             assert_eq!(tx.add("balance", 1u32, 5), 10);
             tx.put("inbox", MessageId(3), 1);
             assert!(tx.contains("inbox", MessageId(3)));
+            assert!(tx.close());
         }
-        assert!(store.is_empty(), "nothing applies before commit");
-        store.apply(&mut writes);
         assert_eq!(store.get("balance", 1u32), Some(&Value::Int(10)));
+        assert_eq!(store.len(), 2);
+        undo.clear();
+        {
+            let mut tx = Tx::begin(&mut store, &mut undo);
+            tx.put("balance", 1u32, 7);
+            tx.delete("inbox", MessageId(3));
+            tx.put("balance", "e", "text");
+            assert!(!tx.contains("inbox", MessageId(3)));
+            tx.abort();
+            assert!(!tx.close());
+        }
+        assert!(undo.is_empty());
+        assert_eq!(store.get("balance", 1u32), Some(&Value::Int(10)));
+        assert!(store.get("inbox", MessageId(3)).is_some());
         assert_eq!(store.len(), 2);
     }
 
@@ -215,21 +282,11 @@ mod tests {
     fn diff_lists_rows_that_differ() {
         let mut a = Store::new();
         let mut b = Store::new();
-        let mut w = vec![Write {
-            table: "t",
-            key: RowKey::Int(1),
-            value: Some(Value::Int(1)),
-        }];
-        a.apply(&mut w.clone());
-        b.apply(&mut w);
+        a.replace("t", &RowKey::Int(1), Some(Value::Int(1)));
+        b.replace("t", &RowKey::Int(1), Some(Value::Int(1)));
         assert!(a.diff(&b).is_empty());
         assert_eq!(a, b);
-        let mut w = vec![Write {
-            table: "t",
-            key: RowKey::Int(1),
-            value: Some(Value::Int(2)),
-        }];
-        b.apply(&mut w);
+        b.replace("t", &RowKey::Int(1), Some(Value::Int(2)));
         let d = a.diff(&b);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].2, Some(&Value::Int(1)));

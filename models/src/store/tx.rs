@@ -1,118 +1,94 @@
-//! Transactions: buffered writes that reach the store only when they
-//! commit.
+//! Transactions: writes that count only once the transaction commits.
+//!
+//! A transaction writes straight into the store and keeps an undo log of
+//! the values it replaced. Reads therefore need no second look into a
+//! buffer of pending writes, and committing costs nothing but forgetting
+//! the log; an abort, a panic in the handler, or writes made after a crash
+//! (which must never last) replay the log backwards instead. Nothing else
+//! can look at the store while a transaction is open: the handler holds it
+//! borrowed.
 
 use super::Store;
 use super::key::{RowKey, Value};
 
-/// Scratch space for the writes of open transactions, reused across
-/// transactions so that handling a message does not allocate.
+/// The undo log of open transactions, reused across transactions so that
+/// handling a message does not allocate.
 #[derive(Clone, Debug, Default)]
 pub struct TxBuffer {
-    pub(crate) writes: Vec<Write>,
+    pub(crate) undo: Vec<Undo>,
 }
 
-/// One buffered write of an open transaction (`None` deletes).
+/// What one write replaced: the row at `table`/`key` held `old` (`None`:
+/// there was no row).
 #[derive(Clone, Debug)]
-pub(crate) struct Write {
+pub(crate) struct Undo {
     pub table: &'static str,
     pub key: RowKey,
-    pub value: Option<Value>,
+    pub old: Option<Value>,
 }
 
 /// An open transaction on a [`Store`]: reads see the transaction's own
-/// writes; nothing reaches the store until the transaction commits.
+/// writes; they last only if the transaction commits.
 pub struct Tx<'a> {
-    store: &'a Store,
-    /// Writes that count as committed for reads but are not in the store.
-    overlay: &'a [Write],
-    writes: &'a mut Vec<Write>,
+    store: &'a mut Store,
+    undo: &'a mut Vec<Undo>,
+    /// The log's length when the transaction began: entries from here on
+    /// are this transaction's.
+    start: usize,
     aborted: bool,
+    /// Until [`Tx::close`]: a transaction dropped open (a panic unwound
+    /// through it) undoes its writes.
+    open: bool,
 }
 
 impl<'a> Tx<'a> {
-    #[cfg(test)]
-    pub(crate) fn new(store: &'a Store, writes: &'a mut Vec<Write>) -> Self {
-        Tx::layered(store, &[], writes)
-    }
-
-    /// A transaction on `store` as amended by `overlay`.
-    pub(crate) fn layered(
-        store: &'a Store,
-        overlay: &'a [Write],
-        writes: &'a mut Vec<Write>,
-    ) -> Self {
-        writes.clear();
+    /// A transaction on `store` logging what it replaces in `undo` (which
+    /// may already hold the entries of earlier writes that are still to be
+    /// undone).
+    pub(crate) fn begin(store: &'a mut Store, undo: &'a mut Vec<Undo>) -> Self {
+        let start = undo.len();
         Tx {
             store,
-            overlay,
-            writes,
+            undo,
+            start,
             aborted: false,
+            open: true,
         }
     }
 
     /// The value at `table`/`key` as this transaction sees it.
     pub fn get(&self, table: &'static str, key: impl Into<RowKey>) -> Option<Value> {
-        let key = key.into();
-        match self.lookup(table, &key) {
-            Some(v) => v.clone(),
-            None => self.store.get_ref(table, &key).cloned(),
-        }
+        self.store.get_ref(table, &key.into()).cloned()
     }
 
     /// Whether a row exists at `table`/`key`.
     pub fn contains(&self, table: &'static str, key: impl Into<RowKey>) -> bool {
-        let key = key.into();
-        match self.lookup(table, &key) {
-            Some(v) => v.is_some(),
-            None => self.store.get_ref(table, &key).is_some(),
-        }
+        self.store.get_ref(table, &key.into()).is_some()
     }
 
     /// Writes `value` at `table`/`key`.
     pub fn put(&mut self, table: &'static str, key: impl Into<RowKey>, value: impl Into<Value>) {
-        self.writes.push(Write {
-            table,
-            key: key.into(),
-            value: Some(value.into()),
-        });
+        self.write(table, key.into(), Some(value.into()));
     }
 
     /// Deletes the row at `table`/`key`.
     pub fn delete(&mut self, table: &'static str, key: impl Into<RowKey>) {
-        self.writes.push(Write {
-            table,
-            key: key.into(),
-            value: None,
-        });
+        self.write(table, key.into(), None);
     }
 
     /// Adds `delta` to the integer at `table`/`key` (missing counts as 0)
     /// and returns the new value.
     pub fn add(&mut self, table: &'static str, key: impl Into<RowKey>, delta: i64) -> i64 {
         let key = key.into();
-        let old = match self.lookup(table, &key) {
-            Some(Some(Value::Int(i))) => *i,
-            Some(_) => 0,
-            None => match self.store.get_ref(table, &key) {
-                Some(Value::Int(i)) => *i,
-                _ => 0,
-            },
-        };
-        let new = old.wrapping_add(delta);
-        self.put(table, key, new);
+        let (new, old) = self.store.add(table, &key, delta);
+        self.undo.push(Undo { table, key, old });
         new
     }
 
-    /// The latest write to `table`/`key` this transaction sees that is not
-    /// in the store yet (its own, then the overlay's), if any.
-    fn lookup(&self, table: &'static str, key: &RowKey) -> Option<&Option<Value>> {
-        let hit = |w: &&Write| w.key == *key && (std::ptr::eq(w.table, table) || w.table == table);
-        self.writes
-            .iter()
-            .rev()
-            .find(hit)
-            .or_else(|| self.overlay.iter().rev().find(hit))
-            .map(|w| &w.value)
+    #[inline]
+    fn write(&mut self, table: &'static str, key: RowKey, value: Option<Value>) {
+        let old = self.store.replace(table, &key, value);
+        self.undo.push(Undo { table, key, old });
     }
 
     /// Rolls the transaction back when it ends: none of its writes apply.
@@ -120,7 +96,33 @@ impl<'a> Tx<'a> {
         self.aborted = true;
     }
 
-    pub(crate) fn is_aborted(&self) -> bool {
-        self.aborted
+    /// Ends the transaction, undoing its writes if it was aborted. Returns
+    /// whether it stands and wrote anything; its log entries stay for the
+    /// caller to forget (commit) or undo later.
+    pub(crate) fn close(&mut self) -> bool {
+        self.open = false;
+        if self.aborted {
+            self.store.roll_back(self.undo, self.start);
+        }
+        self.undo.len() > self.start
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.store.roll_back(self.undo, self.start);
+        }
+    }
+}
+
+impl Store {
+    /// Undoes the writes logged in `undo[from..]`, latest first, and drops
+    /// them from the log.
+    pub(crate) fn roll_back(&mut self, undo: &mut Vec<Undo>, from: usize) {
+        while undo.len() > from {
+            let Some(u) = undo.pop() else { break };
+            self.replace(u.table, &u.key, u.old);
+        }
     }
 }
