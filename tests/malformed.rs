@@ -240,7 +240,7 @@ fn unknown_field_in_a_table() {
         "unknown field `brokerz`",
     );
     assert!(
-        err.contains("= help: did you mean `brokers`? expected `brokers` or `topics`"),
+        err.contains("= help: did you mean `brokers`? expected one of `brokers`, `topics`, "),
         "{err}"
     );
     insta::assert_snapshot!("unknown_field_in_a_table", err);

@@ -572,6 +572,7 @@ fn spec(partitions: u32) -> KafkaSpec {
             handler: handler.factory,
         }],
         broker: BrokerConfig::default(),
+        replication: Vec::new(),
     }
 }
 
@@ -1373,7 +1374,7 @@ fn offset_reset_latest_starts_at_the_log_end() {
     sim.run_until(ms(30_000));
 
     let ends = sim.sends(|s| match s.msg {
-        Msg::ListOffsetsResponse { end, .. } if s.to == c1 => Some((s.at, end)),
+        Msg::ListOffsetsResponse { end, .. } if s.to == c1 => Some((s.at, end.expect("b1 leads"))),
         _ => None,
     });
     assert_eq!(ends.len(), 1);
