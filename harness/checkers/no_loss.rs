@@ -115,6 +115,17 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     let mut chain = vec![first, ix.acked[m] as usize];
     // Who received it, and what became of them.
     let delivered = some(ix.first_delivery[g * ix.msgs + m]);
+    if delivered.is_none()
+        && let Some(lost) = truncation(events, ix.last_append[m] as usize)
+    {
+        chain.extend(lost);
+        f.explanation = narrate(&mut chain, names);
+        f.explanation.push(
+            "It was never delivered: a new leader that did not have it took over the partition, and the replica that appended it truncated its log to the new leader's. Acknowledged with acks=1 (the leader alone had it), or by an ISR that an unclean election then bypassed.".into(),
+        );
+        f.witness = chain;
+        return f;
+    }
     let mut culprit: Option<NodeId> = None;
     if let Some(d) = delivered {
         chain.push(d);
@@ -156,6 +167,36 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     }
     f.witness = chain;
     f
+}
+
+/// How a replicated record appended at event `append` left the log: the
+/// last leader election of its partition before the replica that appended
+/// it truncated it away, and that truncation.
+fn truncation(events: &[faultline_models::Event], append: usize) -> Option<Vec<usize>> {
+    let EventKind::Appended {
+        broker,
+        partition,
+        offset,
+        ..
+    } = events[append].kind
+    else {
+        return None;
+    };
+    let cut = append
+        + events[append..].iter().position(|e| {
+            matches!(e.kind, EventKind::Truncated { broker: b, partition: p, offset: o, .. }
+                if b == broker && p == partition && o <= offset)
+        })?;
+    let elected = events[append..cut].iter().rposition(
+        |e| matches!(e.kind, EventKind::LeaderElected { partition: p, leader: Some(_), .. } if p == partition),
+    );
+    Some(
+        elected
+            .map(|i| append + i)
+            .into_iter()
+            .chain([cut])
+            .collect(),
+    )
 }
 
 /// The first crash of `node` after event `after`.

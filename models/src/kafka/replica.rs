@@ -429,11 +429,12 @@ impl Replicas {
         }
         let isr_size = state.isr.count_ones();
         let log = *log;
-        if hw <= durable.logs[log].hw() {
-            return;
+        if hw > durable.logs[log].hw() {
+            durable.logs[log].set_hw(hw);
+            self.woken.push(p);
         }
-        durable.logs[log].set_hw(hw);
-        self.woken.push(p);
+        // Also what waits on a batch already committed (a duplicate).
+        let hw = durable.logs[log].hw();
         let min_isr = u32::from(layout.partitions[p.index()].replication.min_insync);
         let mut i = 0;
         while i < self.waiting.len() {
