@@ -120,9 +120,20 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     {
         chain.extend(lost);
         f.explanation = narrate(&mut chain, names);
-        f.explanation.push(
-            "It was never delivered: a new leader that did not have it took over the partition, and the replica that appended it truncated its log to the new leader's. Acknowledged with acks=1 (the leader alone had it), or by an ISR that an unclean election then bypassed.".into(),
-        );
+        let acks_one = names
+            .layout
+            .producers
+            .iter()
+            .find(|p| Some(p.node) == producer_of(events, first))
+            .is_some_and(|p| p.config.acks == faultline_models::kafka::Acks::One);
+        f.explanation.push(format!(
+            "It was never delivered: a new leader that did not have it took over the partition, and the replica that appended it truncated its log to the new leader's. {}",
+            if acks_one {
+                "With acks=1 the leader's own append was enough to acknowledge it."
+            } else {
+                "With acks=all it was acknowledged by an ISR that had shrunk to the old leader, and the election went outside that ISR (unclean)."
+            }
+        ));
         f.witness = chain;
         return f;
     }
@@ -167,6 +178,14 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     }
     f.witness = chain;
     f
+}
+
+/// The producer of the record appended at event `append`.
+fn producer_of(events: &[faultline_models::Event], append: usize) -> Option<NodeId> {
+    match events[append].kind {
+        EventKind::Appended { producer, .. } => Some(producer),
+        _ => None,
+    }
 }
 
 /// How a replicated record appended at event `append` left the log: the
