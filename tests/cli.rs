@@ -141,18 +141,27 @@ fn run_passing_scenario_writes_result_and_history() {
         .stdout(predicate::str::contains("(seed 1)"))
         .stdout(predicate::str::contains(format!(
             "report: {}",
-            out.join("result.json").display()
+            out.join("report.html").display()
         )))
         .stdout(predicate::str::contains("reproduce:").not())
         .stderr(predicate::str::is_empty());
 
-    // Exactly the two files, nothing else.
+    // Exactly these files, nothing else.
     let mut written: Vec<String> = fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     written.sort();
-    assert_eq!(written, ["history.jsonl", "result.json"]);
+    assert_eq!(
+        written,
+        [
+            "history.jsonl",
+            "junit.xml",
+            "report.html",
+            "result.json",
+            "summary.md"
+        ]
+    );
 
     let r = read_json(&out.join("result.json"));
     assert_eq!(r["schema_version"], 1);
@@ -282,7 +291,7 @@ fn run_failing_scenario_exits_1_with_finding_and_reproduce_command() {
         stdout.contains("      reproduce: faultline run fail.toml --seed 1\n"),
         "{stdout}"
     );
-    assert!(stdout.contains("report: out/result.json"), "{stdout}");
+    assert!(stdout.contains("report: out/report.html"), "{stdout}");
 
     let r = read_json(&tmp.path().join("out/result.json"));
     assert_eq!(r["verdict"], "fail");
@@ -549,7 +558,13 @@ fn suite(root: &Path) -> PathBuf {
 
 fn assert_results(out: &Path, rels: &[&str]) {
     for rel in rels {
-        for f in ["result.json", "history.jsonl"] {
+        for f in [
+            "result.json",
+            "history.jsonl",
+            "report.html",
+            "summary.md",
+            "junit.xml",
+        ] {
             let p = out.join(rel).join(f);
             assert!(p.is_file(), "{} was not written", p.display());
         }
@@ -572,8 +587,8 @@ fn run_directory_writes_one_report_per_scenario() {
         stdout.contains("PASS  suite/sub/b.toml (seed 1)"),
         "{stdout}"
     );
-    assert!(stdout.contains("report: out/a/result.json"), "{stdout}");
-    assert!(stdout.contains("report: out/sub/b/result.json"), "{stdout}");
+    assert!(stdout.contains("report: out/a/report.html"), "{stdout}");
+    assert!(stdout.contains("report: out/sub/b/report.html"), "{stdout}");
     assert_eq!(
         stdout.lines().last(),
         Some("2 scenarios: 2 passed, 0 failed, 0 invalid"),
@@ -588,7 +603,16 @@ fn run_directory_writes_one_report_per_scenario() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     top.sort();
-    assert_eq!(top, ["a", "sub"]);
+    assert_eq!(top, ["a", "index.html", "junit.xml", "sub", "summary.md"]);
+    assert!(stdout.contains("index: out/index.html"), "{stdout}");
+    let index = fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains(r#"href="a/report.html""#), "{index}");
+    assert!(index.contains(r#"href="sub/b/report.html""#), "{index}");
+    let junit = fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"tests="2""#) && junit.contains(r#"failures="0""#),
+        "{junit}"
+    );
     let a = read_json(&out.join("a/result.json"));
     assert_eq!(a["scenario"]["path"], "suite/a.toml");
     let b = read_json(&out.join("sub/b/result.json"));

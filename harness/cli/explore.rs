@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use faultline::Registry;
-use faultline::explore::{Exploration, Options, SeedOutcome, Shard, explore, text};
+use faultline::explore::{Exploration, Options, SeedOutcome, Shard, explore, plan_for, text};
+use faultline::report::files::write_run;
+use faultline::report::junit;
 use faultline::scenario::Loaded;
 use faultline::setup::{Expect, Setup};
 
@@ -86,6 +88,7 @@ pub fn command(mut args: Args) -> Status {
             &base,
             "explored ",
             |file, dir| explore_file(file, dir, &args),
+            || Status::Ok,
         ))
     } else {
         let dir = args.out.clone().unwrap_or_else(|| {
@@ -179,7 +182,7 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
     if !args.quiet || result.failed() {
         print!("{}", text::summary(&result));
     }
-    if let Err(e) = write_json(out, &result) {
+    if let Err(e) = write_json(out, &result).and_then(|()| write_junit(out, &result)) {
         eprintln!("error: {}: cannot write the result: {e}", out.display());
         return Status::BadInput;
     }
@@ -191,10 +194,53 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
     } else {
         Status::Ok
     };
+    status = status.worst(report_first_violations(&loaded, &setup, &result, out, args));
     if args.shrink {
         status = status.worst(shrink_findings(&loaded, &result, out, args));
     }
     status
+}
+
+/// Writes the full report of the first seed that violated each invariant
+/// into `out/failing/seed<N>/`.
+fn report_first_violations(
+    loaded: &Loaded,
+    setup: &Setup,
+    result: &Exploration,
+    out: &Path,
+    args: &Args,
+) -> Status {
+    let mut seeds: Vec<u64> = result
+        .violations
+        .iter()
+        .filter(|v| v.expect != Expect::Allow)
+        .map(|v| v.first_seed)
+        .collect();
+    seeds.sort_unstable();
+    seeds.dedup();
+    for seed in seeds {
+        let dir = out.join("failing").join(format!("seed{seed}"));
+        let plan = plan_for(setup, seed, args.swarm);
+        let run = faultline::run_with(setup, &plan, seed);
+        if let Err(e) = write_run(&dir, loaded, &run, &plan, args.swarm) {
+            eprintln!("error: {}: cannot write the report: {e}", dir.display());
+            return Status::BadInput;
+        }
+        if !args.quiet {
+            println!(
+                "report of seed {seed}: {}",
+                dir.join("report.html").display()
+            );
+        }
+    }
+    Status::Ok
+}
+
+/// Writes `junit.xml` for an exploration.
+fn write_junit(out: &Path, result: &Exploration) -> std::io::Result<()> {
+    let cases = junit::explore_cases(result, ".");
+    let report = junit::report(&result.scenario.path, cases);
+    std::fs::write(out.join("junit.xml"), junit::to_xml(&report)?)
 }
 
 /// Shrinks the first violation of each invariant the scenario judges

@@ -29,8 +29,10 @@ struct Cli {
 enum Command {
     /// Run a scenario file, or every scenario under a directory.
     ///
-    /// Writes result.json and history.jsonl per scenario. Exit 0 when every
-    /// expectation holds, 1 when one does not, 2 on bad input.
+    /// Writes result.json, history.jsonl, report.html, summary.md and
+    /// junit.xml per scenario (and, for a directory, index.html, junit.xml
+    /// and summary.md at the top). Exit 0 when every expectation holds, 1
+    /// when one does not, 2 on bad input.
     Run {
         /// A scenario file (.toml) or a directory of them.
         path: PathBuf,
@@ -52,6 +54,11 @@ enum Command {
         /// partition.
         #[arg(long)]
         kafka_history: bool,
+        /// Also write trace.log: every event of the run as a `tracing` log
+        /// stamped with simulated time (faults at WARN, handler panics at
+        /// ERROR).
+        #[arg(long)]
+        trace: bool,
     },
     /// Explore many seeds: each draws its own fault mix within the
     /// scenario's chaos bounds (swarm testing). Prints violated invariants
@@ -245,6 +252,7 @@ pub fn main() -> ExitCode {
             out,
             quiet,
             kafka_history,
+            trace,
         } => run::run(
             &path,
             run::Opts {
@@ -252,6 +260,7 @@ pub fn main() -> ExitCode {
                 swarm,
                 quiet,
                 kafka_history,
+                trace,
             },
             out.as_deref(),
         ),

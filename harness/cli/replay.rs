@@ -11,7 +11,8 @@ use super::Status;
 use faultline::Registry;
 use faultline::setup::Setup;
 
-use super::run::{report_error, write_outputs};
+use super::run::report_error;
+use faultline::report::files::write_run;
 
 /// Replays `result`.
 pub fn replay(result: &Path, out: Option<&Path>) -> Status {
@@ -67,7 +68,7 @@ pub fn replay(result: &Path, out: Option<&Path>) -> Status {
     let plan = faultline::explore::plan_for(&setup, recorded.seed, recorded.swarm);
     let run = faultline::run_with(&setup, &plan, recorded.seed);
     let replayed = match out {
-        Some(dir) => match write_outputs(dir, &loaded, &run, recorded.swarm) {
+        Some(dir) => match write_run(dir, &loaded, &run, &plan, recorded.swarm) {
             Ok(r) => r.history_digest,
             Err(e) => {
                 eprintln!("error: {}: cannot write the report: {e}", dir.display());

@@ -1,15 +1,15 @@
 //! `faultline run`.
 
+use std::cell::RefCell;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use faultline::explore::plan_for;
-use faultline::history::jsonl::write_history;
 use faultline::registry::Registry;
+use faultline::report::files::{SuiteEntry, write_run, write_suite};
 use faultline::report::text::summary;
-use faultline::report::{ResultFile, build_result};
-use faultline::scenario::{Loaded, ScenarioError};
+use faultline::scenario::ScenarioError;
 use faultline::setup::Setup;
 
 use super::Status;
@@ -25,32 +25,56 @@ pub struct Opts {
     pub quiet: bool,
     /// Also write `kafka-history.jsonl`.
     pub kafka_history: bool,
+    /// Also write `trace.log`.
+    pub trace: bool,
 }
 
 /// Runs a file or a directory of scenarios.
 pub fn run(path: &Path, opts: Opts, out: Option<&Path>) -> Status {
     if path.is_dir() {
         let base = out.map_or_else(|| PathBuf::from("reports"), Path::to_path_buf);
-        for_each_scenario(path, &base, "", |file, dir| {
-            run_file(file, opts, dir, false)
-        })
+        let entries = RefCell::new(Vec::new());
+        let run_one = |file: &Path, dir: &Path| {
+            let (status, entry) = run_file(file, opts, dir, false);
+            entries.borrow_mut().push(entry);
+            status
+        };
+        let write_index =
+            || match write_suite(&base, &path.display().to_string(), &entries.borrow()) {
+                Ok(()) => {
+                    if !opts.quiet {
+                        println!("index: {}", base.join("index.html").display());
+                    }
+                    Status::Ok
+                }
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: cannot write the suite's files: {e}",
+                        base.display()
+                    );
+                    Status::BadInput
+                }
+            };
+        for_each_scenario(path, &base, "", run_one, write_index)
     } else {
         let dir = out.map_or_else(
             || PathBuf::from("reports").join(path.file_stem().unwrap_or_default()),
             Path::to_path_buf,
         );
-        run_file(path, opts, &dir, true)
+        run_file(path, opts, &dir, true).0
     }
 }
 
 /// Runs `f(file, report directory)` for every scenario file under `root`
-/// (report directories mirror the tree under `base`), then prints the tally
-/// (after `verb`, like "explored ") and returns the worst status.
+/// (report directories mirror the tree under `base`), then `finish`, then
+/// prints the tally (after `verb`, like "explored ") and returns the worst
+/// status.
 pub fn for_each_scenario(
     root: &Path,
     base: &Path,
     verb: &str,
     mut f: impl FnMut(&Path, &Path) -> Status,
+    finish: impl FnOnce() -> Status,
 ) -> Status {
     let mut files = Vec::new();
     if let Err(e) = collect(root, &mut files) {
@@ -76,6 +100,7 @@ pub fn for_each_scenario(
         }
         status = status.worst(s);
     }
+    status = status.worst(finish());
     println!(
         "{verb}{} scenario{}: {passed} passed, {failed} failed, {invalid} invalid",
         files.len(),
@@ -126,22 +151,32 @@ pub fn report_error(e: &ScenarioError) -> Status {
     Status::BadInput
 }
 
-fn run_file(path: &Path, opts: Opts, out: &Path, detail: bool) -> Status {
+fn run_file(path: &Path, opts: Opts, out: &Path, detail: bool) -> (Status, SuiteEntry) {
     let Opts {
         seed, swarm, quiet, ..
     } = opts;
+    let entry = |outcome| SuiteEntry {
+        path: path.display().to_string(),
+        dir: out.to_path_buf(),
+        outcome,
+    };
     let (loaded, setup) = match Setup::load(path, &Registry::with_built_ins()) {
         Ok(x) => x,
-        Err(e) => return report_error(&e),
+        Err(e) => return (report_error(&e), entry(Err(e.to_string()))),
     };
     let seed = seed.unwrap_or(setup.seed);
-    let run = faultline::run_with(&setup, &plan_for(&setup, seed, swarm), seed);
-    let written = write_outputs(out, &loaded, &run, swarm).and_then(|result| {
+    let plan = plan_for(&setup, seed, swarm);
+    let run = faultline::run_with(&setup, &plan, seed);
+    let written = write_run(out, &loaded, &run, &plan, swarm).and_then(|result| {
         if opts.kafka_history {
             let file = fs::File::create(out.join("kafka-history.jsonl"))?;
             let mut w = BufWriter::new(file);
             faultline::kafka_history::export::write(&mut w, &run.sim.names())?;
             w.flush()?;
+        }
+        if opts.trace {
+            let log = faultline::report::trace::trace_log(&run.sim.names())?;
+            fs::write(out.join("trace.log"), log)?;
         }
         Ok(result)
     });
@@ -151,31 +186,15 @@ fn run_file(path: &Path, opts: Opts, out: &Path, detail: bool) -> Status {
             if !quiet || !pass {
                 print!("{}", summary(&result, &out.display().to_string(), detail));
             }
-            if pass { Status::Ok } else { Status::Failed }
+            let status = if pass { Status::Ok } else { Status::Failed };
+            (status, entry(Ok((result, loaded.file.description.clone()))))
         }
         Err(e) => {
-            eprintln!("error: {}: cannot write the report: {e}", out.display());
-            Status::BadInput
+            let message = format!("{}: cannot write the report: {e}", out.display());
+            eprintln!("error: {message}");
+            (Status::BadInput, entry(Err(message)))
         }
     }
-}
-
-/// Writes `history.jsonl` and `result.json` for a run into `dir`.
-pub fn write_outputs(
-    dir: &Path,
-    loaded: &Loaded,
-    run: &faultline::Run,
-    swarm: bool,
-) -> std::io::Result<ResultFile> {
-    fs::create_dir_all(dir)?;
-    let mut history = BufWriter::new(fs::File::create(dir.join("history.jsonl"))?);
-    let digest = write_history(&mut history, &run.sim.names())?;
-    history.flush()?;
-    let result = build_result(loaded, run, swarm, digest);
-    let mut json = serde_json::to_string_pretty(&result).map_err(std::io::Error::other)?;
-    json.push('\n');
-    fs::write(dir.join("result.json"), json)?;
-    Ok(result)
 }
 
 #[cfg(test)]

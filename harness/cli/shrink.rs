@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use faultline::explore::Exploration;
 use faultline::report::ResultFile;
+use faultline::report::files::write_run;
 use faultline::scenario::Loaded;
 use faultline::setup::Setup;
 use faultline::shrink::{Shrunk, shrink};
@@ -195,18 +196,19 @@ pub fn shrink_to_dir(
         .and_then(|()| std::fs::write(&path, &text))
         .map_err(|e| format!("{}: cannot write it: {e}", path.display()))?;
     // The file on disk, read back, must reproduce the violation.
-    let (_, setup) =
+    let (reread, setup) =
         Setup::parse(&path, text, &registry).map_err(|e| format!("{}: {e}", path.display()))?;
-    if !faultline::run(&setup, setup.seed)
-        .checked
-        .violated(shrunk.invariant)
-    {
+    let run = faultline::run(&setup, setup.seed);
+    if !run.checked.violated(shrunk.invariant) {
         return Err(format!(
             "{}: the shrunk scenario does not reproduce {}; please report this",
             path.display(),
             shrunk.invariant.name()
         ));
     }
+    let report = path.with_extension("");
+    write_run(&report, &reread, &run, &setup.plan, false)
+        .map_err(|e| format!("{}: cannot write the report: {e}", report.display()))?;
     Ok((path, shrunk))
 }
 
@@ -219,11 +221,12 @@ pub fn print_shrunk(s: &Shrunk, path: &Path) {
         }
     }
     println!(
-        "shrunk {} at seed {} ({} runs): {removed}\n  wrote {}\n  reproduce: faultline run {}",
+        "shrunk {} at seed {} ({} runs): {removed}\n  wrote {}\n  report: {}\n  reproduce: faultline run {}",
         s.invariant.name(),
         s.seed,
         s.runs,
         path.display(),
+        path.with_extension("").join("report.html").display(),
         path.display()
     );
 }

@@ -1,9 +1,16 @@
 //! Run output: `result.json` (the machine-readable verdict, with the
-//! scenario embedded so a result replays on its own), `history.jsonl`, and
-//! the console summary.
+//! scenario embedded so a result replays on its own), `history.jsonl`,
+//! `report.html` ([`html`]), `summary.md` ([`markdown`]), `junit.xml`
+//! ([`junit`]), `trace.log` with `--trace` ([`trace`]) and the console
+//! summary ([`text`]).
 
+pub mod files;
+pub mod html;
+pub mod junit;
+pub mod markdown;
 pub mod result;
 pub mod text;
+pub mod trace;
 
 pub use result::{ResultFile, SCHEMA_VERSION, build_result};
 

@@ -76,6 +76,23 @@ pub struct FindingOut {
     pub nodes: Vec<String>,
 }
 
+impl FindingOut {
+    /// The explanation's sentences that do not just restate a witness event
+    /// (the explanation tells the chain of events and then why).
+    pub fn why(&self) -> Vec<&str> {
+        let told: Vec<String> = self
+            .witness
+            .iter()
+            .map(|w| format!("{}: {}", faultline_models::SimTime(w.t_us), w.text))
+            .collect();
+        self.explanation
+            .iter()
+            .filter(|l| !told.iter().any(|t| t == *l))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
 /// One information item.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InfoOut {

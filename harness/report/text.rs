@@ -75,6 +75,6 @@ pub fn summary(r: &ResultFile, out_dir: &str, detail: bool) -> String {
         }
         let _ = writeln!(s, "      reproduce: {}", r.replay);
     }
-    let _ = writeln!(s, "      report: {out_dir}/result.json");
+    let _ = writeln!(s, "      report: {out_dir}/report.html");
     s
 }
