@@ -7,7 +7,8 @@
 use faultline_models::CrashPoint;
 use faultline_models::kafka::{
     Acks, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KeyDistribution,
-    MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, Role, WorkloadSpec,
+    MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, ReplicationConfig, Role,
+    WorkloadSpec,
 };
 use faultline_models::{NodeId, SimTime};
 
@@ -352,6 +353,7 @@ impl Setup {
             c.err(topo.key("topics"), "at least one topic is needed");
         }
         let mut topics = Vec::new();
+        let mut replication = Vec::new();
         let mut total = 0u64;
         for (i, t) in file.topology.topics.iter().enumerate() {
             let at = topo.key("topics").index(i);
@@ -378,6 +380,7 @@ impl Setup {
             ) as u32;
             total += u64::from(p);
             topics.push((t.name.clone(), p));
+            replication.push(replication_config(&mut c, &at, t, brokers));
         }
         if total > PARTITIONS_TOTAL_MAX {
             c.err(topo.key("topics"), format!("all topics together may have at most {PARTITIONS_TOTAL_MAX} partitions, found {total}"));
@@ -581,6 +584,12 @@ impl Setup {
             groups.push(group_spec(&mut c, &at, cf, topic, registry));
         }
 
+        let broker = broker_config(
+            &mut c,
+            &topo,
+            &file.topology,
+            replication.iter().any(|r| r.factor > 1),
+        );
         let spec = KafkaSpec {
             brokers,
             topics,
@@ -588,7 +597,8 @@ impl Setup {
             workload,
             producer: ProducerSpec { config: producer },
             groups,
-            broker: BrokerConfig::default(),
+            broker,
+            replication,
         };
         let (node_names, roles) = spec.nodes();
         let consumers_total: u64 = spec.groups.iter().map(|g| u64::from(g.members)).sum();
@@ -792,6 +802,119 @@ impl Setup {
             .iter()
             .find(|(i, _)| *i == inv)
             .map_or(Expect::Hold, |(_, e)| *e)
+    }
+}
+
+/// A topic's replication settings.
+fn replication_config(
+    c: &mut Checker,
+    at: &FieldPath,
+    t: &crate::scenario::schema::TopicFile,
+    brokers: u16,
+) -> ReplicationConfig {
+    let d = ReplicationConfig::default();
+    let factor = match t.replication_factor {
+        None => d.factor,
+        Some(f) if f >= 1 && f <= u64::from(brokers) => f as u16,
+        Some(f) => {
+            c.err_help(
+                at.key("replication_factor"),
+                format!(
+                    "replication_factor must be between 1 and the number of brokers ({brokers}), found {f}"
+                ),
+                "each replica of a partition lives on its own broker: add brokers or lower the factor",
+            );
+            1
+        }
+    };
+    let min_insync = match t.min_insync_replicas {
+        None => d.min_insync,
+        Some(m) if m >= 1 && m <= u64::from(factor) => m as u16,
+        Some(m) => {
+            c.err_help(
+                at.key("min_insync_replicas"),
+                format!(
+                    "min_insync_replicas must be between 1 and the topic's replication_factor ({factor}), found {m}"
+                ),
+                "with more required than there are replicas, every acks=all write would be refused",
+            );
+            1
+        }
+    };
+    ReplicationConfig {
+        factor,
+        min_insync,
+        unclean_election: t.unclean_leader_election.unwrap_or(d.unclean_election),
+    }
+}
+
+/// Broker settings from `[topology]`; the replication timings apply only
+/// when some topic is replicated.
+fn broker_config(
+    c: &mut Checker,
+    topo: &FieldPath,
+    t: &crate::scenario::schema::TopologyFile,
+    replicated: bool,
+) -> BrokerConfig {
+    let d = BrokerConfig::default();
+    if !replicated {
+        for (name, v) in [
+            ("replica_lag_time_max_ms", t.replica_lag_time_max_ms),
+            ("broker_session_timeout_ms", t.broker_session_timeout_ms),
+            (
+                "broker_heartbeat_interval_ms",
+                t.broker_heartbeat_interval_ms,
+            ),
+        ] {
+            if v.is_some() {
+                c.err_help(
+                    topo.key(name),
+                    format!("{name} applies to replicated topics, and no topic has replication_factor above 1"),
+                    "set replication_factor on a topic, or remove this field",
+                );
+            }
+        }
+        return d;
+    }
+    let lag = c.ms(
+        topo.key("replica_lag_time_max_ms"),
+        t.replica_lag_time_max_ms,
+        d.replica_lag_time_max,
+        1,
+    );
+    let session = c.ms(
+        topo.key("broker_session_timeout_ms"),
+        t.broker_session_timeout_ms,
+        d.session_timeout,
+        1,
+    );
+    let heartbeat = c.ms(
+        topo.key("broker_heartbeat_interval_ms"),
+        t.broker_heartbeat_interval_ms,
+        d.heartbeat_interval,
+        1,
+    );
+    if heartbeat >= session {
+        let field = if t.broker_heartbeat_interval_ms.is_some() {
+            "broker_heartbeat_interval_ms"
+        } else {
+            "broker_session_timeout_ms"
+        };
+        c.err_help(
+            topo.key(field),
+            format!(
+                "broker_heartbeat_interval_ms ({}) must be below broker_session_timeout_ms ({}), or the controller fences brokers between their heartbeats",
+                heartbeat.as_us() / 1000,
+                session.as_us() / 1000
+            ),
+            "Kafka's defaults are 2000 and 9000",
+        );
+    }
+    BrokerConfig {
+        replica_lag_time_max: lag,
+        session_timeout: session,
+        heartbeat_interval: heartbeat,
+        ..d
     }
 }
 
@@ -1039,6 +1162,14 @@ fn timed_fault(
             match (nodes.role(node), &point) {
                 (Role::Producer(_), _) => {
                     c.err(at.key("crash"), format!("{name} is a producer; producer crashes are not modelled yet (crash a broker or a consumer)"));
+                    return None;
+                }
+                (Role::Controller, _) => {
+                    c.err_help(
+                        at.key("crash"),
+                        "the controller does not crash in this model (it stands for a quorum assumed to survive)",
+                        "cut it off instead: isolate = \"controller\"",
+                    );
                     return None;
                 }
                 (Role::Broker(_), p) if *p != PointSpec::Now => {

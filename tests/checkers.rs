@@ -46,6 +46,7 @@ fn world() -> KafkaWorld {
             handler: Arc::new(|| Box::new(Apply) as Box<dyn Handler>),
         }],
         broker: BrokerConfig::default(),
+        replication: Vec::new(),
     };
     KafkaWorld::new(&spec, &mut SimRng::new(1, Stream::Workload))
 }

@@ -240,7 +240,7 @@ fn unknown_field_in_a_table() {
         "unknown field `brokerz`",
     );
     assert!(
-        err.contains("= help: did you mean `brokers`? expected `brokers` or `topics`"),
+        err.contains("= help: did you mean `brokers`? expected one of `brokers`, `topics`, "),
         "{err}"
     );
     insta::assert_snapshot!("unknown_field_in_a_table", err);
@@ -890,4 +890,72 @@ fn a_two_letter_typo_is_not_matched_to_an_unrelated_node() {
 #[test]
 fn bench_with_zero_seeds_is_a_usage_error() {
     faultline().args(["bench", "--seeds", "0"]).assert().code(2);
+}
+
+// ----- replication -----
+
+#[test]
+fn replication_factor_above_the_broker_count() {
+    let src = replaced(
+        "partitions = 2 }",
+        "partitions = 2, replication_factor = 3 }",
+    );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "replication_factor = 3",
+        "topology.topics[0].replication_factor",
+        "replication_factor must be between 1 and the number of brokers (1), found 3",
+    );
+    assert!(err.contains("add brokers or lower the factor"), "{err}");
+}
+
+#[test]
+fn min_insync_replicas_above_the_replication_factor() {
+    let src = replaced(
+        "brokers = 1\ntopics = [{ name = \"orders\", partitions = 2 }]",
+        "brokers = 3\ntopics = [{ name = \"orders\", partitions = 2, replication_factor = 2, min_insync_replicas = 3 }]",
+    );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "min_insync_replicas = 3",
+        "topology.topics[0].min_insync_replicas",
+        "min_insync_replicas must be between 1 and the topic's replication_factor (2), found 3",
+    );
+}
+
+#[test]
+fn replica_timing_without_a_replicated_topic() {
+    let src = replaced("brokers = 1", "brokers = 1\nreplica_lag_time_max_ms = 5000");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "replica_lag_time_max_ms = 5000",
+        "topology.replica_lag_time_max_ms",
+        "replica_lag_time_max_ms applies to replicated topics, and no topic has replication_factor above 1",
+    );
+}
+
+#[test]
+fn crashing_the_controller() {
+    let src = format!(
+        "{}\n[[faults.timeline]]\nat_ms = 10\ncrash = \"controller\"\n",
+        replaced(
+            "brokers = 1\ntopics = [{ name = \"orders\", partitions = 2 }]",
+            "brokers = 2\ntopics = [{ name = \"orders\", partitions = 2, replication_factor = 2 }]",
+        )
+    );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "crash = \"controller\"",
+        "faults.timeline[0].crash",
+        "the controller does not crash in this model",
+    );
+    assert!(err.contains("isolate = \"controller\""), "{err}");
 }

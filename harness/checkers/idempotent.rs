@@ -11,7 +11,7 @@
 
 use faultline_models::event::{EventKind, Settle};
 use faultline_models::handler::{HandlerCx, Outcome};
-use faultline_models::kafka::KafkaWorld;
+use faultline_models::kafka::{KafkaWorld, Layout, Record};
 use faultline_models::model::NoFaults;
 use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
@@ -310,7 +310,15 @@ pub fn reference_store(
         let Some((partition, offset)) = delivered else {
             continue;
         };
-        let Some(record) = world.log(partition).get(offset).copied() else {
+        // The record at that offset, unless a replica truncation has put
+        // another there since (then the record as it was produced).
+        let Some(record) = world
+            .log(partition)
+            .get(offset)
+            .copied()
+            .filter(|r| r.msg.index() == m)
+            .or_else(|| produced(layout, m))
+        else {
             continue;
         };
         for attempt in 1..=meta.config.handler_attempts_max {
@@ -334,4 +342,19 @@ pub fn reference_store(
         }
     }
     Some(store)
+}
+
+/// Message `m` as its producer produced it.
+fn produced(layout: &Layout, m: usize) -> Option<Record> {
+    layout.producers.iter().find_map(|p| {
+        p.plan.iter().find(|r| r.msg.index() == m).map(|r| Record {
+            msg: r.msg,
+            entity: r.entity,
+            seq: r.seq,
+            value: r.value,
+            keyed: !p.keyless,
+            producer: p.node,
+            batch: 0,
+        })
+    })
 }

@@ -115,6 +115,28 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     let mut chain = vec![first, ix.acked[m] as usize];
     // Who received it, and what became of them.
     let delivered = some(ix.first_delivery[g * ix.msgs + m]);
+    if delivered.is_none()
+        && let Some(lost) = truncation(events, ix.last_append[m] as usize)
+    {
+        chain.extend(lost);
+        f.explanation = narrate(&mut chain, names);
+        let acks_one = names
+            .layout
+            .producers
+            .iter()
+            .find(|p| Some(p.node) == producer_of(events, first))
+            .is_some_and(|p| p.config.acks == faultline_models::kafka::Acks::One);
+        f.explanation.push(format!(
+            "It was never delivered: a new leader that did not have it took over the partition, and the replica that appended it truncated its log to the new leader's. {}",
+            if acks_one {
+                "With acks=1 the leader's own append was enough to acknowledge it."
+            } else {
+                "With acks=all it was acknowledged by an ISR that had shrunk to the old leader, and the election went outside that ISR (unclean)."
+            }
+        ));
+        f.witness = chain;
+        return f;
+    }
     let mut culprit: Option<NodeId> = None;
     if let Some(d) = delivered {
         chain.push(d);
@@ -156,6 +178,44 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     }
     f.witness = chain;
     f
+}
+
+/// The producer of the record appended at event `append`.
+fn producer_of(events: &[faultline_models::Event], append: usize) -> Option<NodeId> {
+    match events[append].kind {
+        EventKind::Appended { producer, .. } => Some(producer),
+        _ => None,
+    }
+}
+
+/// How a replicated record appended at event `append` left the log: the
+/// last leader election of its partition before the replica that appended
+/// it truncated it away, and that truncation.
+fn truncation(events: &[faultline_models::Event], append: usize) -> Option<Vec<usize>> {
+    let EventKind::Appended {
+        broker,
+        partition,
+        offset,
+        ..
+    } = events[append].kind
+    else {
+        return None;
+    };
+    let cut = append
+        + events[append..].iter().position(|e| {
+            matches!(e.kind, EventKind::Truncated { broker: b, partition: p, offset: o, .. }
+                if b == broker && p == partition && o <= offset)
+        })?;
+    let elected = events[append..cut].iter().rposition(
+        |e| matches!(e.kind, EventKind::LeaderElected { partition: p, leader: Some(_), .. } if p == partition),
+    );
+    Some(
+        elected
+            .map(|i| append + i)
+            .into_iter()
+            .chain([cut])
+            .collect(),
+    )
 }
 
 /// The first crash of `node` after event `after`.

@@ -14,6 +14,46 @@ pub fn describe(e: &Event, n: &Names<'_>) -> String {
 /// What happened, without the time.
 pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
     match *kind {
+        EventKind::LeaderElected {
+            partition,
+            leader: Some(leader),
+            epoch,
+            unclean,
+        } => format!(
+            "the controller made {} leader of {} (epoch {epoch}){}",
+            n.node(leader),
+            n.partition(partition),
+            if unclean {
+                ", an unclean election: it was not in sync, and what only the old leader had is lost"
+            } else {
+                ""
+            }
+        ),
+        EventKind::LeaderElected {
+            partition,
+            leader: None,
+            epoch,
+            ..
+        } => format!(
+            "{} has no leader (epoch {epoch}): no in-sync replica is available",
+            n.partition(partition)
+        ),
+        EventKind::IsrChanged { partition, isr } => format!(
+            "the in-sync replicas of {} are now {}",
+            n.partition(partition),
+            n.isr(isr).join(", ")
+        ),
+        EventKind::Truncated {
+            broker,
+            partition,
+            offset,
+            removed,
+        } => format!(
+            "{} truncated its replica of {} to offset {offset}, removing {removed} record{} its new leader does not have",
+            n.node(broker),
+            n.partition(partition),
+            if removed == 1 { "" } else { "s" }
+        ),
         EventKind::ProduceSent {
             producer,
             partition,

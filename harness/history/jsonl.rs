@@ -25,6 +25,9 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::DuplicateBatch { .. } => "duplicate-batch",
         EventKind::Acked { .. } => "acked",
         EventKind::ProduceFailed { .. } => "produce-failed",
+        EventKind::LeaderElected { .. } => "leader-elected",
+        EventKind::IsrChanged { .. } => "isr-changed",
+        EventKind::Truncated { .. } => "truncated",
         EventKind::GenerationStarted { .. } => "generation-started",
         EventKind::Assigned { .. } => "assigned",
         EventKind::MemberRemoved { .. } => "member-removed",
@@ -105,6 +108,16 @@ impl Names<'_> {
     pub fn key(&self, k: KeyId) -> String {
         self.layout.key_name(k).to_owned()
     }
+    /// The broker names of an ISR bit set, in broker order.
+    pub fn isr(&self, isr: u64) -> Vec<String> {
+        self.layout
+            .brokers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i < 64 && isr & (1u64 << i) != 0)
+            .map(|(_, b)| self.node(*b))
+            .collect()
+    }
     /// A group's name.
     pub fn group(&self, g: GroupId) -> String {
         self.layout
@@ -124,6 +137,32 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
         m.insert(k.into(), v);
     };
     match e.kind {
+        EventKind::LeaderElected {
+            partition,
+            leader,
+            epoch,
+            unclean,
+        } => {
+            put("partition", json!(names.partition(partition)));
+            put("leader", json!(leader.map(|l| names.node(l))));
+            put("epoch", json!(epoch));
+            put("unclean", json!(unclean));
+        }
+        EventKind::IsrChanged { partition, isr } => {
+            put("partition", json!(names.partition(partition)));
+            put("isr", json!(names.isr(isr)));
+        }
+        EventKind::Truncated {
+            broker,
+            partition,
+            offset,
+            removed,
+        } => {
+            put("node", json!(names.node(broker)));
+            put("partition", json!(names.partition(partition)));
+            put("offset", json!(offset));
+            put("removed", json!(removed));
+        }
         EventKind::ProduceSent {
             producer,
             partition,

@@ -53,6 +53,12 @@ pub struct TopologyFile {
     pub brokers: u64,
     /// Topics.
     pub topics: Vec<TopicFile>,
+    /// `replica.lag.time.max.ms` (replicated topics only).
+    pub replica_lag_time_max_ms: Option<u64>,
+    /// `broker.session.timeout.ms` (replicated topics only).
+    pub broker_session_timeout_ms: Option<u64>,
+    /// `broker.heartbeat.interval.ms` (replicated topics only).
+    pub broker_heartbeat_interval_ms: Option<u64>,
 }
 
 /// One `[[topology.topics]]` entry.
@@ -63,6 +69,12 @@ pub struct TopicFile {
     pub name: String,
     /// Number of partitions.
     pub partitions: u64,
+    /// `replication.factor` (default 1).
+    pub replication_factor: Option<u64>,
+    /// `min.insync.replicas` (default 1).
+    pub min_insync_replicas: Option<u64>,
+    /// `unclean.leader.election.enable` (default false).
+    pub unclean_leader_election: Option<bool>,
 }
 
 /// How messages pick their entity: `"uniform"` or `{ zipf = 1.1 }`.

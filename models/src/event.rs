@@ -195,6 +195,40 @@ pub enum EventKind {
         reason: ProduceError,
     },
 
+    // ----- replication -----
+    /// The controller chose a partition's leader (or found none).
+    LeaderElected {
+        /// The partition.
+        partition: PartitionId,
+        /// The new leader; `None`: no eligible replica, the partition is
+        /// offline.
+        leader: Option<NodeId>,
+        /// The new leader epoch.
+        epoch: u32,
+        /// The leader was not in the ISR (`unclean.leader.election.enable`):
+        /// records only the old ISR had are lost.
+        unclean: bool,
+    },
+    /// The controller changed a partition's in-sync replicas.
+    IsrChanged {
+        /// The partition.
+        partition: PartitionId,
+        /// The ISR, bit `i` for the `i`-th broker.
+        isr: u64,
+    },
+    /// A replica truncated its log to match its leader's (its log had
+    /// diverged: records a former leader appended and no one replicated).
+    Truncated {
+        /// The broker holding the replica.
+        broker: NodeId,
+        /// The partition.
+        partition: PartitionId,
+        /// The new log end offset.
+        offset: u64,
+        /// Records removed.
+        removed: u64,
+    },
+
     // ----- group membership -----
     /// A consumer group completed a rebalance and started a generation.
     GenerationStarted {

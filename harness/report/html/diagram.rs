@@ -80,9 +80,11 @@ pub fn node_of(kind: &EventKind, names: &Names<'_>) -> Option<NodeId> {
     let coordinator =
         |g: faultline_models::GroupId| names.layout.groups.get(g.index()).map(|m| m.coordinator);
     match *kind {
-        EventKind::Appended { broker, .. } | EventKind::DuplicateBatch { broker, .. } => {
-            Some(broker)
-        }
+        EventKind::Appended { broker, .. }
+        | EventKind::DuplicateBatch { broker, .. }
+        | EventKind::Truncated { broker, .. } => Some(broker),
+        // The controller decides elections and ISR changes.
+        EventKind::LeaderElected { .. } | EventKind::IsrChanged { .. } => names.layout.controller,
         EventKind::GenerationStarted { group, .. }
         | EventKind::MemberRemoved { group, .. }
         | EventKind::CommitAccepted { group, .. }
@@ -99,13 +101,14 @@ pub fn node_of(kind: &EventKind, names: &Names<'_>) -> Option<NodeId> {
     }
 }
 
-/// Lifelines, left to right: producers, brokers, consumers.
+/// Lifelines, left to right: producers, brokers, consumers, the controller.
 fn lifelines(names: &Names<'_>) -> Vec<NodeId> {
     let roles = &names.layout.roles;
     let rank = |r: &Role| match r {
         Role::Producer(_) => 0,
         Role::Broker(_) => 1,
         Role::Consumer(_) => 2,
+        Role::Controller => 3,
     };
     let mut nodes: Vec<(u8, NodeId)> = roles
         .iter()

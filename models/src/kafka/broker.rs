@@ -1,5 +1,6 @@
 //! A broker: partition leader (appends, fetches, idempotent-producer
-//! deduplication) and group coordinator.
+//! deduplication), follower of replicated partitions (see
+//! [`super::replica`]) and group coordinator.
 
 use std::collections::VecDeque;
 
@@ -10,7 +11,9 @@ use crate::time::SimTime;
 
 use super::assignor::range_assign;
 use super::config::Acks;
-use super::protocol::{GroupError, Msg, ProduceResult, Timer};
+use super::log::LogBatch;
+use super::protocol::{GroupError, Msg, ProduceResult, Record, Timer};
+use super::replica::{Produce, Replicas};
 use super::world::{Durable, Layout};
 
 /// Batches remembered per producer and partition for deduplication
@@ -25,6 +28,103 @@ pub(crate) struct SeqState {
     next_seq: u32,
     /// `(base_seq, base_offset)` of the last batches.
     recent: VecDeque<(u32, u64)>,
+}
+
+/// Records an appended batch in its producer's sequence state (on the
+/// leader as it appends, on followers as they replicate).
+pub(crate) fn apply_seq(st: &mut SeqState, epoch: u16, base_seq: u32, n: u32, base_offset: u64) {
+    if epoch > st.epoch {
+        *st = SeqState {
+            epoch,
+            ..SeqState::default()
+        };
+    }
+    st.next_seq = base_seq.wrapping_add(n);
+    st.recent.push_back((base_seq, base_offset));
+    if st.recent.len() > PRODUCER_WINDOW {
+        st.recent.pop_front();
+    }
+}
+
+/// Checks an idempotent producer's batch against the log's sequence state
+/// and appends it (to log `log`; with batch metadata in `leader_epoch` on a
+/// replicated partition).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn append_produce(
+    durable: &mut Durable,
+    log: usize,
+    leader_epoch: Option<u32>,
+    broker: NodeId,
+    from: NodeId,
+    partition: PartitionId,
+    batch: u32,
+    attempt: u32,
+    (pid, epoch): (u32, u16),
+    base_seq: u32,
+    records: &[Record],
+    cx: &mut Cx<'_, Msg, Timer>,
+) -> ProduceResult {
+    let n = records.len() as u32;
+    // The producer's sequence state, looked up once for the checks and
+    // the update after the append.
+    let mut seq = None;
+    if pid != 0 {
+        let st = durable.seqs[log].entry(pid).or_default();
+        if epoch < st.epoch {
+            return ProduceResult::InvalidEpoch;
+        }
+        if epoch > st.epoch {
+            // A bumped epoch starts the sequence over.
+            *st = SeqState {
+                epoch,
+                ..SeqState::default()
+            };
+        }
+        if base_seq != st.next_seq {
+            if let Some(&(_, base_offset)) = st.recent.iter().find(|(s, _)| *s == base_seq) {
+                cx.record(EventKind::DuplicateBatch {
+                    broker,
+                    partition,
+                    producer: from,
+                    batch,
+                    attempt,
+                });
+                return ProduceResult::Duplicate { base_offset };
+            }
+            return ProduceResult::OutOfOrderSequence;
+        }
+        seq = Some(st);
+    }
+    let plog = &mut durable.logs[log];
+    let base_offset = match leader_epoch {
+        None => plog.append(records),
+        Some(leader_epoch) => plog.append_batch(
+            records,
+            LogBatch {
+                base_offset: 0,
+                records: n,
+                leader_epoch,
+                pid,
+                producer_epoch: epoch,
+                base_seq,
+            },
+        ),
+    };
+    for (i, r) in records.iter().enumerate() {
+        cx.record(EventKind::Appended {
+            broker,
+            partition,
+            offset: base_offset + i as u64,
+            msg: r.msg,
+            producer: from,
+            batch,
+            attempt,
+        });
+    }
+    if let Some(st) = seq {
+        apply_seq(st, epoch, base_seq, n, base_offset);
+    }
+    ProduceResult::Appended { base_offset }
 }
 
 /// The durable part of a group: what `__consumer_offsets` keeps.
@@ -102,13 +202,30 @@ struct Parked {
     offset: u64,
 }
 
-/// Answers a fetch with what the log holds from its offset (nothing past
-/// the end, flagged out of range).
-fn answer(layout: &Layout, durable: &Durable, p: &Parked, cx: &mut Cx<'_, Msg, Timer>) {
-    let log = &durable.logs[p.partition.index()];
-    let records = log
-        .read(p.offset, layout.broker_config.fetch_records_max)
-        .to_vec();
+/// Answers a fetch with what the log holds from its offset up to what
+/// consumers may see (nothing past the end, flagged out of range), or with
+/// `not_leader` when this broker does not lead the partition.
+fn answer(
+    layout: &Layout,
+    durable: &Durable,
+    replicas: Option<&Replicas>,
+    p: &Parked,
+    cx: &mut Cx<'_, Msg, Timer>,
+) {
+    let (records, out_of_range, not_leader) = match visible(layout, durable, replicas, p.partition)
+    {
+        None => (Vec::new(), false, true),
+        Some((log, visible)) => {
+            let log = &durable.logs[log];
+            let max = (layout.broker_config.fetch_records_max as u64)
+                .min(visible.saturating_sub(p.offset)) as u32;
+            (
+                log.read(p.offset, max).to_vec(),
+                p.offset > log.end(),
+                false,
+            )
+        }
+    };
     cx.send(
         p.from,
         Msg::FetchResponse {
@@ -116,9 +233,30 @@ fn answer(layout: &Layout, durable: &Durable, p: &Parked, cx: &mut Cx<'_, Msg, T
             partition: p.partition,
             offset: p.offset,
             records,
-            out_of_range: p.offset > log.end(),
+            out_of_range,
+            not_leader,
         },
     );
+}
+
+/// The log consumers read `p` from on this broker and where what they may
+/// see ends (the high watermark of a replicated partition); `None` when
+/// this broker does not lead it.
+#[inline]
+fn visible(
+    layout: &Layout,
+    durable: &Durable,
+    replicas: Option<&Replicas>,
+    p: PartitionId,
+) -> Option<(usize, u64)> {
+    match replicas {
+        None => Some((p.index(), durable.logs[p.index()].end())),
+        Some(r) if r.leads(p) => {
+            let log = r.log_of(layout, p)?;
+            Some((log, durable.logs[log].hw()))
+        }
+        Some(_) => None,
+    }
 }
 
 /// A broker's volatile state. Logs, producer sequence state and committed
@@ -129,19 +267,28 @@ pub(crate) struct Broker {
     parked: Vec<Parked>,
     fetch_wait: Deadlines,
     groups: Vec<GroupState>,
+    /// The replicas it hosts, when partitions are replicated.
+    replicas: Option<Box<Replicas>>,
 }
 
 impl Broker {
-    pub fn new(node: NodeId) -> Broker {
+    pub fn new(layout: &Layout, node: NodeId, incarnation: u32) -> Broker {
         Broker {
             node,
             parked: Vec::new(),
             fetch_wait: Deadlines::default(),
             groups: Vec::new(),
+            replicas: layout
+                .replicated()
+                .then(|| Box::new(Replicas::new(layout, node, incarnation))),
         }
     }
 
     pub fn start(&mut self, layout: &Layout, durable: &mut Durable, cx: &mut Cx<'_, Msg, Timer>) {
+        if let Some(r) = &mut self.replicas {
+            r.start(layout, durable, cx);
+            self.after_replication(layout, durable, cx);
+        }
         self.groups = vec![GroupState::default(); layout.groups.len()];
         // Groups this broker coordinates come back as their last completed
         // generation left them, with fresh session timers.
@@ -188,8 +335,28 @@ impl Broker {
                 acks,
                 records,
             } => {
-                let result = self.produce(
+                if let Some(r) = &mut self.replicas {
+                    let produce = Produce {
+                        from,
+                        req,
+                        partition,
+                        batch,
+                        attempt,
+                        pid,
+                        epoch,
+                        base_seq,
+                        acks,
+                        records: &records,
+                    };
+                    r.produce(layout, durable, produce, cx);
+                    self.after_replication(layout, durable, cx);
+                    return;
+                }
+                let result = append_produce(
                     durable,
+                    partition.index(),
+                    None,
+                    self.node,
                     from,
                     partition,
                     batch,
@@ -212,7 +379,9 @@ impl Broker {
                 offset,
             } => self.fetch(layout, durable, from, req, partition, offset, cx),
             Msg::ListOffsets { req, partition } => {
-                let end = durable.logs[partition.index()].end();
+                // `latest` is the high watermark of a replicated partition.
+                let end = visible(layout, durable, self.replicas.as_deref(), partition)
+                    .map(|(_, end)| end);
                 cx.send(
                     from,
                     Msg::ListOffsetsResponse {
@@ -259,7 +428,60 @@ impl Broker {
                     .collect();
                 cx.send(from, Msg::OffsetFetchResponse { req, offsets });
             }
-            // Responses are for clients; a broker ignores any that reach it.
+            Msg::ReplicaFetch {
+                req,
+                partition,
+                offset,
+                last_epoch,
+                leader_epoch,
+            } => {
+                if let Some(r) = &mut self.replicas {
+                    r.on_fetch(
+                        layout,
+                        durable,
+                        from,
+                        req,
+                        partition,
+                        offset,
+                        last_epoch,
+                        leader_epoch,
+                        cx,
+                    );
+                    self.after_replication(layout, durable, cx);
+                }
+            }
+            Msg::ReplicaFetchResponse {
+                req,
+                partition,
+                result,
+            } => {
+                if let Some(r) = &mut self.replicas {
+                    r.on_fetch_response(layout, durable, req, partition, result, cx);
+                    self.after_replication(layout, durable, cx);
+                }
+            }
+            Msg::Metadata {
+                version,
+                partitions,
+            } => {
+                if let Some(r) = &mut self.replicas {
+                    r.apply_metadata(layout, durable, version, &partitions, cx);
+                    self.after_replication(layout, durable, cx);
+                }
+            }
+            Msg::AlterIsrResponse {
+                req,
+                partition,
+                state,
+            } => {
+                if let Some(r) = &mut self.replicas {
+                    r.on_alter_isr_response(layout, durable, req, partition, state, cx);
+                    self.after_replication(layout, durable, cx);
+                }
+            }
+            // Responses are for clients, requests for the controller; a
+            // broker ignores any that reach it.
+            Msg::BrokerHeartbeat { .. } | Msg::AlterIsr { .. } => {}
             Msg::ProduceResponse { .. }
             | Msg::FetchResponse { .. }
             | Msg::ListOffsetsResponse { .. }
@@ -271,8 +493,42 @@ impl Broker {
     }
 
     /// A client's connection broke: fetches parked for it are gone.
-    pub fn on_disconnect(&mut self, peer: NodeId) {
+    pub fn on_disconnect(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        peer: NodeId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         self.parked.retain(|p| p.from != peer);
+        if let Some(r) = &mut self.replicas {
+            r.on_disconnect(layout, peer, cx);
+            self.after_replication(layout, durable, cx);
+        }
+    }
+
+    /// Answers the consumer fetches parked on partitions whose high
+    /// watermark moved or whose leadership ended.
+    fn after_replication(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let Some(r) = &mut self.replicas else {
+            return;
+        };
+        if r.woken.is_empty() {
+            return;
+        }
+        let mut woken = std::mem::take(&mut r.woken);
+        for &p in &woken {
+            self.wake(layout, durable, p, cx);
+        }
+        woken.clear();
+        if let Some(r) = &mut self.replicas {
+            r.woken = woken;
+        }
     }
 
     pub fn on_timer(
@@ -297,75 +553,18 @@ impl Broker {
                 self.groups[group.index()].check_at = None;
                 self.check_group(layout, durable, group, cx);
             }
+            Timer::Replication | Timer::IsrCheck | Timer::BrokerHeartbeat => {
+                if let Some(r) = &mut self.replicas {
+                    match timer {
+                        Timer::Replication => r.on_deadline(layout, durable, cx),
+                        Timer::IsrCheck => r.isr_check(layout, cx),
+                        _ => r.on_heartbeat_timer(layout, cx),
+                    }
+                    self.after_replication(layout, durable, cx);
+                }
+            }
             _ => {}
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn produce(
-        &mut self,
-        durable: &mut Durable,
-        from: NodeId,
-        partition: PartitionId,
-        batch: u32,
-        attempt: u32,
-        (pid, epoch): (u32, u16),
-        base_seq: u32,
-        records: &[super::protocol::Record],
-        cx: &mut Cx<'_, Msg, Timer>,
-    ) -> ProduceResult {
-        let n = records.len() as u32;
-        // The producer's sequence state, looked up once for the checks and
-        // the update after the append.
-        let mut seq = None;
-        if pid != 0 {
-            let st = durable.seqs[partition.index()].entry(pid).or_default();
-            if epoch < st.epoch {
-                return ProduceResult::InvalidEpoch;
-            }
-            if epoch > st.epoch {
-                // A bumped epoch starts the sequence over.
-                *st = SeqState {
-                    epoch,
-                    ..SeqState::default()
-                };
-            }
-            if base_seq != st.next_seq {
-                if let Some(&(_, base_offset)) = st.recent.iter().find(|(s, _)| *s == base_seq) {
-                    cx.record(EventKind::DuplicateBatch {
-                        broker: self.node,
-                        partition,
-                        producer: from,
-                        batch,
-                        attempt,
-                    });
-                    return ProduceResult::Duplicate { base_offset };
-                }
-                return ProduceResult::OutOfOrderSequence;
-            }
-            seq = Some(st);
-        }
-        let log = &mut durable.logs[partition.index()];
-        let base_offset = log.append(records);
-        for (i, r) in records.iter().enumerate() {
-            cx.record(EventKind::Appended {
-                broker: self.node,
-                partition,
-                offset: base_offset + i as u64,
-                msg: r.msg,
-                producer: from,
-                batch,
-                attempt,
-            });
-        }
-        if let Some(st) = seq {
-            st.next_seq = base_seq.wrapping_add(n);
-            st.recent.push_back((base_seq, base_offset));
-            if st.recent.len() > PRODUCER_WINDOW {
-                st.recent.pop_front();
-            }
-        }
-        ProduceResult::Appended { base_offset }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -379,7 +578,13 @@ impl Broker {
         offset: u64,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        if offset != durable.logs[partition.index()].end() {
+        // Answered at once unless the fetch is at the end of what
+        // consumers may see (not past the log end: out of range).
+        let due = match visible(layout, durable, self.replicas.as_deref(), partition) {
+            None => true,
+            Some((log, visible)) => offset < visible || offset > durable.logs[log].end(),
+        };
+        if due {
             let parked = Parked {
                 deadline: cx.now,
                 from,
@@ -387,7 +592,7 @@ impl Broker {
                 partition,
                 offset,
             };
-            answer(layout, durable, &parked, cx);
+            answer(layout, durable, self.replicas.as_deref(), &parked, cx);
             return;
         }
         // Nothing new: hold the fetch until data arrives or the wait ends.
@@ -414,13 +619,16 @@ impl Broker {
         partition: PartitionId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let end = durable.logs[partition.index()].end();
-        self.answer_parked(
-            layout,
-            durable,
-            |p| p.partition == partition && p.offset < end,
-            cx,
-        );
+        match visible(layout, durable, self.replicas.as_deref(), partition) {
+            Some((_, end)) => self.answer_parked(
+                layout,
+                durable,
+                |p| p.partition == partition && p.offset < end,
+                cx,
+            ),
+            // No longer the leader: every fetch parked here is answered so.
+            None => self.answer_parked(layout, durable, |p| p.partition == partition, cx),
+        }
     }
 
     /// Answers, in parking order, the parked fetches that `due` picks.
@@ -431,9 +639,10 @@ impl Broker {
         due: impl Fn(&Parked) -> bool,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
+        let replicas = self.replicas.as_deref();
         self.parked.retain(|p| {
             if due(p) {
-                answer(layout, durable, p, cx);
+                answer(layout, durable, replicas, p, cx);
                 false
             } else {
                 true

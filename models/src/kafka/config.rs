@@ -9,8 +9,9 @@ pub enum Acks {
     Zero,
     /// The leader has appended the record.
     One,
-    /// Every in-sync replica has it. With one replica per partition (this
-    /// model has no replication yet) this is the same as `One`.
+    /// Every in-sync replica has it (the leader waits until the high
+    /// watermark passes the batch). With one replica per partition this is
+    /// the same as `One`.
     All,
 }
 
@@ -135,6 +136,32 @@ impl Default for ConsumerConfig {
     }
 }
 
+/// Replication settings of one topic (its replication factor and the topic
+/// configs that govern acknowledgements and elections).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicationConfig {
+    /// Replicas per partition (`replication.factor`), at most the number of
+    /// brokers.
+    pub factor: u16,
+    /// `min.insync.replicas` (default 1): with `acks=all`, a produce is
+    /// refused with `NOT_ENOUGH_REPLICAS` while the ISR is smaller.
+    pub min_insync: u16,
+    /// `unclean.leader.election.enable` (default false): when no in-sync
+    /// replica is available, an out-of-sync one may lead, and records only
+    /// the old leader had are lost.
+    pub unclean_election: bool,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            factor: 1,
+            min_insync: 1,
+            unclean_election: false,
+        }
+    }
+}
+
 /// Broker-side settings.
 #[derive(Clone, Debug)]
 pub struct BrokerConfig {
@@ -145,6 +172,25 @@ pub struct BrokerConfig {
     /// Records returned by one fetch at most (stands in for
     /// `fetch.max.bytes`).
     pub fetch_records_max: u32,
+    /// `replica.lag.time.max.ms` (default 30 s): a follower that has not
+    /// caught up with the leader's log end for this long leaves the ISR.
+    pub replica_lag_time_max: SimTime,
+    /// `replica.fetch.wait.max.ms` (default 500 ms): how long a leader holds
+    /// a follower's fetch when there is nothing new.
+    pub replica_fetch_wait_max: SimTime,
+    /// `replica.fetch.backoff.ms` (default 1 s): a follower's wait after a
+    /// failed fetch.
+    pub replica_fetch_backoff: SimTime,
+    /// `replica.socket.timeout.ms` (default 30 s): a follower's fetch that
+    /// gets no response within this is sent again.
+    pub replica_fetch_timeout: SimTime,
+    /// `broker.heartbeat.interval.ms` (default 2 s): how often a broker
+    /// heartbeats to the controller.
+    pub heartbeat_interval: SimTime,
+    /// `broker.session.timeout.ms` (default 9 s): the controller fences a
+    /// broker it has not heard from for this long and moves leadership of
+    /// its partitions away.
+    pub session_timeout: SimTime,
 }
 
 impl Default for BrokerConfig {
@@ -152,6 +198,12 @@ impl Default for BrokerConfig {
         BrokerConfig {
             initial_rebalance_delay: SimTime::from_ms(3_000),
             fetch_records_max: 500,
+            replica_lag_time_max: SimTime::from_ms(30_000),
+            replica_fetch_wait_max: SimTime::from_ms(500),
+            replica_fetch_backoff: SimTime::from_ms(1_000),
+            replica_fetch_timeout: SimTime::from_ms(30_000),
+            heartbeat_interval: SimTime::from_ms(2_000),
+            session_timeout: SimTime::from_ms(9_000),
         }
     }
 }

@@ -340,7 +340,7 @@ impl Consumer {
                             self.set_position(p, o, true);
                             self.note_committed(&[(p, o)]);
                         }
-                        None => self.reset_position(layout, p, cx),
+                        None => self.reset_position(layout, durable, p, cx),
                     }
                 }
                 self.after_reset(layout, durable, scratch, cx);
@@ -353,6 +353,17 @@ impl Consumer {
                 if !matches!(self.take_pending(req), Some(Pending::ListOffsets(_))) {
                     return;
                 }
+                let Some(end) = end else {
+                    // Not the leader (any more): ask again after a backoff.
+                    let cfg = &layout.groups[self.group.index()].config;
+                    cx.after(
+                        cfg.retry_backoff,
+                        Timer::Resend {
+                            what: Resend::ListOffsets(partition),
+                        },
+                    );
+                    return;
+                };
                 // A position reset to the log end is not committed yet: the
                 // next commitSync commits it (a restart before that would
                 // reset to a later end and skip what came in between).
@@ -371,8 +382,21 @@ impl Consumer {
                 offset,
                 records,
                 out_of_range,
+                not_leader,
             } => {
                 if !matches!(self.take_pending(req), Some(Pending::Fetch(_))) {
+                    return;
+                }
+                if not_leader {
+                    // NOT_LEADER_OR_FOLLOWER: fetch again after a backoff,
+                    // from the leader then known.
+                    let cfg = &layout.groups[self.group.index()].config;
+                    let at = cx.now + cfg.retry_backoff;
+                    if let Some(part) = self.parts.iter_mut().find(|p| p.partition == partition) {
+                        part.fetching = None;
+                        part.retry_at = at;
+                    }
+                    cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::Poll });
                     return;
                 }
                 if let Some(part) = self.parts.iter_mut().find(|p| p.partition == partition) {
@@ -380,7 +404,7 @@ impl Consumer {
                     if out_of_range {
                         part.position = None;
                         part.buffer.clear();
-                        self.reset_position(layout, partition, cx);
+                        self.reset_position(layout, durable, partition, cx);
                     } else if offset == part.fetch_at && part.position.is_some() {
                         part.fetch_at += records.len() as u64;
                         part.buffer.extend(records);
@@ -593,7 +617,7 @@ impl Consumer {
                     .iter()
                     .any(|(_, _, x, _)| matches!(x, Pending::ListOffsets(q) if *q == p));
                 if self.phase == Phase::Resetting && unknown && !asked {
-                    self.reset_position(layout, p, cx);
+                    self.reset_position(layout, durable, p, cx);
                 }
             }
             Resend::Poll => {
@@ -697,7 +721,13 @@ impl Consumer {
         );
     }
 
-    fn reset_position(&mut self, layout: &Layout, p: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
+    fn reset_position(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        p: PartitionId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let cfg = &layout.groups[self.group.index()].config;
         match cfg.offset_reset {
             // Resetting to the beginning needs no commit: a restart resets
@@ -712,16 +742,20 @@ impl Consumer {
                 });
             }
             OffsetReset::Latest => {
+                let Some(leader) = durable.leader_of(layout, p) else {
+                    // Offline: ask again after a backoff.
+                    cx.after(
+                        cfg.retry_backoff,
+                        Timer::Resend {
+                            what: Resend::ListOffsets(p),
+                        },
+                    );
+                    return;
+                };
                 let req = self.req();
                 let msg = Msg::ListOffsets { req, partition: p };
                 let timeout = cfg.request_timeout;
-                self.request(
-                    layout.partitions[p.index()].leader,
-                    msg,
-                    Pending::ListOffsets(p),
-                    timeout,
-                    cx,
-                );
+                self.request(leader, msg, Pending::ListOffsets(p), timeout, cx);
             }
         }
     }
@@ -864,7 +898,7 @@ impl Consumer {
                 return;
             }
         }
-        self.ensure_fetches(layout, cx);
+        self.ensure_fetches(layout, durable, cx);
     }
 
     /// Moves up to `max` buffered records into the batch, a partition at a
@@ -899,7 +933,7 @@ impl Consumer {
         !self.batch.is_empty()
     }
 
-    fn ensure_fetches(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+    fn ensure_fetches(&mut self, layout: &Layout, durable: &Durable, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.groups[self.group.index()].config;
         for i in 0..self.parts.len() {
             let part = &self.parts[i];
@@ -911,6 +945,12 @@ impl Consumer {
                 continue;
             }
             let (partition, offset) = (part.partition, part.fetch_at);
+            let Some(to) = durable.leader_of(layout, partition) else {
+                // Offline: look again after a backoff.
+                self.parts[i].retry_at = cx.now + cfg.retry_backoff;
+                cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::Poll });
+                continue;
+            };
             let req = self.req();
             self.parts[i].fetching = Some(req);
             let msg = Msg::Fetch {
@@ -918,7 +958,6 @@ impl Consumer {
                 partition,
                 offset,
             };
-            let to = layout.partitions[partition.index()].leader;
             self.request(
                 to,
                 msg,

@@ -11,30 +11,44 @@
 //! interval, eager rebalances, offset commits that a stale generation cannot
 //! make, and `auto.offset.reset`.
 //!
-//! What it leaves out (see the README): replication (one replica per
-//! partition, so `acks=1` and `acks=all` coincide and a broker crash makes
-//! its partitions unavailable until it restarts), transactions, retention
-//! and compaction, cooperative rebalancing and static membership, metadata
-//! requests (clients know partition leaders), and byte sizes (batches and
-//! fetches are bounded by record counts).
+//! Partitions of a topic with a replication factor above one are
+//! replicated: a controller node chooses leaders and keeps ISRs, followers
+//! fetch from leaders, the high watermark bounds what consumers see, and
+//! `acks`, `min.insync.replicas` and unclean elections behave as in Kafka
+//! (see [`replica`] and [`controller`]). With one replica per partition
+//! there is no controller, `acks=1` and `acks=all` coincide, and a broker
+//! crash makes its partitions unavailable until it restarts.
+//!
+//! What it leaves out (see the README): transactions, retention and
+//! compaction, cooperative rebalancing and static membership, metadata
+//! requests (clients look leaders up in the controller's state at once),
+//! a replicated group coordinator (it stays on one broker), and byte sizes
+//! (batches and fetches are bounded by record counts).
 
 mod assignor;
 mod broker;
 mod config;
 mod consumer;
+mod controller;
 mod log;
 mod numbering;
 mod producer;
 mod protocol;
+mod replica;
 #[cfg(test)]
 mod tests;
 mod workload;
 mod world;
 
 pub use assignor::range_assign;
-pub use config::{Acks, BrokerConfig, CommitMode, ConsumerConfig, OffsetReset, ProducerConfig};
-pub use log::PartitionLog;
-pub use protocol::{GroupError, MESSAGE_KINDS, Msg, ProduceResult, Record, Resend, Timer};
+pub use config::{
+    Acks, BrokerConfig, CommitMode, ConsumerConfig, OffsetReset, ProducerConfig, ReplicationConfig,
+};
+pub use log::{LogBatch, PartitionLog};
+pub use protocol::{
+    GroupError, MESSAGE_KINDS, Msg, PartitionState, ProduceResult, Record, ReplicaFetchResult,
+    Resend, Timer,
+};
 pub use workload::{KeyDistribution, PlannedRecord, WorkloadSpec, plan};
 pub use world::{
     GroupMeta, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta, ProducerSpec,

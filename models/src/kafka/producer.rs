@@ -13,6 +13,16 @@
 //! batch again, and with more than one request in flight a later batch of
 //! the same partition can be appended before an earlier one that is
 //! retried.
+//!
+//! On a replicated partition a batch can also fail on its own while the
+//! ones behind it succeed: `NOT_LEADER_OR_FOLLOWER`, `NOT_ENOUGH_REPLICAS`,
+//! `NOT_ENOUGH_REPLICAS_AFTER_APPEND` (appended, yet failed) and
+//! `REQUEST_TIMED_OUT` are retried like the rest. Retried batches go back
+//! to the front of their queue, as the Java client's `reenqueue` does: in
+//! sequence order for an idempotent producer, each in front of the others
+//! (so several come back reversed) without idempotence. After such an
+//! error, a broken connection or a retry backoff, the producer looks the
+//! partition leaders up again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -25,7 +35,10 @@ use crate::time::SimTime;
 use super::config::Acks;
 use super::numbering::{Numbering, Place};
 use super::protocol::{Msg, ProduceResult, Record, Timer};
-use super::world::Layout;
+use super::world::{Durable, Layout};
+
+/// `slot_leader` of a partition without a leader.
+const NO_LEADER: usize = usize::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BatchState {
@@ -111,6 +124,8 @@ pub(crate) struct Producer {
     epochs: Vec<u16>,
     sticky: Option<PartitionId>,
     outstanding: usize,
+    /// A metadata refresh timer is set (a partition has no leader).
+    refresh_armed: bool,
 }
 
 impl Producer {
@@ -166,6 +181,7 @@ impl Producer {
             epochs: vec![0; parts],
             sticky: None,
             outstanding: meta.plan.len(),
+            refresh_armed: false,
         }
     }
 
@@ -180,7 +196,13 @@ impl Producer {
         }
     }
 
-    pub fn on_message(&mut self, layout: &Layout, msg: Msg, cx: &mut Cx<'_, Msg, Timer>) {
+    pub fn on_message(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        msg: Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let Msg::ProduceResponse { req, batch, result } = msg else {
             return;
         };
@@ -194,6 +216,7 @@ impl Producer {
         if let Some(slot) = self.in_flight[leader].iter_mut().find(|f| f.req == req) {
             slot.result.get_or_insert(result);
         }
+        let mut failed = false;
         while let Some(&InFlight {
             batch,
             result: Some(result),
@@ -209,12 +232,81 @@ impl Producer {
                 ProduceResult::OutOfOrderSequence | ProduceResult::InvalidEpoch => {
                     self.retry(layout, batch, cx)
                 }
+                ProduceResult::NotLeaderOrFollower
+                | ProduceResult::NotEnoughReplicas
+                | ProduceResult::NotEnoughReplicasAfterAppend
+                | ProduceResult::RequestTimedOut => {
+                    failed = true;
+                    self.retry(layout, batch, cx)
+                }
             }
+        }
+        if failed {
+            self.refresh_leaders(layout, durable, cx);
         }
         self.send_ready(layout, leader, cx);
     }
 
-    pub fn on_timer(&mut self, layout: &Layout, timer: Timer, cx: &mut Cx<'_, Msg, Timer>) {
+    /// Looks partition leaders up again (replicated partitions only): a
+    /// partition whose leader moved is drained to its new leader from now
+    /// on; while one has none, a timer looks again after
+    /// `retry.backoff.ms`.
+    fn refresh_leaders(&mut self, layout: &Layout, durable: &Durable, cx: &mut Cx<'_, Msg, Timer>) {
+        if !layout.replicated() {
+            return;
+        }
+        let mut leaderless = false;
+        for slot in 0..self.slot_leader.len() {
+            let p = PartitionId(self.first.0 + slot as u16);
+            let want = durable
+                .leader_of(layout, p)
+                .and_then(|n| layout.broker_index(n))
+                .unwrap_or(NO_LEADER);
+            leaderless |= want == NO_LEADER;
+            let old = self.slot_leader[slot];
+            if want == old {
+                continue;
+            }
+            if old != NO_LEADER {
+                self.leader_slots[old].retain(|&s| s != slot);
+            }
+            if want != NO_LEADER {
+                let list = &mut self.leader_slots[want];
+                let at = list.partition_point(|&s| s < slot);
+                list.insert(at, slot);
+            }
+            self.slot_leader[slot] = want;
+        }
+        if leaderless && !self.refresh_armed {
+            self.refresh_armed = true;
+            let wait = layout.producers[self.index].config.retry_backoff;
+            cx.after(wait.max(SimTime::from_ms(1)), Timer::MetadataRefresh);
+        }
+    }
+
+    /// Sends what is ready to every broker (after leaders moved).
+    fn send_all(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        for leader in 0..self.leader_slots.len() {
+            self.send_ready(layout, leader, cx);
+        }
+        // Partitions without a leader: their batches can only expire.
+        let timeout = layout.producers[self.index].config.delivery_timeout;
+        if self.may_expire(timeout, cx.now) {
+            for slot in 0..self.slot_leader.len() {
+                if self.slot_leader[slot] == NO_LEADER && !self.queues[slot].is_empty() {
+                    self.expire_queued(layout, slot, cx);
+                }
+            }
+        }
+    }
+
+    pub fn on_timer(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        timer: Timer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         match timer {
             Timer::NextRecord => self.accumulate(layout, cx),
             Timer::Linger { partition, batch } => {
@@ -229,7 +321,7 @@ impl Producer {
                 match self.in_flight[leader].front().map(|f| f.deadline) {
                     // The Java client closes a connection on which a request
                     // timed out, failing every request in flight on it.
-                    Some(d) if d <= cx.now => self.fail_connection(layout, leader, cx),
+                    Some(d) if d <= cx.now => self.fail_connection(layout, durable, leader, cx),
                     Some(d) => self.timeouts[leader].arm(d, timer, cx),
                     None => {}
                 }
@@ -238,30 +330,57 @@ impl Producer {
                 let b = &mut self.batches[batch as usize];
                 if b.state == BatchState::Backoff {
                     b.state = BatchState::Queued;
-                    let leader = b.leader;
-                    self.send_ready(layout, leader, cx);
+                    if layout.replicated() {
+                        self.refresh_leaders(layout, durable, cx);
+                        self.send_all(layout, cx);
+                    } else {
+                        let leader = b.leader;
+                        self.send_ready(layout, leader, cx);
+                    }
                 }
+            }
+            Timer::MetadataRefresh => {
+                self.refresh_armed = false;
+                self.refresh_leaders(layout, durable, cx);
+                self.send_all(layout, cx);
             }
             _ => {}
         }
     }
 
     /// The connection to `peer` broke.
-    pub fn on_disconnect(&mut self, layout: &Layout, peer: NodeId, cx: &mut Cx<'_, Msg, Timer>) {
+    pub fn on_disconnect(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        peer: NodeId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         if let Some(leader) = layout.brokers.iter().position(|b| *b == peer) {
-            self.fail_connection(layout, leader, cx);
+            self.fail_connection(layout, durable, leader, cx);
         }
     }
 
     /// Fails every batch in flight to broker `leader` and queues them for
     /// retry in their original order.
-    fn fail_connection(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
+    fn fail_connection(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        leader: usize,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         let failed: Vec<u32> = self.in_flight[leader].drain(..).map(|f| f.batch).collect();
         // Latest first, since each goes to the front of its queue.
         for &id in failed.iter().rev() {
             self.retry(layout, id, cx);
         }
-        self.send_ready(layout, leader, cx);
+        if layout.replicated() {
+            self.refresh_leaders(layout, durable, cx);
+            self.send_all(layout, cx);
+        } else {
+            self.send_ready(layout, leader, cx);
+        }
     }
 
     fn slot(&self, _layout: &Layout, p: PartitionId) -> usize {
@@ -366,7 +485,9 @@ impl Producer {
             self.sticky = None;
         }
         self.queues[slot].push_back(open.batch);
-        self.send_ready(layout, leader, cx);
+        if leader != NO_LEADER {
+            self.send_ready(layout, leader, cx);
+        }
     }
 
     /// Sends head batches of the partitions `leader` leads while the
@@ -413,6 +534,7 @@ impl Producer {
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
             b.attempt = b.attempt.saturating_add(1);
+            b.leader = leader;
             let msg = Msg::Produce {
                 req,
                 partition: b.partition,

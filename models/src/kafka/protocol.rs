@@ -12,6 +12,7 @@ use crate::ids::{GroupId, KeyId, MessageId, NodeId, PartitionId};
 use crate::model::Message;
 
 use super::config::Acks;
+use super::log::LogBatch;
 
 /// One record as it travels and as it sits in a log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +52,70 @@ pub enum ProduceResult {
     /// An idempotent producer's batch carried an epoch older than one the
     /// broker has seen (`INVALID_PRODUCER_EPOCH`).
     InvalidEpoch,
+    /// The broker does not lead the partition (`NOT_LEADER_OR_FOLLOWER`):
+    /// nothing was appended.
+    NotLeaderOrFollower,
+    /// `acks=all` and the ISR is smaller than `min.insync.replicas`
+    /// (`NOT_ENOUGH_REPLICAS`): nothing was appended.
+    NotEnoughReplicas,
+    /// `acks=all`: the batch was appended and reached the high watermark,
+    /// but the ISR had shrunk below `min.insync.replicas` by then
+    /// (`NOT_ENOUGH_REPLICAS_AFTER_APPEND`). The records stay in the log.
+    NotEnoughReplicasAfterAppend,
+    /// `acks=all`: the in-sync replicas did not all get the batch within
+    /// the request's timeout (`REQUEST_TIMED_OUT`). The records stay in the
+    /// leader's log, and may yet be committed or truncated.
+    RequestTimedOut,
+}
+
+impl ProduceResult {
+    /// Whether the producer counts the batch as written (acknowledged).
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            ProduceResult::Appended { .. } | ProduceResult::Duplicate { .. }
+        )
+    }
+}
+
+/// What the controller knows of one partition: who leads it, in which
+/// epoch, and which replicas are in sync (a bit per broker index).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionState {
+    /// The leader (`None`: offline, no eligible replica).
+    pub leader: Option<NodeId>,
+    /// Bumped at every leader change.
+    pub leader_epoch: u32,
+    /// The in-sync replicas, bit `i` for `Layout::brokers[i]`.
+    pub isr: u64,
+    /// Bumped at every change of leader or ISR.
+    pub partition_epoch: u32,
+}
+
+/// The outcome of a follower's fetch.
+#[derive(Clone, Debug)]
+pub enum ReplicaFetchResult {
+    /// Whole batches from the fetch offset on (maybe none), and the
+    /// leader's high watermark.
+    Records {
+        /// The records.
+        records: Vec<Record>,
+        /// Their batches.
+        batches: Vec<LogBatch>,
+        /// The leader's high watermark.
+        hw: u64,
+    },
+    /// The follower's log diverged from the leader's: the leader's largest
+    /// epoch at or below the follower's last one, and where it ends. The
+    /// follower truncates there and fetches again.
+    Diverging {
+        /// The epoch.
+        epoch: u32,
+        /// Its end offset on the leader.
+        end_offset: u64,
+    },
+    /// The broker does not lead the partition in the follower's epoch.
+    NotLeader,
 }
 
 /// Why a heartbeat or join was answered with an error.
@@ -119,6 +184,8 @@ pub enum Msg {
         records: Vec<Record>,
         /// The requested offset is past the end of the log.
         out_of_range: bool,
+        /// The broker does not lead the partition (`NOT_LEADER_OR_FOLLOWER`).
+        not_leader: bool,
     },
     /// Consumer → leader: where does the log end (`auto.offset.reset=latest`).
     ListOffsets {
@@ -133,8 +200,9 @@ pub enum Msg {
         req: u32,
         /// The partition.
         partition: PartitionId,
-        /// The log end offset.
-        end: u64,
+        /// The log end offset (the high watermark of a replicated
+        /// partition); `None` when the broker does not lead it.
+        end: Option<u64>,
     },
     /// Consumer → coordinator: (re)join the group.
     Join {
@@ -215,6 +283,63 @@ pub enum Msg {
         /// `(partition, committed offset)`.
         offsets: Vec<(PartitionId, Option<u64>)>,
     },
+    /// Follower → leader: replicate from `offset`.
+    ReplicaFetch {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The follower's log end offset.
+        offset: u64,
+        /// The leader epoch of the follower's last batch.
+        last_epoch: u32,
+        /// The leader epoch the follower follows.
+        leader_epoch: u32,
+    },
+    /// Leader → follower.
+    ReplicaFetchResponse {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The outcome.
+        result: ReplicaFetchResult,
+    },
+    /// Broker → controller: alive (every `broker.heartbeat.interval.ms`).
+    BrokerHeartbeat {
+        /// The broker's incarnation: a new one tells the controller the
+        /// broker restarted.
+        incarnation: u32,
+        /// The metadata version the broker has.
+        version: u64,
+    },
+    /// Controller → broker: every partition's leader, epoch and ISR.
+    Metadata {
+        /// The version.
+        version: u64,
+        /// Per partition.
+        partitions: Arc<[PartitionState]>,
+    },
+    /// Leader → controller: change a partition's ISR (`AlterPartition`).
+    AlterIsr {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The leader's epoch.
+        leader_epoch: u32,
+        /// The proposed ISR.
+        isr: u64,
+    },
+    /// Controller → leader.
+    AlterIsrResponse {
+        /// Request id.
+        req: u32,
+        /// The partition.
+        partition: PartitionId,
+        /// The state after the change, or `None` if refused (stale epoch).
+        state: Option<PartitionState>,
+    },
 }
 
 impl Message for Msg {
@@ -235,12 +360,18 @@ impl Message for Msg {
             Msg::CommitResponse { .. } => "offset-commit-response",
             Msg::OffsetFetch { .. } => "offset-fetch",
             Msg::OffsetFetchResponse { .. } => "offset-fetch-response",
+            Msg::ReplicaFetch { .. } => "replica-fetch",
+            Msg::ReplicaFetchResponse { .. } => "replica-fetch-response",
+            Msg::BrokerHeartbeat { .. } => "broker-heartbeat",
+            Msg::Metadata { .. } => "metadata",
+            Msg::AlterIsr { .. } => "alter-isr",
+            Msg::AlterIsrResponse { .. } => "alter-isr-response",
         }
     }
 }
 
 /// Every message kind name, for validating fault filters.
-pub const MESSAGE_KINDS: [&str; 15] = [
+pub const MESSAGE_KINDS: [&str; 21] = [
     "produce",
     "produce-response",
     "fetch",
@@ -256,6 +387,12 @@ pub const MESSAGE_KINDS: [&str; 15] = [
     "offset-commit-response",
     "offset-fetch",
     "offset-fetch-response",
+    "replica-fetch",
+    "replica-fetch-response",
+    "broker-heartbeat",
+    "metadata",
+    "alter-isr",
+    "alter-isr-response",
 ];
 
 /// A consumer request to send again after a backoff.
@@ -298,6 +435,17 @@ pub enum Timer {
     },
     /// Broker: a parked fetch may have waited `fetch.max.wait.ms`.
     FetchWait,
+    /// Broker: replication deadlines (a follower's fetch to send or time
+    /// out, an `acks=all` produce or a parked follower fetch to answer).
+    Replication,
+    /// Broker: a leader checks its followers' lag and its ISR.
+    IsrCheck,
+    /// Broker: heartbeat to the controller.
+    BrokerHeartbeat,
+    /// Controller: check brokers' sessions.
+    SessionCheck,
+    /// Producer: look up partition leaders again.
+    MetadataRefresh,
     /// Broker (coordinator): check a group's deadlines.
     GroupCheck {
         /// The group.

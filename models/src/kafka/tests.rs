@@ -22,8 +22,8 @@ use crate::time::SimTime;
 
 use super::{
     Acks, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KafkaWorld,
-    KeyDistribution, Msg, OffsetReset, ProduceResult, ProducerConfig, ProducerSpec, Record, Timer,
-    WorkloadSpec,
+    KeyDistribution, Msg, OffsetReset, ProduceResult, ProducerConfig, ProducerSpec, Record,
+    ReplicationConfig, Timer, WorkloadSpec,
 };
 
 // ----- the driver -----
@@ -572,6 +572,7 @@ fn spec(partitions: u32) -> KafkaSpec {
             handler: handler.factory,
         }],
         broker: BrokerConfig::default(),
+        replication: Vec::new(),
     }
 }
 
@@ -1373,7 +1374,7 @@ fn offset_reset_latest_starts_at_the_log_end() {
     sim.run_until(ms(30_000));
 
     let ends = sim.sends(|s| match s.msg {
-        Msg::ListOffsetsResponse { end, .. } if s.to == c1 => Some((s.at, end)),
+        Msg::ListOffsetsResponse { end, .. } if s.to == c1 => Some((s.at, end.expect("b1 leads"))),
         _ => None,
     });
     assert_eq!(ends.len(), 1);
@@ -1529,4 +1530,236 @@ fn driver_runs_a_plain_workload_to_drained() {
     assert_eq!(settles.len(), 30);
     assert!(settles.iter().all(|s| s.1 == Settle::Ok));
     assert!(sim.world.drained());
+}
+
+// ----- replication -----
+
+/// Three brokers, `orders-0` replicated on all of them (b1 leads, b2 and b3
+/// follow), `records` records in one-record batches from time zero, one
+/// consumer from the earliest offset, `replica.lag.time.max.ms` of 2 s;
+/// `repl` and `f` adjust it.
+fn replicated_spec(
+    records: u32,
+    repl: ReplicationConfig,
+    f: impl FnOnce(&mut KafkaSpec),
+) -> KafkaSpec {
+    let mut s = spec(1);
+    s.brokers = 3;
+    s.replication = vec![repl];
+    s.workload.records = records;
+    s.producer.config.batch_records = 1;
+    s.broker.replica_lag_time_max = ms(2_000);
+    f(&mut s);
+    s
+}
+
+fn rf3(min_insync: u16, unclean_election: bool) -> ReplicationConfig {
+    ReplicationConfig {
+        factor: 3,
+        min_insync,
+        unclean_election,
+    }
+}
+
+/// ISR bits: b1 is bit 0, b2 bit 1, b3 bit 2.
+const B1: u64 = 1;
+const B2: u64 = 2;
+const B3: u64 = 4;
+
+/// Black-holes every replica fetch that `followers` send to `leader`.
+fn block_fetches(sim: &mut Sim, followers: &[NodeId], leader: NodeId) {
+    let followers = followers.to_vec();
+    sim.drop_next(usize::MAX, false, move |from, to, m| {
+        to == leader && followers.contains(&from) && matches!(m, Msg::ReplicaFetch { .. })
+    });
+}
+
+fn isr_changes(sim: &Sim) -> Vec<u64> {
+    sim.events(|k| match *k {
+        EventKind::IsrChanged { isr, .. } => Some(isr),
+        _ => None,
+    })
+    .into_iter()
+    .map(|(_, isr)| isr)
+    .collect()
+}
+
+fn elections(sim: &Sim) -> Vec<(Option<NodeId>, bool)> {
+    sim.events(|k| match *k {
+        EventKind::LeaderElected {
+            leader, unclean, ..
+        } => Some((leader, unclean)),
+        _ => None,
+    })
+    .into_iter()
+    .map(|(_, e)| e)
+    .collect()
+}
+
+/// "A record is committed once all of the ISR has it, and consumers read
+/// only committed data, up to the high watermark" (semantics.md §1,
+/// Producer durability; "a follower lagging more than
+/// replica.lag.time.max.ms leaves the ISR"). b3 cannot fetch: the HW stays
+/// at 0 and the consumer sees nothing, though b1 and b2 have every record;
+/// once b3 has lagged for 2 s the ISR shrinks to b1, b2 and the HW jumps
+/// to the log end.
+#[test]
+fn high_watermark_is_the_smallest_log_end_over_the_isr_and_bounds_consumers() {
+    let s = replicated_spec(20, rf3(1, false), |s| s.producer.config.acks = Acks::One);
+    let mut sim = Sim::new(&s);
+    let (b1, b2, b3, c1) = (
+        sim.node("b1"),
+        sim.node("b2"),
+        sim.node("b3"),
+        sim.node("c1"),
+    );
+    block_fetches(&mut sim, &[b3], b1);
+    sim.start_all();
+    sim.run_until(ms(1_500));
+    assert_eq!(sim.world.replica_log(P0, b1).map(|l| l.end()), Some(20));
+    assert_eq!(sim.world.replica_log(P0, b2).map(|l| l.end()), Some(20));
+    assert_eq!(sim.world.replica_log(P0, b3).map(|l| l.end()), Some(0));
+    assert_eq!(
+        sim.world.visible_end(P0),
+        0,
+        "b3 is in the ISR and has nothing"
+    );
+    assert!(
+        sim.delivered(c1).is_empty(),
+        "nothing committed, nothing read"
+    );
+    assert_eq!(
+        sim.acked().len(),
+        20,
+        "acks=1: the leader's append is enough"
+    );
+
+    sim.run_until(ms(8_000));
+    assert_eq!(isr_changes(&sim), vec![B1 | B2]);
+    assert_eq!(sim.world.visible_end(P0), 20);
+    assert_eq!(sim.delivered(c1).len(), 20);
+}
+
+/// A follower that catches up rejoins the ISR: b3's fetches are lost from
+/// 100 ms to 3.5 s, it falls out of the ISR, then (once its fetch has timed
+/// out and it sends the next) reaches the HW and is added back.
+#[test]
+fn isr_shrinks_and_expands_as_a_follower_falls_behind_and_catches_up() {
+    let s = replicated_spec(10, rf3(1, false), |_| {});
+    let mut sim = Sim::new(&s);
+    let (b1, b3) = (sim.node("b1"), sim.node("b3"));
+    sim.start_all();
+    sim.run_until(ms(100));
+    // From 100 ms to 3.5 s every fetch b3 sends is lost.
+    sim.drop_next(usize::MAX, false, move |from, to, m| {
+        from == b3 && to == b1 && matches!(m, Msg::ReplicaFetch { .. })
+    });
+    sim.run_until(ms(3_500));
+    assert_eq!(isr_changes(&sim), vec![B1 | B2]);
+    sim.rules.clear();
+    sim.run_until(ms(40_000));
+    assert_eq!(isr_changes(&sim), vec![B1 | B2, B1 | B2 | B3]);
+    assert_eq!(sim.world.replica_log(P0, b3).map(|l| l.end()), Some(10));
+}
+
+/// `min.insync.replicas`: "with acks=all, a smaller ISR fails the write
+/// with NotEnoughReplicas" (semantics.md §1). Neither follower can fetch:
+/// the batches b1 appended wait for the HW until the ISR shrinks to b1
+/// alone, below 2, and are then answered NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+/// later batches are refused with NOT_ENOUGH_REPLICAS. Nothing is
+/// acknowledged.
+#[test]
+fn acks_all_waits_for_the_isr_and_min_isr_refuses_a_small_one() {
+    let s = replicated_spec(3, rf3(2, false), |s| s.producer.config.retries = 3);
+    let mut sim = Sim::new(&s);
+    let (b1, b2, b3) = (sim.node("b1"), sim.node("b2"), sim.node("b3"));
+    block_fetches(&mut sim, &[b2, b3], b1);
+    sim.start_all();
+    sim.run_until(ms(1_000));
+    assert!(
+        sim.produce_results().is_empty(),
+        "acks=all waits for the ISR"
+    );
+    sim.run_until(ms(6_000));
+    let results: Vec<ProduceResult> = sim.produce_results().into_iter().map(|r| r.1).collect();
+    assert!(results.contains(&ProduceResult::NotEnoughReplicasAfterAppend));
+    assert!(results.contains(&ProduceResult::NotEnoughReplicas));
+    assert!(results.iter().all(|r| !r.is_success()));
+    assert!(sim.acked().is_empty());
+}
+
+/// `acks=1`: "lost if the leader dies before replication" (semantics.md
+/// §1). The followers cannot fetch; b1 acknowledges ten records alone and
+/// crashes. The controller fences it after the session timeout and elects
+/// b2, still in the ISR (a clean election). b1 restarts, follows b2 and
+/// truncates the ten acknowledged records away: the final log has none.
+#[test]
+fn clean_election_after_acks_one_loses_what_only_the_leader_had() {
+    let s = replicated_spec(10, rf3(1, false), |s| s.producer.config.acks = Acks::One);
+    let mut sim = Sim::new(&s);
+    let (b1, b2, b3) = (sim.node("b1"), sim.node("b2"), sim.node("b3"));
+    block_fetches(&mut sim, &[b2, b3], b1);
+    sim.start_all();
+    sim.run_until(ms(500));
+    assert_eq!(sim.acked().len(), 10);
+    sim.crash(b1);
+    sim.run_until(ms(12_000));
+    assert_eq!(elections(&sim), vec![(Some(b2), false)]);
+    sim.restart(b1);
+    sim.run_until(ms(20_000));
+    let truncated = sim.events(|k| match *k {
+        EventKind::Truncated {
+            broker,
+            removed,
+            offset,
+            ..
+        } => Some((broker, offset, removed)),
+        _ => None,
+    });
+    assert_eq!(truncated.len(), 1);
+    assert_eq!(truncated[0].1, (b1, 0, 10));
+    assert_eq!(sim.world.replica_log(P0, b1).map(|l| l.end()), Some(0));
+    assert!(sim.log_msgs(P0).is_empty(), "acknowledged records are lost");
+}
+
+/// `unclean.leader.election.enable` "allows acked-data loss" (semantics.md
+/// §1). The ISR shrinks to b1, which acknowledges acks=all writes alone
+/// (min ISR 1), then crashes. With unclean election the out-of-sync b2
+/// leads at once and b1's records are truncated on its return; without it
+/// the partition has no leader until b1 comes back, and nothing is lost.
+#[test]
+fn unclean_election_loses_what_the_isr_of_one_acknowledged() {
+    for unclean in [true, false] {
+        let s = replicated_spec(10, rf3(1, unclean), |s| {
+            s.workload.start = ms(2_500);
+        });
+        let mut sim = Sim::new(&s);
+        let (b1, b2, b3) = (sim.node("b1"), sim.node("b2"), sim.node("b3"));
+        block_fetches(&mut sim, &[b2, b3], b1);
+        sim.start_all();
+        sim.run_until(ms(4_000));
+        assert_eq!(isr_changes(&sim), vec![B1]);
+        assert_eq!(sim.acked().len(), 10, "the ISR of one acknowledges");
+        sim.crash(b1);
+        sim.run_until(ms(15_000));
+        sim.restart(b1);
+        sim.run_until(ms(25_000));
+        let removed: u64 = sim
+            .events(|k| match *k {
+                EventKind::Truncated { removed, .. } => Some(removed),
+                _ => None,
+            })
+            .iter()
+            .map(|e| e.1)
+            .sum();
+        if unclean {
+            assert_eq!(elections(&sim)[0], (Some(b2), true));
+            assert_eq!(removed, 10);
+            assert!(sim.log_msgs(P0).is_empty());
+        } else {
+            assert_eq!(elections(&sim), vec![(None, false), (Some(b1), false)]);
+            assert_eq!(removed, 0);
+            assert_eq!(sim.log_msgs(P0).len(), 10);
+        }
+    }
 }

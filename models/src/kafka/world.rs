@@ -11,11 +11,12 @@ use crate::rng::SimRng;
 use crate::store::{Store, TxBuffer};
 
 use super::broker::{Broker, GroupDurable, SeqState};
-use super::config::{BrokerConfig, ConsumerConfig, ProducerConfig};
+use super::config::{BrokerConfig, ConsumerConfig, ProducerConfig, ReplicationConfig};
 use super::consumer::Consumer;
+use super::controller::Controller;
 use super::log::PartitionLog;
 use super::producer::Producer;
-use super::protocol::{Msg, Record, Timer};
+use super::protocol::{Msg, PartitionState, Record, Timer};
 use super::workload::{PlannedRecord, WorkloadSpec, plan};
 
 /// What a node is.
@@ -27,6 +28,9 @@ pub enum Role {
     Broker(u16),
     /// A consumer (index among consumers).
     Consumer(u16),
+    /// The controller (KRaft's quorum, or ZooKeeper and the controller
+    /// broker, as one node): present only when some topic is replicated.
+    Controller,
 }
 
 /// A topic.
@@ -47,10 +51,18 @@ pub struct PartitionMeta {
     pub topic: u16,
     /// Its number within the topic.
     pub number: u32,
-    /// The broker that leads it.
+    /// The broker that leads it at first (its preferred leader, the first
+    /// of its replicas).
     pub leader: NodeId,
     /// `topic-number`.
     pub name: String,
+    /// The brokers holding a replica, in assignment order.
+    pub replicas: Vec<NodeId>,
+    /// Index of its first replica's log in the world's logs; the others
+    /// follow in replica order.
+    pub log_base: usize,
+    /// Its topic's replication settings.
+    pub replication: ReplicationConfig,
 }
 
 /// A producer.
@@ -113,6 +125,9 @@ pub struct Layout {
     pub consumers: Vec<(NodeId, GroupId)>,
     /// Broker-side settings.
     pub broker_config: BrokerConfig,
+    /// The controller node, when some topic is replicated. Without one,
+    /// every partition has its single replica and leaders never move.
+    pub controller: Option<NodeId>,
     /// Records planned per partition (see [`Layout::planned_per_partition`]).
     planned: Vec<usize>,
 }
@@ -196,6 +211,29 @@ impl Layout {
         }
     }
 
+    /// Whether partitions are replicated (there is a controller).
+    #[inline]
+    pub fn replicated(&self) -> bool {
+        self.controller.is_some()
+    }
+
+    /// The index among brokers of a broker node.
+    pub fn broker_index(&self, node: NodeId) -> Option<usize> {
+        match self.roles.get(node.index()) {
+            Some(Role::Broker(i)) => Some(usize::from(*i)),
+            _ => None,
+        }
+    }
+
+    /// The index of `broker`'s log of partition `p`, if it holds a replica.
+    pub fn log_index(&self, p: PartitionId, broker: NodeId) -> Option<usize> {
+        let meta = &self.partitions[p.index()];
+        meta.replicas
+            .iter()
+            .position(|r| *r == broker)
+            .map(|i| meta.log_base + i)
+    }
+
     /// The group a consumer node belongs to.
     pub fn group_of(&self, node: NodeId) -> Option<GroupId> {
         match self.roles.get(node.index()) {
@@ -247,11 +285,21 @@ pub struct KafkaSpec {
     pub groups: Vec<GroupSpec>,
     /// Broker settings.
     pub broker: BrokerConfig,
+    /// Replication of each topic (by index into `topics`); a topic without
+    /// an entry has one replica per partition.
+    pub replication: Vec<ReplicationConfig>,
 }
 
 impl KafkaSpec {
+    /// Whether some topic has more than one replica per partition (which
+    /// brings in the controller).
+    pub fn replicated(&self) -> bool {
+        self.replication.iter().any(|r| r.factor > 1)
+    }
+
     /// Node names and roles, indexed by [`NodeId`]: producers `p1..`, then
-    /// brokers `b1..`, then the consumers of each group in order, `c1..`.
+    /// brokers `b1..`, then the consumers of each group in order, `c1..`,
+    /// then `controller` when some topic is replicated.
     pub fn nodes(&self) -> (Vec<String>, Vec<Role>) {
         let mut names = Vec::new();
         let mut roles = Vec::new();
@@ -270,6 +318,10 @@ impl KafkaSpec {
                 names.push(format!("c{c}"));
                 roles.push(Role::Consumer(c - 1));
             }
+        }
+        if self.replicated() {
+            names.push("controller".to_owned());
+            roles.push(Role::Controller);
         }
         (names, roles)
     }
@@ -295,17 +347,58 @@ pub fn coordinator_for(group: &str, brokers: u16) -> u16 {
 /// Durable state: what survives crashes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Durable {
+    /// Every replica's log (see [`Layout::log_index`]; without replication,
+    /// log `i` is partition `i`'s).
     pub logs: Vec<PartitionLog>,
-    /// Idempotent producer state per partition: producer id → sequences.
+    /// Idempotent producer state per log: producer id → sequences.
     pub seqs: Vec<BTreeMap<u32, SeqState>>,
     pub groups: Vec<GroupDurable>,
     pub stores: Vec<Store>,
+    /// The controller's view of every partition (replicated runs only).
+    /// Clients look leaders up here: the model's stand-in for metadata
+    /// requests.
+    pub metadata: Vec<PartitionState>,
+}
+
+impl Durable {
+    /// The broker a client sends a partition's requests to: the leader the
+    /// controller last chose (`None` while the partition is offline), or
+    /// the only replica without replication.
+    #[inline]
+    pub fn leader_of(&self, layout: &Layout, p: PartitionId) -> Option<NodeId> {
+        if layout.replicated() {
+            self.metadata[p.index()].leader
+        } else {
+            Some(layout.partitions[p.index()].leader)
+        }
+    }
+
+    /// The log consumers read a partition from: its current leader's (its
+    /// preferred leader's while it is offline).
+    pub fn leader_log(&self, layout: &Layout, p: PartitionId) -> &PartitionLog {
+        let meta = &layout.partitions[p.index()];
+        let leader = self.leader_of(layout, p).unwrap_or(meta.leader);
+        let i = layout.log_index(p, leader).unwrap_or(meta.log_base);
+        &self.logs[i]
+    }
+
+    /// Where a partition's committed records end: the high watermark of its
+    /// leader's log (its end without replication).
+    pub fn visible_end(&self, layout: &Layout, p: PartitionId) -> u64 {
+        let log = self.leader_log(layout, p);
+        if layout.replicated() {
+            log.hw()
+        } else {
+            log.end()
+        }
+    }
 }
 
 enum Node {
     Producer(Box<Producer>),
     Broker(Broker),
     Consumer(Box<Consumer>),
+    Controller(Box<Controller>),
 }
 
 /// The Kafka world: layout, durable state and the nodes' volatile state.
@@ -332,16 +425,28 @@ impl KafkaWorld {
             .collect();
         let mut topics = Vec::new();
         let mut partitions = Vec::new();
+        let mut logs = 0usize;
         for (t, (name, count)) in spec.topics.iter().enumerate() {
             let first = PartitionId(partitions.len() as u16);
+            let replication = spec.replication.get(t).copied().unwrap_or_default();
+            let factor = usize::from(replication.factor.max(1)).min(broker_nodes.len());
             for number in 0..*count {
                 let global = partitions.len();
+                // Replicas on consecutive brokers from the leader on, as
+                // Kafka's default assignment places followers.
+                let replicas: Vec<NodeId> = (0..factor)
+                    .map(|r| broker_nodes[(global + r) % broker_nodes.len()])
+                    .collect();
                 partitions.push(PartitionMeta {
                     topic: t as u16,
                     number,
-                    leader: broker_nodes[global % broker_nodes.len()],
+                    leader: replicas[0],
                     name: format!("{name}-{number}"),
+                    replicas,
+                    log_base: logs,
+                    replication,
                 });
+                logs += factor;
             }
             topics.push(TopicMeta {
                 name: name.clone(),
@@ -369,6 +474,10 @@ impl KafkaWorld {
                 plan,
             })
             .collect();
+        let controller = roles
+            .iter()
+            .position(|r| matches!(r, Role::Controller))
+            .map(|i| NodeId(i as u16));
         let mut groups = Vec::new();
         let mut consumers = Vec::new();
         let mut next_consumer = broker_nodes.last().map_or(0, |b| b.0 + 1);
@@ -402,22 +511,33 @@ impl KafkaWorld {
             groups,
             consumers,
             broker_config: spec.broker.clone(),
+            controller,
             planned: Vec::new(),
         };
         layout.planned = layout.count_planned();
         let durable = Durable {
             logs: layout
-                .planned_per_partition()
+                .partitions
                 .iter()
-                .map(|&records| PartitionLog::with_capacity(records))
+                .zip(layout.planned_per_partition())
+                .flat_map(|(meta, &records)| {
+                    meta.replicas
+                        .iter()
+                        .map(move |_| PartitionLog::with_capacity(records))
+                })
                 .collect(),
-            seqs: vec![BTreeMap::new(); layout.partitions.len()],
+            seqs: vec![BTreeMap::new(); logs],
             groups: layout
                 .groups
                 .iter()
                 .map(|g| GroupDurable::new(layout.topics[usize::from(g.topic)].partitions))
                 .collect(),
             stores: vec![Store::new(); layout.groups.len()],
+            metadata: if layout.replicated() {
+                Controller::initial_metadata(&layout)
+            } else {
+                Vec::new()
+            },
         };
         let mut world = KafkaWorld {
             nodes: Vec::with_capacity(layout.roles.len()),
@@ -439,10 +559,11 @@ impl KafkaWorld {
             Role::Producer(i) => {
                 Node::Producer(Box::new(Producer::new(&self.layout, usize::from(i), inc)))
             }
-            Role::Broker(_) => Node::Broker(Broker::new(node)),
+            Role::Broker(_) => Node::Broker(Broker::new(&self.layout, node, inc)),
             Role::Consumer(i) => {
                 Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i))))
             }
+            Role::Controller => Node::Controller(Box::new(Controller::new(&self.layout))),
         }
     }
 
@@ -451,9 +572,28 @@ impl KafkaWorld {
         &self.layout
     }
 
-    /// A partition's log.
+    /// A partition's log: its current leader's replica (its preferred
+    /// leader's while it is offline).
     pub fn log(&self, p: PartitionId) -> &PartitionLog {
-        &self.durable.logs[p.index()]
+        self.durable.leader_log(&self.layout, p)
+    }
+
+    /// `broker`'s replica of a partition's log, if it holds one.
+    pub fn replica_log(&self, p: PartitionId, broker: NodeId) -> Option<&PartitionLog> {
+        self.layout
+            .log_index(p, broker)
+            .map(|i| &self.durable.logs[i])
+    }
+
+    /// The controller's view of a partition (replicated runs only).
+    pub fn partition_state(&self, p: PartitionId) -> Option<PartitionState> {
+        self.durable.metadata.get(p.index()).copied()
+    }
+
+    /// Where a partition's committed records end: its leader's high
+    /// watermark (its log end without replication).
+    pub fn visible_end(&self, p: PartitionId) -> u64 {
+        self.durable.visible_end(&self.layout, p)
     }
 
     /// A group's durable store (its database).
@@ -467,10 +607,14 @@ impl KafkaWorld {
         self.durable.groups[g.index()].committed[usize::from(p.0 - first.0)]
     }
 
-    /// Consumer lag of a group on a partition: log end minus the committed
-    /// offset (minus the owner's position when nothing is committed yet).
+    /// Consumer lag of a group on a partition: log end (high watermark)
+    /// minus the committed offset (minus the owner's position when nothing
+    /// is committed yet). An offline partition lags by at least one.
     pub fn lag(&self, g: GroupId, p: PartitionId) -> u64 {
-        let end = self.log(p).end();
+        if self.layout.replicated() && self.durable.metadata[p.index()].leader.is_none() {
+            return 1;
+        }
+        let end = self.visible_end(p);
         let from = self.committed(g, p).or_else(|| {
             self.layout.groups[g.index()]
                 .members
@@ -504,6 +648,7 @@ impl Model for KafkaWorld {
             Node::Producer(p) => p.start(layout, cx),
             Node::Broker(b) => b.start(layout, durable, cx),
             Node::Consumer(c) => c.start(layout, cx),
+            Node::Controller(c) => c.start(layout, durable, cx),
         }
     }
 
@@ -516,9 +661,10 @@ impl Model for KafkaWorld {
             ..
         } = self;
         match &mut nodes[node.index()] {
-            Node::Producer(p) => p.on_message(layout, msg, cx),
+            Node::Producer(p) => p.on_message(layout, durable, msg, cx),
             Node::Broker(b) => b.on_message(layout, durable, from, msg, cx),
             Node::Consumer(c) => c.on_message(layout, durable, scratch, msg, cx),
+            Node::Controller(c) => c.on_message(layout, durable, from, msg, cx),
         }
     }
 
@@ -531,9 +677,10 @@ impl Model for KafkaWorld {
             ..
         } = self;
         match &mut nodes[node.index()] {
-            Node::Producer(p) => p.on_timer(layout, timer, cx),
+            Node::Producer(p) => p.on_timer(layout, durable, timer, cx),
             Node::Broker(b) => b.on_timer(layout, durable, timer, cx),
             Node::Consumer(c) => c.on_timer(layout, durable, scratch, timer, cx),
+            Node::Controller(c) => c.on_timer(layout, durable, timer, cx),
         }
     }
 
@@ -546,9 +693,10 @@ impl Model for KafkaWorld {
             ..
         } = self;
         match &mut nodes[node.index()] {
-            Node::Producer(p) => p.on_disconnect(layout, peer, cx),
-            Node::Broker(b) => b.on_disconnect(peer),
+            Node::Producer(p) => p.on_disconnect(layout, durable, peer, cx),
+            Node::Broker(b) => b.on_disconnect(layout, durable, peer, cx),
             Node::Consumer(c) => c.on_disconnect(layout, durable, scratch, peer, cx),
+            Node::Controller(_) => {}
         }
     }
 

@@ -1,0 +1,61 @@
+//! The replication incidents (`scenarios/incidents/`): each meets its
+//! `expect` across a range of seeds, and each safe twin, under the same
+//! faults, holds every invariant across a wider one. `faultline explore`
+//! checks thousands of seeds (see the README); these ranges keep the test
+//! suite fast.
+
+mod common;
+
+use common::load;
+
+/// `(incident, its safe twin)`.
+const PAIRS: [(&str, &str); 5] = [
+    ("acks1-failover", "acks1-failover-acks-all"),
+    ("unclean-election", "unclean-election-disabled"),
+    ("isr-shrink-isolate", "isr-shrink-isolate-min-isr-2"),
+    ("retry-reorder", "retry-reorder-idempotent"),
+    ("retry-duplicate", "retry-duplicate-idempotent"),
+];
+
+/// Seeds per incident and per safe twin.
+const INCIDENT_SEEDS: u64 = 40;
+const TWIN_SEEDS: u64 = 100;
+
+fn misses(name: &str, seeds: u64) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/incidents")
+        .join(format!("{name}.toml"));
+    let (_, setup) = load(&path);
+    let mut out = Vec::new();
+    for seed in 0..seeds {
+        let run = faultline::run(&setup, seed);
+        for j in run.verdict.judgements.iter().filter(|j| !j.met) {
+            out.push(format!(
+                "faultline run {} --seed {seed}: {} expected {}, {} violations",
+                path.display(),
+                j.invariant.name(),
+                j.expect.name(),
+                j.violations
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn incidents_meet_their_expectations_across_seeds() {
+    let failures: Vec<String> = PAIRS
+        .iter()
+        .flat_map(|(incident, _)| misses(incident, INCIDENT_SEEDS))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn safe_twins_hold_every_invariant_across_seeds() {
+    let failures: Vec<String> = PAIRS
+        .iter()
+        .flat_map(|(_, twin)| misses(twin, TWIN_SEEDS))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
