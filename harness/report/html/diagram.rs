@@ -376,6 +376,16 @@ fn drawing(rows: &[Row], events: &[Event], names: &Names<'_>, col: &[usize]) -> 
                         d.bands.push(partition_band(id, (from, r), events, names));
                     }
                 }
+                EventKind::LeaderElected {
+                    partition,
+                    leader: Some(new),
+                    ..
+                } => {
+                    // Fetches come from the new leader from now on.
+                    if let Some(l) = leader.get_mut(partition.index()) {
+                        *l = new;
+                    }
+                }
                 EventKind::FaultsHealed => d.healed.push(r),
                 _ => {}
             }
@@ -493,6 +503,7 @@ pub fn svg(sel: &Selection, names: &Names<'_>, witness: &Witnesses) -> String {
         let role = match names.layout.roles.get(n.index()) {
             Some(Role::Producer(_)) => "producer",
             Some(Role::Broker(_)) => "broker",
+            Some(Role::Controller) => "controller",
             _ => "consumer",
         };
         let _ = write!(

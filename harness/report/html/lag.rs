@@ -85,6 +85,16 @@ pub fn svg(names: &Names<'_>, end_us: u64, healed_us: Option<u64>) -> Option<Str
                     }
                 }
             }
+            EventKind::Truncated {
+                partition, offset, ..
+            } => {
+                // A replica's log end moved back; the partition's log end
+                // is its leader's, which the next append re-establishes.
+                let p = partition.index();
+                if p < leo.len() && offset < leo[p] {
+                    leo[p] = offset;
+                }
+            }
             EventKind::CommitAccepted {
                 group,
                 partition,
