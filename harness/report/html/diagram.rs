@@ -223,27 +223,12 @@ fn drawing(rows: &[Row], events: &[Event], names: &Names<'_>, col: &[usize]) -> 
                 EventKind::Appended {
                     broker,
                     partition,
-                    msg,
                     producer,
                     batch,
                     attempt,
                     ..
-                } => {
-                    if let Some(from) = sent.remove(&(producer, partition, batch, attempt)) {
-                        d.arrows.push(produce_arrow(
-                            (c(producer), from),
-                            (c(broker), r),
-                            &kind,
-                            i,
-                            names,
-                        ));
-                    }
-                    appended.insert(msg.0, (r, broker));
-                    if let Some(l) = leader.get_mut(partition.index()) {
-                        *l = broker;
-                    }
                 }
-                EventKind::DuplicateBatch {
+                | EventKind::DuplicateBatch {
                     broker,
                     partition,
                     producer,
@@ -258,6 +243,12 @@ fn drawing(rows: &[Row], events: &[Event], names: &Names<'_>, col: &[usize]) -> 
                             i,
                             names,
                         ));
+                    }
+                    if let EventKind::Appended { msg, .. } = kind {
+                        appended.insert(msg.0, (r, broker));
+                        if let Some(l) = leader.get_mut(partition.index()) {
+                            *l = broker;
+                        }
                     }
                 }
                 EventKind::Acked {
