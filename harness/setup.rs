@@ -1160,8 +1160,11 @@ fn timed_fault(
                 },
             };
             match (nodes.role(node), &point) {
-                (Role::Producer(_), _) => {
-                    c.err(at.key("crash"), format!("{name} is a producer; producer crashes are not modelled yet (crash a broker or a consumer)"));
+                (Role::Producer(_), p) if *p != PointSpec::Now => {
+                    c.err(
+                        at.key("point"),
+                        format!("{name} is a producer; producers crash only at point \"now\""),
+                    );
                     return None;
                 }
                 (Role::Controller, _) => {

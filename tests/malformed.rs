@@ -512,16 +512,23 @@ fn unknown_crash_point() {
 
 #[test]
 fn broker_crash_at_a_consumer_point() {
-    let src = with("\n[[faults.timeline]]\nat_ms = 0\ncrash = \"b1\"\npoint = \"mid-batch\"\n");
-    let err = run_bad(&src);
-    assert_diag(
-        &err,
-        &src,
-        "mid-batch",
-        "faults.timeline[0].point",
-        "b1 is a broker; brokers crash only at point \"now\"",
-    );
-    insta::assert_snapshot!("broker_crash_at_a_consumer_point", err);
+    // Producers too: neither passes any of the consumer's points.
+    for (node, message) in [
+        ("b1", "b1 is a broker; brokers crash only at point \"now\""),
+        (
+            "p1",
+            "p1 is a producer; producers crash only at point \"now\"",
+        ),
+    ] {
+        let src = with(&format!(
+            "\n[[faults.timeline]]\nat_ms = 0\ncrash = \"{node}\"\npoint = \"mid-batch\"\n"
+        ));
+        let err = run_bad(&src);
+        assert_diag(&err, &src, "mid-batch", "faults.timeline[0].point", message);
+        if node == "b1" {
+            insta::assert_snapshot!("broker_crash_at_a_consumer_point", err);
+        }
+    }
 }
 
 #[test]

@@ -17,6 +17,10 @@ const PAIRS: [(&str, &str); 5] = [
     ("retry-duplicate", "retry-duplicate-idempotent"),
 ];
 
+/// Incidents whose safe twin needs what the model does not have yet
+/// (transactions, for a producer restart).
+const ALONE: [&str; 1] = ["producer-restart"];
+
 /// Seeds per incident and per safe twin.
 const INCIDENT_SEEDS: u64 = 40;
 const TWIN_SEEDS: u64 = 100;
@@ -46,7 +50,9 @@ fn misses(name: &str, seeds: u64) -> Vec<String> {
 fn incidents_meet_their_expectations_across_seeds() {
     let failures: Vec<String> = PAIRS
         .iter()
-        .flat_map(|(incident, _)| misses(incident, INCIDENT_SEEDS))
+        .map(|(incident, _)| *incident)
+        .chain(ALONE)
+        .flat_map(|incident| misses(incident, INCIDENT_SEEDS))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

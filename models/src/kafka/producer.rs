@@ -37,6 +37,12 @@ use super::numbering::{Numbering, Place};
 use super::protocol::{Msg, ProduceResult, Record, Timer};
 use super::world::{Durable, Layout};
 
+/// Whether bit `i` of a bit set is set.
+fn bit(set: &[u64], i: u32) -> bool {
+    set.get((i / 64) as usize)
+        .is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
 /// `slot_leader` of a partition without a leader.
 const NO_LEADER: usize = usize::MAX;
 
@@ -126,11 +132,20 @@ pub(crate) struct Producer {
     outstanding: usize,
     /// A metadata refresh timer is set (a partition has no leader).
     refresh_armed: bool,
+    /// Planned records (a bit per message id) the application got an
+    /// answer for, acknowledged or failed. It outlives a crash: the
+    /// application knows which sends completed, and after a restart it
+    /// hands the producer again only the records without an answer.
+    settled: Vec<u64>,
 }
 
 impl Producer {
-    pub fn new(layout: &Layout, index: usize, incarnation: u32) -> Producer {
+    /// A producer's incarnation `incarnation`; `settled` is what its
+    /// previous incarnation left (see [`Producer::take_settled`]), empty
+    /// at the first start.
+    pub fn new(layout: &Layout, index: usize, incarnation: u32, settled: Vec<u64>) -> Producer {
         let meta = &layout.producers[index];
+        let outstanding = meta.plan.iter().filter(|r| !bit(&settled, r.msg.0)).count();
         let parts = layout.topics[usize::from(meta.topic)].partitions as usize;
         // A fresh producer id per incarnation, as `InitProducerId` gives a
         // restarted producer without a transactional id.
@@ -180,9 +195,24 @@ impl Producer {
                 .collect(),
             epochs: vec![0; parts],
             sticky: None,
-            outstanding: meta.plan.len(),
+            outstanding,
             refresh_armed: false,
+            settled,
         }
+    }
+
+    /// What the application knows of its sends when the producer crashes:
+    /// the records that got an answer.
+    pub fn take_settled(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.settled)
+    }
+
+    fn settle(&mut self, msg: u32) {
+        let word = (msg / 64) as usize;
+        if self.settled.len() <= word {
+            self.settled.resize(word + 1, 0);
+        }
+        self.settled[word] |= 1 << (msg % 64);
     }
 
     /// Whether every planned record is acknowledged or given up.
@@ -397,6 +427,11 @@ impl Producer {
                 break;
             }
             self.next += 1;
+            if bit(&self.settled, r.msg.0) {
+                // Answered before a crash: the application does not send it
+                // again.
+                continue;
+            }
             let partition = if meta.keyless {
                 match self.sticky {
                     Some(p) => p,
@@ -600,7 +635,10 @@ impl Producer {
             self.numbering[slot].finished(b.place, b.records.len() as u32);
         }
         // Done for good: its records are in the history now.
-        b.records = self.empty.clone();
+        let records = std::mem::replace(&mut b.records, self.empty.clone());
+        for r in records.iter() {
+            self.settle(r.msg.0);
+        }
     }
 
     fn retry(&mut self, layout: &Layout, id: u32, cx: &mut Cx<'_, Msg, Timer>) {
@@ -656,7 +694,10 @@ impl Producer {
         self.outstanding -= b.records.len();
         let (partition, place, records) = (b.partition, b.place, b.records.len() as u32);
         // Done for good: its records are in the history now.
-        b.records = self.empty.clone();
+        let done = std::mem::replace(&mut b.records, self.empty.clone());
+        for r in done.iter() {
+            self.settle(r.msg.0);
+        }
         let slot = self.slot(layout, partition);
         // Only a queued batch is in the queue (near its head: a retried
         // batch, or the oldest one expiring); one in flight is not.

@@ -1115,6 +1115,66 @@ fn retry_after_lost_ack_is_deduplicated_with_idempotence() {
     assert_eq!(sim.acked(), vec![(0, Some(0))]);
 }
 
+/// The producer ids of every produce request sent, in order.
+fn produce_pids(sim: &Sim) -> Vec<u32> {
+    sim.sends(|s| match s.msg {
+        Msg::Produce { pid, .. } => Some(pid),
+        _ => None,
+    })
+}
+
+/// "A restarted producer without a `transactional.id` gets a new producer
+/// id, so resends after a crash duplicate" (semantics.md §1, Idempotence).
+/// The acknowledgement of the appended batch is lost and the producer
+/// crashes waiting for it; restarted, it resends the unanswered record under
+/// a new producer id, and the broker appends it again.
+#[test]
+fn restarted_idempotent_producer_resends_under_a_new_producer_id() {
+    let s = producer_spec(1, |c| c.idempotence = true);
+    let mut sim = Sim::new(&s);
+    let p1 = sim.node("p1");
+    sim.drop_next(1, false, is_produce_response);
+    sim.start_all();
+    sim.run_until(ms(100));
+    assert_eq!(sim.appends_of(0), vec![(0, 1)]);
+    assert!(sim.acked().is_empty());
+
+    sim.crash(p1);
+    sim.run_until(ms(200));
+    sim.restart(p1);
+    sim.run_until(ms(2_000));
+
+    assert_eq!(sim.appends_of(0), vec![(0, 1), (1, 1)]);
+    assert_eq!(sim.log_msgs(P0), vec![0, 0]);
+    let pids = produce_pids(&sim);
+    assert_eq!(pids.len(), 2);
+    assert_ne!(pids[0], pids[1], "the restart took a new producer id");
+    assert_eq!(sim.acked(), vec![(0, Some(1))]);
+}
+
+/// The application hands a restarted producer only the records it got no
+/// answer for: an acknowledged record is not sent again.
+#[test]
+fn restarted_producer_does_not_resend_acknowledged_records() {
+    let s = producer_spec(2, |c| c.idempotence = true);
+    let mut sim = Sim::new(&s);
+    let p1 = sim.node("p1");
+    // The second record's acknowledgement is lost (the first goes by).
+    sim.drop_next(1, false, |_, _, m| {
+        matches!(m, Msg::ProduceResponse { batch: 1, .. })
+    });
+    sim.start_all();
+    sim.run_until(ms(100));
+    assert_eq!(sim.acked(), vec![(0, Some(0))]);
+
+    sim.crash(p1);
+    sim.restart(p1);
+    sim.run_until(ms(2_000));
+
+    assert_eq!(sim.log_msgs(P0), vec![0, 1, 1]);
+    assert_eq!(sim.acked(), vec![(0, Some(0)), (1, Some(2))]);
+}
+
 /// The broker "rejects gaps (OutOfOrderSequence)" in an idempotent
 /// producer's sequence numbers (semantics.md §1, Idempotence): a batch whose
 /// first sequence is not the next expected one is refused and not appended.

@@ -547,18 +547,23 @@ impl KafkaWorld {
             scratch: TxBuffer::default(),
         };
         for i in 0..world.layout.roles.len() {
-            let node = world.fresh(NodeId(i as u16));
+            let node = world.fresh(NodeId(i as u16), Vec::new());
             world.nodes.push(node);
         }
         world
     }
 
-    fn fresh(&self, node: NodeId) -> Node {
+    /// A node's state as it starts; a restarted producer is handed what
+    /// its application knows from before the crash (`settled`).
+    fn fresh(&self, node: NodeId, settled: Vec<u64>) -> Node {
         let inc = self.incarnations[node.index()];
         match self.layout.roles[node.index()] {
-            Role::Producer(i) => {
-                Node::Producer(Box::new(Producer::new(&self.layout, usize::from(i), inc)))
-            }
+            Role::Producer(i) => Node::Producer(Box::new(Producer::new(
+                &self.layout,
+                usize::from(i),
+                inc,
+                settled,
+            ))),
             Role::Broker(_) => Node::Broker(Broker::new(&self.layout, node, inc)),
             Role::Consumer(i) => {
                 Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i))))
@@ -702,7 +707,13 @@ impl Model for KafkaWorld {
 
     fn crash(&mut self, node: NodeId) {
         self.incarnations[node.index()] += 1;
-        let fresh = self.fresh(node);
+        // The producer's in-memory state is lost; its application still
+        // knows which sends were answered.
+        let settled = match &mut self.nodes[node.index()] {
+            Node::Producer(p) => p.take_settled(),
+            _ => Vec::new(),
+        };
+        let fresh = self.fresh(node, settled);
         self.nodes[node.index()] = fresh;
     }
 
@@ -736,7 +747,7 @@ impl Model for KafkaWorld {
     fn crashable(&self, node: NodeId) -> bool {
         matches!(
             self.layout.roles.get(node.index()),
-            Some(Role::Broker(_) | Role::Consumer(_))
+            Some(Role::Broker(_) | Role::Consumer(_) | Role::Producer(_))
         )
     }
 }
