@@ -1007,6 +1007,7 @@ fn group_spec(
             d.max_poll_interval,
             1,
         ),
+        static_membership: cf.static_membership.unwrap_or(d.static_membership),
         request_timeout: c.ms(
             at.key("request_timeout_ms"),
             cf.request_timeout_ms,

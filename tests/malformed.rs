@@ -966,3 +966,17 @@ fn crashing_the_controller() {
     );
     assert!(err.contains("isolate = \"controller\""), "{err}");
 }
+
+#[test]
+fn static_membership_that_is_not_a_boolean() {
+    let src = with("static_membership = \"yes\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "static_membership = \"yes\"",
+        "consumers[0].static_membership",
+        "invalid type: string \"yes\", expected a boolean",
+    );
+    insta::assert_snapshot!("static_membership_that_is_not_a_boolean", err);
+}

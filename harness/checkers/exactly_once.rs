@@ -108,6 +108,7 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
             EventKind::CommitRejected { consumer, .. } => consumer == c1,
             EventKind::PollIntervalExceeded { consumer, .. } => consumer == c1,
             EventKind::MemberRemoved { consumer, .. } => consumer == c1,
+            EventKind::StaticMemberRejoined { consumer, .. } => consumer == c1,
             EventKind::GenerationStarted { .. } => true,
             _ => false,
         };

@@ -166,6 +166,15 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             n.group(group),
             remove_reason_name(reason)
         ),
+        EventKind::StaticMemberRejoined {
+            group,
+            generation,
+            consumer,
+        } => format!(
+            "{} rejoined group {} as a static member (group.instance.id) and kept its assignment in generation {generation}, without a rebalance",
+            n.node(consumer),
+            n.group(group)
+        ),
         EventKind::PollIntervalExceeded {
             consumer,
             generation,

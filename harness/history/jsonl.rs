@@ -31,6 +31,7 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::GenerationStarted { .. } => "generation-started",
         EventKind::Assigned { .. } => "assigned",
         EventKind::MemberRemoved { .. } => "member-removed",
+        EventKind::StaticMemberRejoined { .. } => "static-member-rejoined",
         EventKind::PollIntervalExceeded { .. } => "poll-interval-exceeded",
         EventKind::OffsetReset { .. } => "offset-reset",
         EventKind::Delivered { .. } => "delivered",
@@ -262,6 +263,15 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("group", json!(names.group(group)));
             put("node", json!(names.node(consumer)));
             put("reason", json!(remove_reason_name(reason)));
+        }
+        EventKind::StaticMemberRejoined {
+            group,
+            generation,
+            consumer,
+        } => {
+            put("group", json!(names.group(group)));
+            put("generation", json!(generation));
+            put("node", json!(names.node(consumer)));
         }
         EventKind::PollIntervalExceeded {
             consumer,

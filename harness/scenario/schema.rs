@@ -232,6 +232,9 @@ pub struct ConsumerFile {
     pub heartbeat_interval_ms: Option<u64>,
     /// `max.poll.interval.ms`.
     pub max_poll_interval_ms: Option<u64>,
+    /// Static membership: every member sets `group.instance.id` to its
+    /// node's name (default false: dynamic members).
+    pub static_membership: Option<bool>,
     /// `request.timeout.ms`.
     pub request_timeout_ms: Option<u64>,
     /// `fetch.max.wait.ms`.

@@ -259,6 +259,18 @@ pub enum EventKind {
         /// Why.
         reason: RemoveReason,
     },
+    /// A static member (`group.instance.id`) joined again, after a restart
+    /// or a missed poll deadline, while its group was stable: the
+    /// coordinator gave it a new member id and its old assignment, without
+    /// a rebalance.
+    StaticMemberRejoined {
+        /// The group.
+        group: GroupId,
+        /// The generation it rejoined (unchanged).
+        generation: u32,
+        /// The consumer.
+        consumer: NodeId,
+    },
     /// A consumer noticed it had not polled within `max.poll.interval.ms`
     /// and left its group.
     PollIntervalExceeded {

@@ -87,6 +87,7 @@ pub fn node_of(kind: &EventKind, names: &Names<'_>) -> Option<NodeId> {
         EventKind::LeaderElected { .. } | EventKind::IsrChanged { .. } => names.layout.controller,
         EventKind::GenerationStarted { group, .. }
         | EventKind::MemberRemoved { group, .. }
+        | EventKind::StaticMemberRejoined { group, .. }
         | EventKind::CommitAccepted { group, .. }
         | EventKind::CommitRejected { group, .. } => coordinator(group),
         EventKind::Crashed { node, .. }

@@ -194,6 +194,7 @@ pub fn client_of(kind: &EventKind) -> Option<NodeId> {
         | EventKind::ProduceFailed { producer, .. } => Some(producer),
         EventKind::Assigned { consumer, .. }
         | EventKind::MemberRemoved { consumer, .. }
+        | EventKind::StaticMemberRejoined { consumer, .. }
         | EventKind::PollIntervalExceeded { consumer, .. }
         | EventKind::OffsetReset { consumer, .. }
         | EventKind::Delivered { consumer, .. }

@@ -134,10 +134,10 @@ pub(crate) struct GroupDurable {
     pub next_member: u32,
     /// Committed offset per partition of the group's topic.
     pub committed: Vec<Option<u64>>,
-    /// Members of the last completed generation, with their assignments:
-    /// `(member id, node, partitions)`. A coordinator that restarts loads
-    /// the group from here, as Kafka's does from `__consumer_offsets`.
-    pub members: Vec<(u32, NodeId, Vec<PartitionId>)>,
+    /// Members of the last completed generation, with their assignments.
+    /// A coordinator that restarts loads the group from here, as Kafka's
+    /// does from `__consumer_offsets`.
+    pub members: Vec<MemberRecord>,
 }
 
 impl GroupDurable {
@@ -149,6 +149,19 @@ impl GroupDurable {
             members: Vec::new(),
         }
     }
+}
+
+/// One member of a completed generation, as `__consumer_offsets` keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct MemberRecord {
+    /// The member id.
+    pub id: u32,
+    /// Its consumer.
+    pub node: NodeId,
+    /// `group.instance.id` of a static member.
+    pub instance: Option<NodeId>,
+    /// Its partitions.
+    pub assignment: Vec<PartitionId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +186,8 @@ struct Member {
     /// Request id of a join waiting for the rebalance to complete.
     pending_join: Option<u32>,
     assignment: Vec<PartitionId>,
+    /// `group.instance.id` of a static member.
+    instance: Option<NodeId>,
 }
 
 /// Volatile state of a group on its coordinator.
@@ -301,12 +316,13 @@ impl Broker {
             gs.members = gd
                 .members
                 .iter()
-                .map(|(id, node, assignment)| Member {
-                    id: *id,
-                    node: *node,
+                .map(|r| Member {
+                    id: r.id,
+                    node: r.node,
                     last_heartbeat: cx.now,
                     pending_join: None,
-                    assignment: assignment.clone(),
+                    assignment: r.assignment.clone(),
+                    instance: r.instance,
                 })
                 .collect();
             gs.phase = Phase::Stable;
@@ -391,9 +407,12 @@ impl Broker {
                     },
                 );
             }
-            Msg::Join { req, group, member } => {
-                self.join(layout, durable, from, req, group, member, cx)
-            }
+            Msg::Join {
+                req,
+                group,
+                member,
+                instance,
+            } => self.join(layout, durable, from, req, group, (member, instance), cx),
             Msg::Heartbeat {
                 group,
                 member,
@@ -660,13 +679,57 @@ impl Broker {
         from: NodeId,
         req: u32,
         group: GroupId,
-        member: Option<u32>,
+        (member, instance): (Option<u32>, Option<NodeId>),
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let now = cx.now;
         let gd = &mut durable.groups[group.index()];
         let gs = &mut self.groups[group.index()];
         let known = member.and_then(|id| gs.members.iter().position(|m| m.id == id));
+        let returning = match (known, instance) {
+            (None, Some(instance)) => gs.members.iter().position(|m| m.instance == Some(instance)),
+            _ => None,
+        };
+        if let Some(i) = returning {
+            // A static member joining without its member id (it restarted,
+            // or reset it after a missed poll deadline): the coordinator
+            // knows its group.instance.id and gives it a new member id, so
+            // anything the old incarnation still sends is refused
+            // (`UNKNOWN_MEMBER_ID` here, `FENCED_INSTANCE_ID` in Kafka).
+            let id = gd.next_member;
+            gd.next_member += 1;
+            let m = &mut gs.members[i];
+            let old = m.id;
+            m.id = id;
+            m.node = from;
+            m.last_heartbeat = now;
+            if gs.phase == Phase::Stable {
+                // KIP-345: while the group is stable, it gets its old
+                // assignment in the current generation; no rebalance.
+                if let Some(r) = gd.members.iter_mut().find(|r| r.id == old) {
+                    r.id = id;
+                }
+                cx.record(EventKind::StaticMemberRejoined {
+                    group,
+                    generation: gd.generation,
+                    consumer: from,
+                });
+                cx.send(
+                    from,
+                    Msg::JoinResponse {
+                        req,
+                        member: id,
+                        generation: gd.generation,
+                        assignment: m.assignment.clone(),
+                    },
+                );
+                return;
+            }
+            // Rebalancing: its join counts like any member's rejoin.
+            m.pending_join = Some(req);
+            self.try_complete(layout, durable, group, cx);
+            return;
+        }
         if let (Some(i), Phase::Stable) = (known, gs.phase) {
             // A known member re-sending its join (its response was lost):
             // answer with the current generation, no rebalance.
@@ -695,6 +758,7 @@ impl Broker {
                     last_heartbeat: now,
                     pending_join: None,
                     assignment: Vec::new(),
+                    instance,
                 });
                 gs.members.len() - 1
             }
@@ -961,7 +1025,12 @@ impl Broker {
         gd.members = gs
             .members
             .iter()
-            .map(|m| (m.id, m.node, m.assignment.clone()))
+            .map(|m| MemberRecord {
+                id: m.id,
+                node: m.node,
+                instance: m.instance,
+                assignment: m.assignment.clone(),
+            })
             .collect();
         let session = meta.config.session_timeout;
         self.schedule_check(group, now + session, cx);

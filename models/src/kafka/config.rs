@@ -96,6 +96,11 @@ pub struct ConsumerConfig {
     pub heartbeat_interval: SimTime,
     /// `max.poll.interval.ms` (default 300 s); also the rebalance timeout.
     pub max_poll_interval: SimTime,
+    /// Static membership: each member sets `group.instance.id` (to its
+    /// node's name). A static member never sends LeaveGroup, and one that
+    /// restarts within `session.timeout.ms` gets its old assignment back
+    /// without a rebalance (KIP-345). Default `false` (dynamic members).
+    pub static_membership: bool,
     /// `request.timeout.ms` (default 30 s).
     pub request_timeout: SimTime,
     /// `fetch.max.wait.ms` (default 500 ms): how long a broker holds a fetch
@@ -125,6 +130,7 @@ impl Default for ConsumerConfig {
             session_timeout: SimTime::from_ms(45_000),
             heartbeat_interval: SimTime::from_ms(3_000),
             max_poll_interval: SimTime::from_ms(300_000),
+            static_membership: false,
             request_timeout: SimTime::from_ms(30_000),
             fetch_max_wait: SimTime::from_ms(500),
             retry_backoff: SimTime::from_ms(100),

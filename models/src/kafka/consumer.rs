@@ -471,18 +471,23 @@ impl Consumer {
                 );
                 if let (true, Some(member)) = (busy, self.member) {
                     // The Java heartbeat thread leaves the group when the
-                    // application has not polled in time.
+                    // application has not polled in time. A static member
+                    // sends no LeaveGroup (only its session timeout removes
+                    // it) but forgets its member id and generation all the
+                    // same, and rejoins at its next poll.
                     cx.record(EventKind::PollIntervalExceeded {
                         consumer: cx.me,
                         generation: self.generation,
                     });
-                    cx.send(
-                        self.coordinator(layout),
-                        Msg::Leave {
-                            group: self.group,
-                            member,
-                        },
-                    );
+                    if !cfg.static_membership {
+                        cx.send(
+                            self.coordinator(layout),
+                            Msg::Leave {
+                                group: self.group,
+                                member,
+                            },
+                        );
+                    }
                     self.member = None;
                     self.generation = 0;
                     self.rejoin = true;
@@ -647,14 +652,15 @@ impl Consumer {
     fn send_join(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
         self.phase = Phase::Joining;
         let req = self.req();
+        let cfg = &layout.groups[self.group.index()].config;
         let msg = Msg::Join {
             req,
             group: self.group,
             member: self.member,
+            instance: cfg.static_membership.then_some(cx.me),
         };
         // Java's join timeout: the rebalance timeout plus five seconds.
-        let timeout =
-            layout.groups[self.group.index()].config.max_poll_interval + SimTime::from_ms(5_000);
+        let timeout = cfg.max_poll_interval + SimTime::from_ms(5_000);
         self.request(self.coordinator(layout), msg, Pending::Join, timeout, cx);
     }
 

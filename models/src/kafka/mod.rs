@@ -8,8 +8,9 @@
 //! sequence numbers, deduplicated by the broker over the last five batches).
 //! Consumers form groups through a coordinator broker: join, range
 //! assignment, generations, heartbeats, session timeouts, the max poll
-//! interval, eager rebalances, offset commits that a stale generation cannot
-//! make, and `auto.offset.reset`.
+//! interval, eager rebalances, static membership (`group.instance.id`),
+//! offset commits that a stale generation cannot make, and
+//! `auto.offset.reset`.
 //!
 //! Partitions of a topic with a replication factor above one are
 //! replicated: a controller node chooses leaders and keeps ISRs, followers
@@ -20,7 +21,7 @@
 //! crash makes its partitions unavailable until it restarts.
 //!
 //! What it leaves out (see the README): transactions, retention and
-//! compaction, cooperative rebalancing and static membership, metadata
+//! compaction, cooperative rebalancing, metadata
 //! requests (clients look leaders up in the controller's state at once),
 //! a replicated group coordinator (it stays on one broker), and byte sizes
 //! (batches and fetches are bounded by record counts).

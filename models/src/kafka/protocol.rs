@@ -212,6 +212,9 @@ pub enum Msg {
         group: GroupId,
         /// The member id from an earlier join, if any.
         member: Option<u32>,
+        /// `group.instance.id` of a static member: the consumer's node,
+        /// which keeps its name across restarts.
+        instance: Option<NodeId>,
     },
     /// Coordinator → consumer: the rebalance completed.
     JoinResponse {

@@ -837,6 +837,7 @@ fn commit_while_preparing_a_rebalance_is_accepted_from_the_current_generation() 
             req: 1,
             group: G,
             member: None,
+            instance: None,
         },
     );
     assert!(join.sends.is_empty(), "the join waits for the rebalance");
@@ -975,6 +976,133 @@ fn session_timeout_removes_a_silent_member_and_rebalances() {
     assert!(gens[1].0 > removed[0].0);
     let (_, generation, assignment) = sim.joins(c1).last().cloned().expect("joined");
     assert_eq!((generation, assignment), (2, vec![P0, PartitionId(1)]));
+}
+
+/// Static membership (`group.instance.id`, KIP-345; semantics.md §1:
+/// "static members can restart within the session timeout without causing
+/// a rebalance"). `c2` crashes and comes back 2 s later, well within the
+/// session timeout: the coordinator recognises its instance, gives it a
+/// new member id and its old partitions in generation 1, and starts no
+/// rebalance. The member id of the old incarnation is fenced.
+#[test]
+fn a_static_member_restarting_within_the_session_timeout_keeps_its_assignment() {
+    let mut s = spec(2);
+    s.groups[0].members = 2;
+    s.groups[0].config.session_timeout = ms(10_000);
+    s.groups[0].config.static_membership = true;
+    let mut sim = Sim::new(&s);
+    let (b1, c2) = (sim.node("b1"), sim.node("c2"));
+    sim.start_all();
+    sim.run_until(ms(5_000));
+    let (old, generation, before) = sim.joins(c2)[0].clone();
+    assert_eq!(generation, 1);
+    sim.crash(c2);
+    sim.run_until(ms(6_000));
+    sim.restart(c2);
+    sim.run_until(ms(30_000));
+
+    let gens = sim.generations();
+    assert_eq!(gens.len(), 1, "no rebalance: {gens:?}");
+    assert!(sim.removed().is_empty(), "{:?}", sim.removed());
+    let (member, generation, after) = sim.joins(c2).last().cloned().expect("rejoined");
+    assert_eq!((generation, after), (1, before));
+    assert_ne!(member, old, "a new member id fences the old incarnation");
+    let rejoined = sim.events(|k| match *k {
+        EventKind::StaticMemberRejoined {
+            consumer,
+            generation,
+            ..
+        } => Some((consumer, generation)),
+        _ => None,
+    });
+    assert_eq!(rejoined.len(), 1, "{rejoined:?}");
+    assert_eq!(rejoined[0].1, (c2, 1));
+    let stale = sim.call(
+        b1,
+        c2,
+        Msg::Heartbeat {
+            group: G,
+            member: old,
+            generation: 1,
+        },
+    );
+    assert!(
+        matches!(
+            stale.sends.as_slice(),
+            [(
+                _,
+                Msg::HeartbeatResponse {
+                    error: Some(super::GroupError::UnknownMember),
+                    ..
+                }
+            )]
+        ),
+        "{:?}",
+        stale.sends
+    );
+}
+
+/// The same restart with dynamic membership: the consumer joins as a new
+/// member, which starts a rebalance, and the rebalance waits for the old
+/// member until its session expires (semantics.md §1; KIP-345's
+/// motivation). Only then does generation 2 start.
+#[test]
+fn a_dynamic_member_restarting_waits_for_its_old_session_to_expire() {
+    let session = ms(10_000);
+    let mut s = spec(2);
+    s.groups[0].members = 2;
+    s.groups[0].config.session_timeout = session;
+    let mut sim = Sim::new(&s);
+    let c2 = sim.node("c2");
+    sim.start_all();
+    sim.run_until(ms(5_000));
+    sim.crash(c2);
+    let crashed = ms(5_000);
+    sim.run_until(ms(6_000));
+    sim.restart(c2);
+    sim.run_until(ms(30_000));
+
+    let removed = sim.removed();
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0].1, (c2, RemoveReason::SessionTimeout));
+    let gens = sim.generations();
+    assert_eq!(gens.len(), 2, "{gens:?}");
+    assert_eq!((gens[1].1, gens[1].2), (2, 2));
+    assert!(gens[1].0 >= removed[0].0 && removed[0].0 > crashed + session - ms(3_000));
+}
+
+/// A static member whose application misses `max.poll.interval.ms` sends
+/// no LeaveGroup (only dynamic members do, `AbstractCoordinator.
+/// maybeLeaveGroup`): it forgets its member id and rejoins at its next
+/// poll, and the coordinator hands its partitions back without a
+/// rebalance.
+#[test]
+fn a_static_member_missing_the_poll_deadline_does_not_leave() {
+    let mut s = spec(1);
+    s.workload.records = 1;
+    s.groups[0].config.static_membership = true;
+    s.groups[0].config.max_poll_interval = ms(10_000);
+    s.groups[0].config.heartbeat_interval = ms(3_000);
+    s.groups[0].config.processing = (ms(20_000), ms(20_000));
+    let mut sim = Sim::new(&s);
+    let c1 = sim.node("c1");
+    sim.start_all();
+    // Past the first missed deadline (about 13 s) and the rejoin when the
+    // record is done (about 21 s); the record is then handled again from
+    // the committed offset, and would miss the deadline again.
+    sim.run_until(ms(25_000));
+
+    let left = sim.events(|k| match *k {
+        EventKind::PollIntervalExceeded { consumer, .. } => Some(consumer),
+        _ => None,
+    });
+    assert_eq!(left.len(), 1, "{left:?}");
+    let leaves = sim.sends(|s| matches!(s.msg, Msg::Leave { .. }).then_some(()));
+    assert!(leaves.is_empty(), "a static member sent LeaveGroup");
+    assert!(sim.removed().is_empty());
+    assert_eq!(sim.generations().len(), 1);
+    let (_, generation, assignment) = sim.joins(c1).last().cloned().expect("rejoined");
+    assert_eq!((generation, assignment), (1, vec![P0]));
 }
 
 /// `max.poll.interval.ms`: "if poll() is not called before expiration of
