@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::load;
+use common::{load, unmet};
 use faultline_models::SimTime;
 use faultline_models::event::EventKind;
 
@@ -33,15 +33,7 @@ fn runs(name: &str, seeds: u64) -> (Vec<String>, Vec<Counts>) {
     let mut counts = Vec::new();
     for seed in 0..seeds {
         let run = faultline::run(&setup, seed);
-        for j in run.verdict.judgements.iter().filter(|j| !j.met) {
-            misses.push(format!(
-                "faultline run {} --seed {seed}: {} expected {}, {} violations",
-                path.display(),
-                j.invariant.name(),
-                j.expect.name(),
-                j.violations
-            ));
-        }
+        misses.extend(unmet(&path, seed, &run));
         let events = &run.sim.history.events;
         let count = |f: fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
         let restarted = events

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::load;
+use common::{load, unmet};
 
 /// `(incident, its safe twin)`.
 const PAIRS: [(&str, &str); 5] = [
@@ -30,20 +30,9 @@ fn misses(name: &str, seeds: u64) -> Vec<String> {
         .join("scenarios/incidents")
         .join(format!("{name}.toml"));
     let (_, setup) = load(&path);
-    let mut out = Vec::new();
-    for seed in 0..seeds {
-        let run = faultline::run(&setup, seed);
-        for j in run.verdict.judgements.iter().filter(|j| !j.met) {
-            out.push(format!(
-                "faultline run {} --seed {seed}: {} expected {}, {} violations",
-                path.display(),
-                j.invariant.name(),
-                j.expect.name(),
-                j.violations
-            ));
-        }
-    }
-    out
+    (0..seeds)
+        .flat_map(|seed| unmet(&path, seed, &faultline::run(&setup, seed)))
+        .collect()
 }
 
 #[test]

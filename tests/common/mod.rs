@@ -67,3 +67,22 @@ pub fn artifacts(loaded: &Loaded, setup: &Setup, seed: u64) -> (Vec<u8>, String)
         serde_json::to_string_pretty(&result).expect("serializable"),
     )
 }
+
+/// One line per expectation `run` missed, naming the command that replays
+/// it (`faultline run <path> --seed <seed>`).
+pub fn unmet(path: &Path, seed: u64, run: &faultline::Run) -> Vec<String> {
+    run.verdict
+        .judgements
+        .iter()
+        .filter(|j| !j.met)
+        .map(|j| {
+            format!(
+                "faultline run {} --seed {seed}: {} expected {}, {} violations",
+                path.display(),
+                j.invariant.name(),
+                j.expect.name(),
+                j.violations
+            )
+        })
+        .collect()
+}
