@@ -71,6 +71,9 @@ struct DropRule {
     /// A lost TCP segment: both ends see the connection break (as the
     /// engine's loss fault). Otherwise a black hole: only timeouts notice.
     reset: bool,
+    /// Delivers the message this much later than usual instead of dropping
+    /// it (the engine's delay fault).
+    delay: Option<SimTime>,
 }
 
 /// What a node did with one input handed to it by [`Sim::call`].
@@ -179,6 +182,23 @@ impl<E: Env> Sim<E> {
             matches: Box::new(matches),
             left: times,
             reset,
+            delay: None,
+        });
+    }
+
+    /// Delivers the next `times` messages matching `matches` `extra` later
+    /// than the usual latency.
+    fn delay_next(
+        &mut self,
+        times: usize,
+        extra: SimTime,
+        matches: impl Fn(NodeId, NodeId, &Msg) -> bool + 'static,
+    ) {
+        self.rules.push(DropRule {
+            matches: Box::new(matches),
+            left: times,
+            reset: false,
+            delay: Some(extra),
         });
     }
 
@@ -279,9 +299,16 @@ impl<E: Env> Sim<E> {
             .rules
             .iter_mut()
             .find(|r| r.left > 0 && (r.matches)(from, to, &msg));
-        let dropped = rule.map(|r| {
+        let mut extra = SimTime::ZERO;
+        let dropped = rule.and_then(|r| {
             r.left -= 1;
-            r.reset
+            match r.delay {
+                Some(d) => {
+                    extra = d;
+                    None
+                }
+                None => Some(r.reset),
+            }
         });
         self.sent.push(Sent {
             at: self.now,
@@ -294,7 +321,7 @@ impl<E: Env> Sim<E> {
             None => {
                 let conn = self.conn(from, to);
                 self.push(
-                    self.now + LATENCY,
+                    self.now + LATENCY + extra,
                     to,
                     Some(conn),
                     Input::Message(from, msg),
@@ -1419,6 +1446,41 @@ fn idempotent_producer_keeps_order_when_the_first_batch_is_lost() {
         sim.produce_results()[0],
         (1, ProduceResult::OutOfOrderSequence)
     );
+}
+
+/// Retried batches of an idempotent producer go back into their queue in
+/// sequence order (the Java client's `insertInSequenceOrder`): when the
+/// first of four in-flight batches arrives late, the broker refuses the
+/// three that overtook it (OutOfOrderSequence); they are resent in order
+/// and appended once each, with no second round of refusals.
+#[test]
+fn idempotent_retries_are_resent_in_sequence_order() {
+    let s = producer_spec(4, |c| {
+        c.idempotence = true;
+        c.max_in_flight = 5;
+    });
+    let mut sim = Sim::new(&s);
+    sim.delay_next(1, ms(5), is_first_send_of_batch_0);
+    sim.start_all();
+    sim.run_until(ms(60_000));
+    assert_eq!(sim.log_msgs(P0), vec![0, 1, 2, 3]);
+    let refused = |sim: &Sim| {
+        sim.produce_results()
+            .iter()
+            .filter(|r| r.1 == ProduceResult::OutOfOrderSequence)
+            .count()
+    };
+    assert_eq!(refused(&sim), 3, "{:?}", sim.produce_results());
+    let retried = sim.sends(|s| match s.msg {
+        Msg::Produce { batch, attempt, .. } if attempt > 1 => Some(batch),
+        _ => None,
+    });
+    let mut sorted = retried.clone();
+    sorted.sort_unstable();
+    assert_eq!(retried, sorted, "retries leave in sequence order");
+    for m in 0..4 {
+        assert_eq!(sim.appends_of(m).len(), 1, "message {m} appended once");
+    }
 }
 
 /// `acks=0`: "no wait, no retries, offset -1" (semantics.md §1, Producer
