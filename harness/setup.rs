@@ -6,9 +6,9 @@
 
 use faultline_models::CrashPoint;
 use faultline_models::kafka::{
-    Acks, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KeyDistribution,
-    MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, ReplicationConfig, Role,
-    WorkloadSpec,
+    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec,
+    KeyDistribution, MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, ReplicationConfig,
+    Role, WorkloadSpec,
 };
 use faultline_models::{NodeId, SimTime};
 
@@ -20,7 +20,7 @@ use crate::faults::{
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
-    ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
+    AssignorFile, ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
     OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
@@ -1008,6 +1008,12 @@ fn group_spec(
             1,
         ),
         static_membership: cf.static_membership.unwrap_or(d.static_membership),
+        assignor: match cf.partition_assignment_strategy {
+            None | Some(AssignorFile::Range) => Assignor::Range,
+            Some(AssignorFile::RoundRobin) => Assignor::RoundRobin,
+            Some(AssignorFile::Sticky) => Assignor::Sticky,
+            Some(AssignorFile::CooperativeSticky) => Assignor::CooperativeSticky,
+        },
         request_timeout: c.ms(
             at.key("request_timeout_ms"),
             cf.request_timeout_ms,
