@@ -20,7 +20,7 @@ use crate::faults::{
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
-    ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
+    ChaosFile, CommitFile, ConsumerFile, EpisodeFile, IsolationFile, KeyDistributionFile, LinkFile,
     OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
@@ -547,7 +547,49 @@ impl Setup {
                 10_000,
                 "batch_records",
             ) as u32,
+            transactional_id: pf.transactional_id.clone(),
+            transaction_records: c.range(
+                pp.key("transaction_records"),
+                pf.transaction_records
+                    .unwrap_or(u64::from(d.transaction_records)),
+                1,
+                10_000,
+                "transaction_records",
+            ) as u32,
+            transaction_timeout: c.ms(
+                pp.key("transaction_timeout_ms"),
+                pf.transaction_timeout_ms,
+                d.transaction_timeout,
+                1,
+            ),
+            takeover: pf
+                .takeover_ms
+                .map(|ms| c.ms(pp.key("takeover_ms"), Some(ms), SimTime::ZERO, 0)),
         };
+        if pf.takeover_ms.is_some() && file.workload.producers.unwrap_or(1) != 1 {
+            c.err_help(
+                pp.key("takeover_ms"),
+                "takeover_ms needs a single producer (its standby becomes p2)",
+                "set workload.producers = 1, or remove takeover_ms",
+            );
+        }
+        // Kafka's rule: a transactional id needs idempotence.
+        if let Some(id) = &pf.transactional_id {
+            if id.is_empty() {
+                c.err_help(
+                    pp.key("transactional_id"),
+                    "transactional_id is empty",
+                    "name it, e.g. transactional_id = \"orders-writer\"",
+                );
+            } else if !producer.idempotence {
+                c.err_help(
+                    pp.key("transactional_id"),
+                    "transactional_id requires idempotence (Kafka refuses this configuration)",
+                    "leave idempotence on (acks = \"all\", retries > 0, max_in_flight <= 5)",
+                );
+            }
+        }
+        let transactional = pf.transactional_id.is_some();
 
         // ----- consumers -----
         let mut groups = Vec::new();
@@ -590,6 +632,13 @@ impl Setup {
             &file.topology,
             replication.iter().any(|r| r.factor > 1),
         );
+        if transactional && replication.iter().any(|r| r.factor > 1) {
+            c.err_help(
+                pp.key("transactional_id"),
+                "transactions are modelled on unreplicated topics only, and a topic has replication_factor above 1",
+                "set replication_factor = 1 on every topic, or remove transactional_id",
+            );
+        }
         let spec = KafkaSpec {
             brokers,
             topics,
@@ -724,6 +773,11 @@ impl Setup {
                 }
             }
         }
+        // Aborted reads need transactions: without them the invariant is
+        // not judged (and reports stay as they were) unless named.
+        if !transactional && !seen.iter().any(|(i, _)| *i == Invariant::AbortedRead) {
+            expect.retain(|(i, _)| *i != Invariant::AbortedRead);
+        }
 
         if !c.problems.is_empty() {
             return Err(c.problems);
@@ -797,6 +851,13 @@ impl Setup {
     }
 
     /// The expectation for `inv`.
+    /// The invariants this scenario is judged on, in report order: every
+    /// one, except `aborted-read` in a run without transactions (unless
+    /// the file names it).
+    pub fn judged(&self) -> impl Iterator<Item = Invariant> + '_ {
+        self.expect.iter().map(|(i, _)| *i)
+    }
+
     pub fn expectation(&self, inv: Invariant) -> Expect {
         self.expect
             .iter()
@@ -1039,6 +1100,7 @@ fn group_spec(
             100,
             "commit_attempts_max",
         ) as u32,
+        read_committed: cf.isolation_level == Some(IsolationFile::ReadCommitted),
     };
     GroupSpec {
         name: cf.group.clone(),

@@ -980,3 +980,61 @@ fn static_membership_that_is_not_a_boolean() {
     );
     insta::assert_snapshot!("static_membership_that_is_not_a_boolean", err);
 }
+
+// ----- transactions -----
+
+#[test]
+fn transactional_id_without_idempotence() {
+    let src = with("\n[producer]\nidempotence = false\ntransactional_id = \"writer\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transactional_id = \"writer\"",
+        "producer.transactional_id",
+        "transactional_id requires idempotence (Kafka refuses this configuration)",
+    );
+    insta::assert_snapshot!("transactional_id_without_idempotence", err);
+}
+
+#[test]
+fn transactional_id_with_a_replicated_topic() {
+    let src = replaced(
+        "brokers = 1\ntopics = [{ name = \"orders\", partitions = 2 }]",
+        "brokers = 2\ntopics = [{ name = \"orders\", partitions = 2, replication_factor = 2 }]",
+    ) + "\n[producer]\ntransactional_id = \"writer\"\n";
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transactional_id = \"writer\"",
+        "producer.transactional_id",
+        "transactions are modelled on unreplicated topics only",
+    );
+    assert!(err.contains("set replication_factor = 1"), "{err}");
+}
+
+#[test]
+fn unknown_isolation_level() {
+    let src = replaced(
+        "auto_offset_reset = \"earliest\"",
+        "auto_offset_reset = \"earliest\"\nisolation_level = \"read_comitted\"",
+    );
+    let err = run_bad(&src);
+    assert!(err.contains("isolation_level"), "{err}");
+    assert!(err.contains("read_committed"), "{err}");
+    insta::assert_snapshot!("unknown_isolation_level", err);
+}
+
+#[test]
+fn takeover_with_two_producers() {
+    let src = replaced("keys = 4", "keys = 4\nproducers = 2") + "\n[producer]\ntakeover_ms = 100\n";
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "takeover_ms = 100",
+        "producer.takeover_ms",
+        "takeover_ms needs a single producer (its standby becomes p2)",
+    );
+}

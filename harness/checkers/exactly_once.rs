@@ -121,11 +121,18 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
         }
     }
     chain.extend(&because);
+    let mut aborted = false;
     if ix.appends[m as usize] > 1 {
-        // The log holds the message more than once.
+        // The log holds the message more than once (maybe a copy in an
+        // aborted transaction).
         for (i, e) in events.iter().enumerate() {
-            if matches!(e.kind, EventKind::Appended { msg: x, .. } if x == msg) {
-                chain.push(i);
+            match e.kind {
+                EventKind::Appended { msg: x, .. } if x == msg => chain.push(i),
+                EventKind::RecordAborted { msg: x, .. } if x == msg => {
+                    aborted = true;
+                    chain.push(i);
+                }
+                _ => {}
             }
         }
     }
@@ -133,7 +140,7 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
     f.explanation.push(reason(
         events,
         &because,
-        ix.appends[m as usize] > 1,
+        (ix.appends[m as usize] > 1, aborted),
         c1,
         names,
     ));
@@ -148,7 +155,7 @@ fn same_kind(a: &EventKind, b: &EventKind) -> bool {
 fn reason(
     events: &[Event],
     because: &[usize],
-    duplicated_in_log: bool,
+    (duplicated_in_log, aborted): (bool, bool),
     c1: NodeId,
     names: &Names<'_>,
 ) -> String {
@@ -188,6 +195,11 @@ fn reason(
             }
             _ => {}
         }
+    }
+    if aborted {
+        return format!(
+            "The log holds the message more than once: one copy belongs to an aborted transaction, which {c1} handled because it reads uncommitted, and the producer sent the message again in a later transaction."
+        );
     }
     if duplicated_in_log {
         return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into();

@@ -242,9 +242,8 @@ pub fn explore(
 ) -> Exploration {
     let enabled = coverage::enabled(&setup.plan, &setup.roles.brokers);
     let with = |want: crate::setup::Expect| -> Vec<Invariant> {
-        Invariant::ALL
-            .iter()
-            .copied()
+        setup
+            .judged()
             .filter(|&i| setup.expectation(i) == want)
             .collect()
     };
