@@ -450,7 +450,11 @@ impl Broker {
                 offset,
             } => self.fetch(layout, durable, from, req, partition, offset, cx),
             Msg::InitProducerId { req, txn, current } => {
-                let result = txn::init(layout, durable, self.node, txn, current, cx);
+                let result = if txn::seen(durable, txn, from, req) {
+                    Ok(txn::current(durable, txn))
+                } else {
+                    txn::init(layout, durable, self.node, txn, current, cx)
+                };
                 self.wake_all(layout, durable, cx);
                 cx.send(from, Msg::InitProducerIdResponse { req, result });
             }
@@ -460,7 +464,11 @@ impl Broker {
                 pid,
                 epoch,
             } => {
-                let result = txn::add_partitions(layout, durable, txn, (pid, epoch), cx);
+                let result = if txn::seen(durable, txn, from, req) {
+                    Ok(())
+                } else {
+                    txn::add_partitions(layout, durable, txn, (pid, epoch), cx)
+                };
                 cx.send(from, Msg::TxnResponse { req, result });
             }
             Msg::EndTxn {
@@ -470,7 +478,11 @@ impl Broker {
                 epoch,
                 commit,
             } => {
-                let result = txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx);
+                let result = if txn::seen(durable, txn, from, req) {
+                    Ok(())
+                } else {
+                    txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx)
+                };
                 self.wake_all(layout, durable, cx);
                 cx.send(from, Msg::TxnResponse { req, result });
             }

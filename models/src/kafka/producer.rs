@@ -68,6 +68,21 @@ struct Batch {
     state: BatchState,
 }
 
+impl Batch {
+    /// A finished batch with no records, holding the place of an id.
+    fn placeholder(partition: PartitionId, leader: usize, empty: &Arc<[Record]>) -> Batch {
+        Batch {
+            partition,
+            leader,
+            records: empty.clone(),
+            place: Place::default(),
+            attempt: 0,
+            created: SimTime::ZERO,
+            state: BatchState::Done,
+        }
+    }
+}
+
 /// A request in flight on a broker connection.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
@@ -133,10 +148,15 @@ struct TxnClient {
 }
 
 impl TxnClient {
-    /// Whether batches are being produced (so produce responses, retries
-    /// and linger timers matter).
-    fn producing(&self) -> bool {
-        matches!(self.step, TxnStep::Open | TxnStep::Committing)
+    /// Whether its batch state is live: not before the first
+    /// initialization, not while a recovery replaces it, not once fenced.
+    /// (Request timeouts and retries armed in one transaction may fire in
+    /// the next, between transactions.)
+    fn live(&self) -> bool {
+        !matches!(
+            self.step,
+            TxnStep::Init | TxnStep::Recovering | TxnStep::Fenced
+        )
     }
 }
 
@@ -229,6 +249,14 @@ impl Producer {
         for (slot, &leader) in slot_leader.iter().enumerate() {
             leader_slots[leader].push(slot);
         }
+        // A transactional producer's request ids grow across its
+        // incarnations, so its coordinator can tell copies from new
+        // requests (see `txn::seen`).
+        let next_req = if meta.txn.is_some() {
+            incarnation << 20
+        } else {
+            0
+        };
         Producer {
             index,
             incarnation,
@@ -244,7 +272,7 @@ impl Producer {
             drain_from: vec![0; layout.brokers.len()],
             in_flight: vec![VecDeque::new(); layout.brokers.len()],
             timeouts: vec![Deadlines::default(); layout.brokers.len()],
-            next_req: 0,
+            next_req,
             next_batch: 0,
             unfinished_from: 0,
             empty: Arc::from(Vec::new()),
@@ -505,7 +533,9 @@ impl Producer {
                 }
             }
             Timer::ProduceRetry { batch } => {
-                let b = &mut self.batches[batch as usize];
+                let Some(b) = self.batches.get_mut(batch as usize) else {
+                    return;
+                };
                 if b.state == BatchState::Backoff {
                     b.state = BatchState::Queued;
                     if layout.replicated() {
@@ -534,7 +564,7 @@ impl Producer {
         peer: NodeId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        if self.txn.as_ref().is_some_and(|t| !t.producing()) {
+        if self.txn.as_ref().is_some_and(|t| !t.live()) {
             return;
         }
         if let Some(leader) = layout.brokers.iter().position(|b| *b == peer) {
@@ -669,15 +699,8 @@ impl Producer {
             // their places; ids in between get placeholders until they
             // close.
             while self.batches.len() < id {
-                self.batches.push(Batch {
-                    partition,
-                    leader,
-                    records: self.empty.clone(),
-                    place: Place::default(),
-                    attempt: 0,
-                    created: SimTime::ZERO,
-                    state: BatchState::Done,
-                });
+                self.batches
+                    .push(Batch::placeholder(partition, leader, &self.empty));
             }
             self.batches.push(batch);
         }
@@ -1028,7 +1051,7 @@ impl Producer {
                     _ => {}
                 }
             }
-            Msg::ProduceResponse { .. } if step == TxnStep::Open => {
+            Msg::ProduceResponse { .. } if self.txn.as_ref().is_some_and(|t| t.live()) => {
                 self.produce_response(layout, durable, msg, cx);
                 self.txn_progress(layout, cx);
             }
@@ -1066,7 +1089,7 @@ impl Producer {
                 t.armed_at = None;
                 self.txn_progress(layout, cx);
             }
-            _ if t.producing() => {
+            _ if t.live() => {
                 self.timer(layout, durable, timer, cx);
                 self.txn_progress(layout, cx);
             }
@@ -1083,9 +1106,17 @@ impl Producer {
             .is_some_and(|t| t.step == TxnStep::Recovering)
         {
             let settled = self.take_settled();
-            let next_req = self.next_req;
+            let (next_req, next_batch) = (self.next_req, self.next_batch);
             *self = Producer::new(layout, self.index, self.incarnation, settled);
+            // Request and batch ids go on from where they were, so the old
+            // batches' responses and timers (still on their way) find
+            // finished placeholders and are ignored.
             self.next_req = next_req;
+            self.next_batch = next_batch;
+            let leader = self.slot_leader.first().copied().unwrap_or(0);
+            let placeholder = Batch::placeholder(self.first, leader, &self.empty);
+            self.batches = vec![placeholder; next_batch as usize];
+            self.unfinished_from = next_batch as usize;
         }
         self.pid = pid;
         self.epochs.iter_mut().for_each(|e| *e = epoch);
@@ -1140,7 +1171,7 @@ impl Producer {
         let Some(t) = &self.txn else {
             return;
         };
-        if t.failed && t.producing() {
+        if t.failed && t.live() {
             self.recover(layout, cx);
             return;
         }

@@ -51,6 +51,12 @@ pub struct TxnState {
     /// may initialize again with it and go on (KIP-360); any other stale
     /// epoch is fenced.
     pub timed_out_from: Option<u16>,
+    /// The last request handled: `(producer node, request id)`. A request
+    /// id at or below it from the same node is a copy (a retry whose
+    /// original got through, or a duplicated message): it is answered
+    /// without acting again, so a late copy of a commit cannot end a later
+    /// transaction, nor a copy of `InitProducerId` bump the epoch twice.
+    pub last_request: Option<(NodeId, u32)>,
 }
 
 impl TxnState {
@@ -107,6 +113,27 @@ impl TxnLog {
         let i = self.open.iter().position(|&(p, _)| p == pid)?;
         Some(self.open.remove(i).1)
     }
+}
+
+/// Whether request `req` from `from` is a copy of one already handled for
+/// `txn`; if not, it becomes the last one handled.
+pub(crate) fn seen(durable: &mut Durable, txn: u16, from: NodeId, req: u32) -> bool {
+    let st = &mut durable.txns[usize::from(txn)];
+    if let Some((node, last)) = st.last_request
+        && node == from
+        && req <= last
+    {
+        return true;
+    }
+    st.last_request = Some((from, req));
+    false
+}
+
+/// The answer to a copy of an `InitProducerId` already handled: the id and
+/// epoch as they are now.
+pub(crate) fn current(durable: &Durable, txn: u16) -> (u32, u16) {
+    let st = &durable.txns[usize::from(txn)];
+    (st.pid, st.epoch)
 }
 
 /// A control marker as it sits in a log.
