@@ -79,12 +79,7 @@ fn read_committed_skips_aborted_records_and_markers_take_offsets() {
         let events = &run.sim.history.events;
         let aborted: Vec<_> = events
             .iter()
-            .filter_map(|e| match e.kind {
-                EventKind::RecordAborted {
-                    partition, offset, ..
-                } => Some((partition, offset)),
-                _ => None,
-            })
+            .filter_map(|e| e.kind.aborted_record())
             .collect();
         assert!(!aborted.is_empty(), "seed {seed}: a transaction is aborted");
         for e in events {

@@ -26,12 +26,7 @@ pub fn check(names: &Names<'_>) -> Verdicts {
     let aborted: BTreeMap<(PartitionId, u64), usize> = events
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| match e.kind {
-            EventKind::RecordAborted {
-                partition, offset, ..
-            } => Some(((partition, offset), i)),
-            _ => None,
-        })
+        .filter_map(|(i, e)| e.kind.aborted_record().map(|at| (at, i)))
         .collect();
     if aborted.is_empty() {
         return (0, Vec::new());

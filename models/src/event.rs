@@ -92,6 +92,19 @@ pub enum ProduceError {
     DeliveryTimeout,
 }
 
+impl EventKind {
+    /// Where the record sits, for a `RecordAborted` event: the
+    /// `(partition, offset)` of a record of an aborted transaction.
+    pub fn aborted_record(&self) -> Option<(PartitionId, u64)> {
+        match *self {
+            EventKind::RecordAborted {
+                partition, offset, ..
+            } => Some((partition, offset)),
+            _ => None,
+        }
+    }
+}
+
 /// Why a transaction coordinator aborted a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AbortReason {
