@@ -377,6 +377,7 @@ impl Producer {
         self.produce_response(layout, durable, msg, cx);
     }
 
+    #[inline]
     fn produce_response(
         &mut self,
         layout: &Layout,
@@ -504,6 +505,7 @@ impl Producer {
         self.timer(layout, durable, timer, cx);
     }
 
+    #[inline]
     fn timer(
         &mut self,
         layout: &Layout,
@@ -601,6 +603,7 @@ impl Producer {
 
     /// Hands every record that is due to the accumulator, at most `limit`
     /// of them; returns how many.
+    #[inline]
     fn accumulate(&mut self, layout: &Layout, limit: usize, cx: &mut Cx<'_, Msg, Timer>) -> usize {
         let meta = &layout.producers[self.index];
         let topic = &layout.topics[usize::from(meta.topic)];
@@ -996,6 +999,7 @@ impl Producer {
         true
     }
 
+    #[inline(never)]
     fn txn_message(
         &mut self,
         layout: &Layout,
@@ -1059,6 +1063,7 @@ impl Producer {
         }
     }
 
+    #[inline(never)]
     fn txn_timer(
         &mut self,
         layout: &Layout,
@@ -1167,6 +1172,7 @@ impl Producer {
     /// records up to `transaction_records`, closes it when full (or when
     /// the plan is exhausted) and commits once its batches are
     /// acknowledged; a failed batch aborts it.
+    #[inline(never)]
     fn txn_progress(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
         let Some(t) = &self.txn else {
             return;

@@ -622,6 +622,28 @@ impl KafkaWorld {
         }
     }
 
+    /// A standby producer takes over: it starts with what the first
+    /// instance's application knows is answered. (Out of line: it happens
+    /// once, and keeps `on_timer` small.)
+    #[cold]
+    #[inline(never)]
+    fn take_over(&mut self, node: NodeId, cx: &mut Cx<'_, Msg, Timer>) {
+        let Role::Producer(i) = self.layout.roles[node.index()] else {
+            return;
+        };
+        let layout = &self.layout;
+        let meta = &layout.producers[usize::from(i)];
+        let first = meta.standby_of.map_or(0, usize::from);
+        let settled = match &self.nodes[layout.producers[first].node.index()] {
+            Node::Producer(p) => p.settled().to_vec(),
+            _ => Vec::new(),
+        };
+        let inc = self.incarnations[node.index()];
+        let mut fresh = Producer::new(layout, usize::from(i), inc, settled);
+        fresh.begin(layout, cx);
+        self.nodes[node.index()] = Node::Producer(Box::new(fresh));
+    }
+
     /// Who is who.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -731,21 +753,8 @@ impl Model for KafkaWorld {
             scratch,
             ..
         } = self;
-        if timer == Timer::Takeover
-            && let Role::Producer(i) = layout.roles[node.index()]
-        {
-            // The standby starts with what the first instance's
-            // application knows is answered.
-            let meta = &layout.producers[usize::from(i)];
-            let first = meta.standby_of.map_or(0, usize::from);
-            let settled = match &nodes[layout.producers[first].node.index()] {
-                Node::Producer(p) => p.settled().to_vec(),
-                _ => Vec::new(),
-            };
-            let inc = self.incarnations[node.index()];
-            let mut fresh = Producer::new(layout, usize::from(i), inc, settled);
-            fresh.begin(layout, cx);
-            nodes[node.index()] = Node::Producer(Box::new(fresh));
+        if timer == Timer::Takeover {
+            self.take_over(node, cx);
             return;
         }
         match &mut nodes[node.index()] {
