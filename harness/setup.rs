@@ -6,9 +6,9 @@
 
 use faultline_models::CrashPoint;
 use faultline_models::kafka::{
-    Acks, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KeyDistribution,
-    MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, ReplicationConfig, Role,
-    WorkloadSpec,
+    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec,
+    KeyDistribution, MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, ReplicationConfig,
+    Role, WorkloadSpec,
 };
 use faultline_models::{NodeId, SimTime};
 
@@ -20,8 +20,8 @@ use crate::faults::{
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
-    ChaosFile, CommitFile, ConsumerFile, EpisodeFile, IsolationFile, KeyDistributionFile, LinkFile,
-    OffsetResetFile, ScenarioFile, TimelineFile,
+    AssignorFile, ChaosFile, CommitFile, ConsumerFile, EpisodeFile, IsolationFile,
+    KeyDistributionFile, LinkFile, OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
 use crate::scenario::{Diagnostic, FieldPath, Loaded, ScenarioError, span_of};
@@ -1069,6 +1069,12 @@ fn group_spec(
             1,
         ),
         static_membership: cf.static_membership.unwrap_or(d.static_membership),
+        assignor: match cf.partition_assignment_strategy {
+            None | Some(AssignorFile::Range) => Assignor::Range,
+            Some(AssignorFile::RoundRobin) => Assignor::RoundRobin,
+            Some(AssignorFile::Sticky) => Assignor::Sticky,
+            Some(AssignorFile::CooperativeSticky) => Assignor::CooperativeSticky,
+        },
         request_timeout: c.ms(
             at.key("request_timeout_ms"),
             cf.request_timeout_ms,

@@ -981,6 +981,24 @@ fn static_membership_that_is_not_a_boolean() {
     insta::assert_snapshot!("static_membership_that_is_not_a_boolean", err);
 }
 
+#[test]
+fn unknown_partition_assignment_strategy() {
+    let src = with("partition_assignment_strategy = \"cooperative\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "partition_assignment_strategy = \"cooperative\"",
+        "consumers[0].partition_assignment_strategy",
+        "unknown value `cooperative`",
+    );
+    assert!(
+        err.contains("expected one of `range`, `roundrobin`, `sticky`, `cooperative-sticky`"),
+        "{err}"
+    );
+    insta::assert_snapshot!("unknown_partition_assignment_strategy", err);
+}
+
 // ----- transactions -----
 
 #[test]

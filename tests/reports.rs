@@ -304,3 +304,45 @@ fn explore_writes_junit_and_reports_of_its_first_violations() {
         .join("shrunk/03-commit-broken-no-loss-seed0/report.html");
     assert!(shrunk.is_file(), "the shrunk run has its report");
 }
+
+#[test]
+fn exploring_a_directory_writes_one_combined_junit_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    mixed_suite(tmp.path());
+    faultline(tmp.path())
+        .args([
+            "explore",
+            "suite",
+            "--seeds",
+            "0..3",
+            "--no-shrink",
+            "--out",
+            "out",
+            "-q",
+        ])
+        .assert()
+        .code(2);
+    let xml = fs::read_to_string(tmp.path().join("out/junit.xml")).unwrap();
+    let report = Report::deserialize_from_str(&xml).expect("a valid JUnit file");
+    assert_eq!(report.errors, 1, "the broken file is an error case\n{xml}");
+    assert!(
+        report.failures >= 1,
+        "b-fails misses its expectation\n{xml}"
+    );
+    let suite = &report.test_suites[0];
+    assert_eq!(suite.name.as_str(), "suite");
+    let classes: Vec<&str> = suite
+        .test_cases
+        .iter()
+        .filter_map(|t| t.classname.as_ref().map(|c| c.as_str()))
+        .collect();
+    for class in ["suite.a", "suite.b-fails", "suite.c-broken"] {
+        assert!(classes.contains(&class), "no case of {class} in\n{xml}");
+    }
+    // Each failing seed names its exploration relative to the junit file,
+    // and the file it names exists.
+    assert!(xml.contains("exploration: b-fails/explore.json"), "{xml}");
+    assert!(tmp.path().join("out/b-fails/explore.json").is_file());
+    // Each scenario keeps its own junit file as well.
+    assert!(tmp.path().join("out/a/junit.xml").is_file());
+}

@@ -163,3 +163,34 @@ fn saved_regressions_pass() {
         );
     }
 }
+
+/// A duplicate that a producer's restart put in the log is explained as
+/// such (not as a retry), with the producer's crash in the witness.
+#[test]
+fn a_duplicate_from_a_producer_restart_is_explained_by_the_crash() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/incidents/producer-restart.toml");
+    let (_, setup) = common::load(&path);
+    let run = faultline::run(&setup, 0);
+    let f = run
+        .checked
+        .findings
+        .iter()
+        .find(|f| f.invariant == faultline::Invariant::ExactlyOnce)
+        .expect("the incident violates exactly-once");
+    let last = f.explanation.last().unwrap();
+    assert!(
+        last.contains("its producer crashed before the send was answered"),
+        "{last}"
+    );
+    let events = &run.sim.history.events;
+    let names = run.sim.names();
+    assert!(
+        f.witness.iter().any(|&i| matches!(
+            events[i].kind,
+            faultline::models::event::EventKind::Crashed { node, .. } if names.node(node) == "p1"
+        )),
+        "the producer's crash is in the witness: {:?}",
+        f.explanation
+    );
+}

@@ -121,10 +121,22 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
         }
     }
     chain.extend(&because);
+    let mut in_log = InLog::Once;
     let mut aborted = false;
     if ix.appends[m as usize] > 1 {
-        // The log holds the message more than once (maybe a copy in an
-        // aborted transaction).
+        // The log holds the message more than once: by a retry, or by a
+        // resend after its producer crashed between the two appends (maybe
+        // a copy in an aborted transaction).
+        in_log = InLog::Retried;
+        let (first, last) = (ix.first_append[m as usize], ix.last_append[m as usize]);
+        if let EventKind::Appended { producer, .. } = events[first as usize].kind
+            && let Some(i) = (first as usize..last as usize).find(
+                |&i| matches!(events[i].kind, EventKind::Crashed { node, .. } if node == producer),
+            )
+        {
+            chain.push(i);
+            in_log = InLog::Resent;
+        }
         for (i, e) in events.iter().enumerate() {
             match e.kind {
                 EventKind::Appended { msg: x, .. } if x == msg => chain.push(i),
@@ -137,13 +149,8 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
         }
     }
     f.explanation = narrate(&mut chain, names);
-    f.explanation.push(reason(
-        events,
-        &because,
-        (ix.appends[m as usize] > 1, aborted),
-        c1,
-        names,
-    ));
+    f.explanation
+        .push(reason(events, &because, in_log, aborted, c1, names));
     f.witness = chain;
     f
 }
@@ -152,10 +159,21 @@ fn same_kind(a: &EventKind, b: &EventKind) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
+/// How often, and why, the log holds a message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum InLog {
+    Once,
+    /// Twice or more, by a producer retry.
+    Retried,
+    /// Twice or more, resent after its producer crashed and restarted.
+    Resent,
+}
+
 fn reason(
     events: &[Event],
     because: &[usize],
-    (duplicated_in_log, aborted): (bool, bool),
+    in_log: InLog,
+    aborted: bool,
     c1: NodeId,
     names: &Names<'_>,
 ) -> String {
@@ -201,8 +219,10 @@ fn reason(
             "The log holds the message more than once: one copy belongs to an aborted transaction, which {c1} handled because it reads uncommitted, and the producer sent the message again in a later transaction."
         );
     }
-    if duplicated_in_log {
-        return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into();
+    match in_log {
+        InLog::Retried => return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into(),
+        InLog::Resent => return "The log holds the message more than once: its producer crashed before the send was answered, and after the restart the application sent it again, as a new producer (a new producer id, or none without idempotence), so the broker could not tell the copy from a new record; the handler did not recognise it either.".into(),
+        InLog::Once => {}
     }
     "The message was delivered again and the handler did not recognise it.".into()
 }

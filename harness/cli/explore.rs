@@ -2,6 +2,7 @@
 //! under a directory), each with its own fault mix, with saved regressions
 //! replayed first and the first violation of each invariant shrunk.
 
+use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use faultline::Registry;
 use faultline::explore::{Exploration, Options, SeedOutcome, Shard, explore, plan_for, text};
-use faultline::report::files::write_run;
+use faultline::report::files::{relative, write_run};
 use faultline::report::junit;
 use faultline::scenario::Loaded;
 use faultline::setup::{Expect, Setup};
@@ -83,12 +84,41 @@ pub fn command(mut args: Args) -> Status {
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("reports/explore"));
+        let cases = RefCell::new(Vec::new());
+        let explore_one = |file: &Path, dir: &Path| {
+            let (status, explored) = explore_file(file, dir, &args);
+            let report = relative(&base, dir);
+            cases.borrow_mut().extend(match explored {
+                Ok(result) => junit::explore_cases(&result, &report),
+                Err(message) => vec![junit::test_case(
+                    &junit::Outcome::Invalid {
+                        path: &file.display().to_string(),
+                        message: &message,
+                    },
+                    &report,
+                )],
+            });
+            status
+        };
+        let write_combined = || {
+            let report = junit::report(&args.path.display().to_string(), cases.take());
+            let written = std::fs::create_dir_all(&base)
+                .and_then(|()| junit::to_xml(&report))
+                .and_then(|xml| std::fs::write(base.join("junit.xml"), xml));
+            match written {
+                Ok(()) => Status::Ok,
+                Err(e) => {
+                    eprintln!("error: {}: cannot write junit.xml: {e}", base.display());
+                    Status::BadInput
+                }
+            }
+        };
         status.worst(for_each_scenario(
             &args.path,
             &base,
             "explored ",
-            |file, dir| explore_file(file, dir, &args),
-            || Status::Ok,
+            explore_one,
+            write_combined,
         ))
     } else {
         let dir = args.out.clone().unwrap_or_else(|| {
@@ -96,7 +126,7 @@ pub fn command(mut args: Args) -> Status {
                 .join(stem(&args.path))
                 .join("explore")
         });
-        status.worst(explore_file(&args.path, &dir, &args))
+        status.worst(explore_file(&args.path, &dir, &args).0)
     }
 }
 
@@ -156,10 +186,12 @@ fn replay_regressions(dir: &Path, quiet: bool) -> Status {
     status
 }
 
-fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
+/// Explores one scenario file, writing its files into `out`; its status,
+/// and the exploration or why the file could not be explored.
+fn explore_file(path: &Path, out: &Path, args: &Args) -> (Status, Result<Exploration, String>) {
     let (loaded, setup) = match Setup::load(path, &Registry::with_built_ins()) {
         Ok(x) => x,
-        Err(e) => return report_error(&e),
+        Err(e) => return (report_error(&e), Err(e.to_string())),
     };
     let opts = Options {
         seeds: args.seeds.clone(),
@@ -183,8 +215,9 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
         print!("{}", text::summary(&result));
     }
     if let Err(e) = write_json(out, &result).and_then(|()| write_junit(out, &result)) {
-        eprintln!("error: {}: cannot write the result: {e}", out.display());
-        return Status::BadInput;
+        let message = format!("{}: cannot write the result: {e}", out.display());
+        eprintln!("error: {message}");
+        return (Status::BadInput, Err(message));
     }
     if !args.quiet {
         println!("wrote {}", out.join("explore.json").display());
@@ -198,7 +231,7 @@ fn explore_file(path: &Path, out: &Path, args: &Args) -> Status {
     if args.shrink {
         status = status.worst(shrink_findings(&loaded, &result, out, args));
     }
-    status
+    (status, Ok(result))
 }
 
 /// Writes the full report of the first seed that violated each invariant

@@ -235,6 +235,26 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             n.node(consumer),
             n.group(group)
         ),
+        EventKind::IncrementalRevoke {
+            consumer,
+            generation,
+            partition,
+            ..
+        } => format!(
+            "{} gave up {}, which generation {generation} moves to another member, and went on consuming its other partitions (cooperative rebalance)",
+            n.node(consumer),
+            n.partition(partition)
+        ),
+        EventKind::IncrementalAssign {
+            consumer,
+            generation,
+            partition,
+            ..
+        } => format!(
+            "{} took on {}, added to its assignment in generation {generation} (cooperative rebalance)",
+            n.node(consumer),
+            n.partition(partition)
+        ),
         EventKind::PollIntervalExceeded {
             consumer,
             generation,

@@ -39,6 +39,8 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::Assigned { .. } => "assigned",
         EventKind::MemberRemoved { .. } => "member-removed",
         EventKind::StaticMemberRejoined { .. } => "static-member-rejoined",
+        EventKind::IncrementalRevoke { .. } => "incremental-revoke",
+        EventKind::IncrementalAssign { .. } => "incremental-assign",
         EventKind::PollIntervalExceeded { .. } => "poll-interval-exceeded",
         EventKind::OffsetReset { .. } => "offset-reset",
         EventKind::Delivered { .. } => "delivered",
@@ -306,17 +308,6 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("generation", json!(generation));
             put("members", json!(members));
         }
-        EventKind::Assigned {
-            group,
-            generation,
-            consumer,
-            partition,
-        } => {
-            put("group", json!(names.group(group)));
-            put("generation", json!(generation));
-            put("node", json!(names.node(consumer)));
-            put("partition", json!(names.partition(partition)));
-        }
         EventKind::MemberRemoved {
             group,
             consumer,
@@ -334,6 +325,29 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
             put("group", json!(names.group(group)));
             put("generation", json!(generation));
             put("node", json!(names.node(consumer)));
+        }
+        EventKind::Assigned {
+            group,
+            generation,
+            consumer,
+            partition,
+        }
+        | EventKind::IncrementalRevoke {
+            group,
+            consumer,
+            generation,
+            partition,
+        }
+        | EventKind::IncrementalAssign {
+            group,
+            consumer,
+            generation,
+            partition,
+        } => {
+            put("group", json!(names.group(group)));
+            put("generation", json!(generation));
+            put("node", json!(names.node(consumer)));
+            put("partition", json!(names.partition(partition)));
         }
         EventKind::PollIntervalExceeded {
             consumer,

@@ -68,18 +68,22 @@ pub struct SuiteEntry {
     pub outcome: Result<(ResultFile, String), String>,
 }
 
+/// `dir` relative to `base`, with `/` between components (as links and
+/// junit files name it, whatever the platform).
+pub fn relative(base: &Path, dir: &Path) -> String {
+    dir.strip_prefix(base)
+        .unwrap_or(dir)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Writes the combined `junit.xml`, `summary.md` and `index.html` of the
 /// scenarios run under `root` into `base`.
 pub fn write_suite(base: &Path, root: &str, entries: &[SuiteEntry]) -> io::Result<()> {
     fs::create_dir_all(base)?;
-    let rel = |dir: &Path| -> String {
-        dir.strip_prefix(base)
-            .unwrap_or(dir)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
-    };
+    let rel = |dir: &Path| relative(base, dir);
     let cases = entries
         .iter()
         .map(|e| {

@@ -226,6 +226,21 @@ pub enum OffsetResetFile {
     Latest,
 }
 
+/// `partition.assignment.strategy`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AssignorFile {
+    /// `RangeAssignor` (eager).
+    Range,
+    /// `RoundRobinAssignor` (eager).
+    #[serde(rename = "roundrobin")]
+    RoundRobin,
+    /// `StickyAssignor` (eager).
+    Sticky,
+    /// `CooperativeStickyAssignor` (incremental, KIP-429).
+    CooperativeSticky,
+}
+
 /// One `[[consumers]]` group.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -255,6 +270,9 @@ pub struct ConsumerFile {
     /// Static membership: every member sets `group.instance.id` to its
     /// node's name (default false: dynamic members).
     pub static_membership: Option<bool>,
+    /// `partition.assignment.strategy`: `range` (default), `roundrobin`,
+    /// `sticky` or `cooperative-sticky`.
+    pub partition_assignment_strategy: Option<AssignorFile>,
     /// `request.timeout.ms`.
     pub request_timeout_ms: Option<u64>,
     /// `fetch.max.wait.ms`.

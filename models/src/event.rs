@@ -379,6 +379,32 @@ pub enum EventKind {
         /// The consumer.
         consumer: NodeId,
     },
+    /// Cooperative rebalancing (KIP-429): a consumer gave up a partition
+    /// its new assignment leaves out, and kept consuming the rest; it
+    /// rejoins so a follow-up rebalance hands the partition to its new
+    /// owner.
+    IncrementalRevoke {
+        /// The group.
+        group: GroupId,
+        /// The consumer.
+        consumer: NodeId,
+        /// The generation whose assignment left the partition out.
+        generation: u32,
+        /// The partition.
+        partition: PartitionId,
+    },
+    /// Cooperative rebalancing: a consumer took on a partition added to its
+    /// assignment, without giving up the ones it had.
+    IncrementalAssign {
+        /// The group.
+        group: GroupId,
+        /// The consumer.
+        consumer: NodeId,
+        /// The generation that added the partition.
+        generation: u32,
+        /// The partition.
+        partition: PartitionId,
+    },
     /// A consumer noticed it had not polled within `max.poll.interval.ms`
     /// and left its group.
     PollIntervalExceeded {

@@ -338,6 +338,10 @@ fn drawing(rows: &[Row], events: &[Event], names: &Names<'_>, col: &[usize]) -> 
                 }
                 EventKind::Crashed { node, .. } => {
                     down.insert(node, (r, what(&kind, names)));
+                    // A restarted producer numbers its batches from 0
+                    // again: an append is matched only to a send of the
+                    // incarnation that made it.
+                    sent.retain(|k, _| k.0 != node);
                 }
                 EventKind::Restarted { node } => {
                     if let Some((from, title)) = down.remove(&node) {

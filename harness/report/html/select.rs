@@ -35,7 +35,8 @@ pub struct Selection {
 }
 
 /// Whether an event starts or ends a fault period (always drawn, so that
-/// fault bands have both ends).
+/// fault bands have both ends), or marks a step of a rebalance (a new
+/// generation, a cooperative revoke or assign).
 pub fn is_lifecycle(kind: &EventKind) -> bool {
     matches!(
         kind,
@@ -47,6 +48,8 @@ pub fn is_lifecycle(kind: &EventKind) -> bool {
             | EventKind::SlowEnded { .. }
             | EventKind::FaultsHealed
             | EventKind::GenerationStarted { .. }
+            | EventKind::IncrementalRevoke { .. }
+            | EventKind::IncrementalAssign { .. }
     )
 }
 
@@ -199,6 +202,8 @@ pub fn client_of(kind: &EventKind) -> Option<NodeId> {
         EventKind::Assigned { consumer, .. }
         | EventKind::MemberRemoved { consumer, .. }
         | EventKind::StaticMemberRejoined { consumer, .. }
+        | EventKind::IncrementalRevoke { consumer, .. }
+        | EventKind::IncrementalAssign { consumer, .. }
         | EventKind::PollIntervalExceeded { consumer, .. }
         | EventKind::OffsetReset { consumer, .. }
         | EventKind::Delivered { consumer, .. }

@@ -9,8 +9,8 @@ use crate::ids::{GroupId, NodeId, PartitionId};
 use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
-use super::assignor::range_assign;
-use super::config::Acks;
+use super::assignor::{cooperative_round, range_assign, round_robin_assign, sticky_assign};
+use super::config::{Acks, Assignor};
 use super::log::LogBatch;
 use super::protocol::{Control, GroupError, Msg, ProduceResult, Record, Timer};
 use super::replica::{Produce, Replicas};
@@ -205,6 +205,9 @@ struct Member {
     assignment: Vec<PartitionId>,
     /// `group.instance.id` of a static member.
     instance: Option<NodeId>,
+    /// The partitions it said it owns in its last join (cooperative
+    /// protocol): the ownership a cooperative round works from.
+    owned: Vec<PartitionId>,
 }
 
 /// Volatile state of a group on its coordinator.
@@ -378,6 +381,7 @@ impl Broker {
                     pending_join: None,
                     assignment: r.assignment.clone(),
                     instance: r.instance,
+                    owned: r.assignment.clone(),
                 })
                 .collect();
             gs.phase = Phase::Stable;
@@ -504,7 +508,16 @@ impl Broker {
                 group,
                 member,
                 instance,
-            } => self.join(layout, durable, from, req, group, (member, instance), cx),
+                owned,
+            } => self.join(
+                layout,
+                durable,
+                from,
+                req,
+                group,
+                (member, instance, owned),
+                cx,
+            ),
             Msg::Heartbeat {
                 group,
                 member,
@@ -794,10 +807,11 @@ impl Broker {
         from: NodeId,
         req: u32,
         group: GroupId,
-        (member, instance): (Option<u32>, Option<NodeId>),
+        (member, instance, owned): (Option<u32>, Option<NodeId>, Vec<PartitionId>),
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let now = cx.now;
+        let cooperative = layout.groups[group.index()].config.assignor.cooperative();
         let gd = &mut durable.groups[group.index()];
         let gs = &mut self.groups[group.index()];
         let known = member.and_then(|id| gs.members.iter().position(|m| m.id == id));
@@ -818,6 +832,7 @@ impl Broker {
             m.id = id;
             m.node = from;
             m.last_heartbeat = now;
+            m.owned = owned;
             if gs.phase == Phase::Stable {
                 // KIP-345: while the group is stable, it gets its old
                 // assignment in the current generation; no rebalance.
@@ -845,7 +860,12 @@ impl Broker {
             self.try_complete(layout, durable, group, cx);
             return;
         }
-        if let (Some(i), Phase::Stable) = (known, gs.phase) {
+        // Under the cooperative protocol, a known member whose owned
+        // partitions changed since its last join has revoked some: its join
+        // starts the follow-up rebalance (Kafka rebalances when a member's
+        // subscription metadata changes).
+        let revoked = known.is_some_and(|i| cooperative && gs.members[i].owned != owned);
+        if let (Some(i), Phase::Stable, false) = (known, gs.phase, revoked) {
             // A known member re-sending its join (its response was lost):
             // answer with the current generation, no rebalance.
             let m = &mut gs.members[i];
@@ -874,10 +894,12 @@ impl Broker {
                     pending_join: None,
                     assignment: Vec::new(),
                     instance,
+                    owned: Vec::new(),
                 });
                 gs.members.len() - 1
             }
         };
+        gs.members[i].owned = owned;
         gs.members[i].pending_join = Some(req);
         gs.members[i].last_heartbeat = now;
         gs.members[i].node = from;
@@ -1107,7 +1129,21 @@ impl Broker {
         gd.generation += 1;
         let generation = gd.generation;
         gs.members.sort_by_key(|m| m.id);
-        let ranges = range_assign(topic.partitions, gs.members.len(), topic.first);
+        let (n, first) = (topic.partitions, topic.first);
+        let ranges = match meta.config.assignor {
+            Assignor::Range => range_assign(n, gs.members.len(), first),
+            Assignor::RoundRobin => round_robin_assign(n, gs.members.len(), first),
+            Assignor::Sticky => {
+                // Eager: members gave up everything; what they held is
+                // what the coordinator assigned them last.
+                let held: Vec<_> = gs.members.iter().map(|m| m.assignment.clone()).collect();
+                sticky_assign(n, first, &held)
+            }
+            Assignor::CooperativeSticky => {
+                let owned: Vec<_> = gs.members.iter().map(|m| m.owned.clone()).collect();
+                cooperative_round(sticky_assign(n, first, &owned), &owned).0
+            }
+        };
         cx.record(EventKind::GenerationStarted {
             group,
             generation,

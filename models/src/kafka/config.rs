@@ -88,6 +88,32 @@ pub enum CommitMode {
     Auto,
 }
 
+/// `partition.assignment.strategy`: how the coordinator splits partitions
+/// among members, and whether a rebalance is eager or cooperative.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Assignor {
+    /// `RangeAssignor`: contiguous ranges in member order; eager.
+    #[default]
+    Range,
+    /// `RoundRobinAssignor`: partitions dealt to members in turn; eager.
+    RoundRobin,
+    /// `StickyAssignor`: balanced, keeping as many partitions as possible
+    /// where they were; eager (every member still revokes everything).
+    Sticky,
+    /// `CooperativeStickyAssignor` (KIP-429): the sticky assignment reached
+    /// incrementally. Members keep consuming what they own while they
+    /// rejoin; a partition that moves is first revoked by its owner, then
+    /// assigned to its new owner in a follow-up rebalance.
+    CooperativeSticky,
+}
+
+impl Assignor {
+    /// Whether rebalances follow the cooperative (incremental) protocol.
+    pub fn cooperative(self) -> bool {
+        self == Assignor::CooperativeSticky
+    }
+}
+
 /// `auto.offset.reset`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OffsetReset {
@@ -119,6 +145,8 @@ pub struct ConsumerConfig {
     /// restarts within `session.timeout.ms` gets its old assignment back
     /// without a rebalance (KIP-345). Default `false` (dynamic members).
     pub static_membership: bool,
+    /// `partition.assignment.strategy` (default `range`, eager).
+    pub assignor: Assignor,
     /// `request.timeout.ms` (default 30 s).
     pub request_timeout: SimTime,
     /// `fetch.max.wait.ms` (default 500 ms): how long a broker holds a fetch
@@ -153,6 +181,7 @@ impl Default for ConsumerConfig {
             heartbeat_interval: SimTime::from_ms(3_000),
             max_poll_interval: SimTime::from_ms(300_000),
             static_membership: false,
+            assignor: Assignor::Range,
             request_timeout: SimTime::from_ms(30_000),
             fetch_max_wait: SimTime::from_ms(500),
             retry_backoff: SimTime::from_ms(100),

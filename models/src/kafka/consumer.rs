@@ -14,8 +14,14 @@
 //! with auto-commit inside `poll` as the third option. A heartbeat runs
 //! beside the loop; it also notices when the loop has not polled within
 //! `max.poll.interval.ms` and leaves the group, as the Java heartbeat thread
-//! does. Rebalances are eager: all partitions are revoked before rejoining,
-//! and positions restart from the committed offsets.
+//! does. Rebalances are eager by default: all partitions are revoked
+//! before rejoining, and positions restart from the committed offsets.
+//! Under the cooperative protocol (`cooperative-sticky`, KIP-429) a member
+//! rejoins in the background and goes on consuming what it owns; at its
+//! next poll it gives up only the partitions its new assignment leaves out
+//! (committing them first under auto-commit, as on any revocation), takes
+//! on the ones added, and rejoins again if it gave any up, so a follow-up
+//! rebalance can hand them over.
 //!
 //! Crash points are checked where the loop passes them: `before-handle`,
 //! `mid-batch`, `after-handle-before-commit`, `after-commit`, and inside the
@@ -94,6 +100,21 @@ struct Part {
     committed: Option<u64>,
 }
 
+impl Part {
+    /// A newly assigned partition, its position not known yet.
+    fn new(partition: PartitionId) -> Part {
+        Part {
+            partition,
+            position: None,
+            fetch_at: 0,
+            fetching: None,
+            buffer: VecDeque::new(),
+            retry_at: SimTime::ZERO,
+            committed: None,
+        }
+    }
+}
+
 /// Stands in for a handler whose factory panicked: every record is
 /// dead-lettered.
 struct DeadLetterAll;
@@ -137,6 +158,13 @@ pub(crate) struct Consumer {
     generation: u32,
     phase: Phase,
     rejoin: bool,
+    /// Cooperative protocol: a join is in flight while the loop goes on
+    /// consuming the partitions this member owns.
+    joining_behind: bool,
+    /// Cooperative protocol: an assignment received while the loop was
+    /// busy, applied at its next poll (where the Java client runs its
+    /// rebalance callbacks).
+    next_assignment: Option<Vec<PartitionId>>,
     parts: Vec<Part>,
     next_req: u32,
     /// Requests awaiting a response: `(request id, destination, what)`.
@@ -184,6 +212,8 @@ impl Consumer {
             generation: 0,
             phase: Phase::Idle,
             rejoin: false,
+            joining_behind: false,
+            next_assignment: None,
             parts: Vec::new(),
             next_req: 0,
             pending: Vec::new(),
@@ -210,6 +240,8 @@ impl Consumer {
     pub fn idle(&self) -> bool {
         self.phase == Phase::Polling
             && !self.rejoin
+            && !self.joining_behind
+            && self.next_assignment.is_none()
             && self.member.is_some()
             && self.parts.iter().all(|p| p.buffer.is_empty())
     }
@@ -308,19 +340,19 @@ impl Consumer {
                 }
                 self.member = Some(member);
                 self.generation = generation;
+                if self.joining_behind {
+                    // Cooperative: the member kept consuming while it
+                    // rejoined; the new assignment is applied at its next
+                    // poll (now, if the loop is waiting in one).
+                    self.joining_behind = false;
+                    self.next_assignment = Some(assignment);
+                    if self.phase == Phase::Polling {
+                        self.poll(layout, durable, scratch, cx);
+                    }
+                    return;
+                }
                 self.rejoin = false;
-                self.parts = assignment
-                    .into_iter()
-                    .map(|partition| Part {
-                        partition,
-                        position: None,
-                        fetch_at: 0,
-                        fetching: None,
-                        buffer: VecDeque::new(),
-                        retry_at: SimTime::ZERO,
-                        committed: None,
-                    })
-                    .collect();
+                self.parts = assignment.into_iter().map(Part::new).collect();
                 if !self.heartbeat_running {
                     self.heartbeat_running = true;
                     let cfg = &layout.groups[self.group.index()].config;
@@ -601,8 +633,13 @@ impl Consumer {
             |c: &Consumer, f: fn(&Pending) -> bool| c.pending.iter().any(|(_, _, p, _)| f(p));
         match what {
             Resend::Join => {
-                if self.phase == Phase::Joining && !waiting(self, |p| matches!(p, Pending::Join)) {
+                if waiting(self, |p| matches!(p, Pending::Join)) {
+                    return;
+                }
+                if self.phase == Phase::Joining {
                     self.send_join(layout, cx);
+                } else if self.joining_behind {
+                    self.send_join_request(layout, cx);
                 }
             }
             Resend::OffsetFetch => {
@@ -651,13 +688,25 @@ impl Consumer {
 
     fn send_join(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
         self.phase = Phase::Joining;
+        self.send_join_request(layout, cx);
+    }
+
+    /// Sends a JoinGroup, with the partitions this member owns under the
+    /// cooperative protocol.
+    fn send_join_request(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
         let req = self.req();
         let cfg = &layout.groups[self.group.index()].config;
+        let owned = if cfg.assignor.cooperative() {
+            self.parts.iter().map(|p| p.partition).collect()
+        } else {
+            Vec::new()
+        };
         let msg = Msg::Join {
             req,
             group: self.group,
             member: self.member,
             instance: cfg.static_membership.then_some(cx.me),
+            owned,
         };
         // Java's join timeout: the rebalance timeout plus five seconds.
         let timeout = cfg.max_poll_interval + SimTime::from_ms(5_000);
@@ -677,7 +726,9 @@ impl Consumer {
         }
     }
 
-    /// Eager revocation: give up every partition, then rejoin.
+    /// Eager revocation: give up every partition, then rejoin. Under the
+    /// cooperative protocol only a member that lost its membership comes
+    /// here (its partitions are lost, not revoked: no commit).
     fn rejoin_group(
         &mut self,
         layout: &Layout,
@@ -686,6 +737,14 @@ impl Consumer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let cfg = &layout.groups[self.group.index()].config;
+        self.next_assignment = None;
+        if self.joining_behind {
+            // A join is already in flight: wait for its answer.
+            self.joining_behind = false;
+            self.parts.clear();
+            self.phase = Phase::Joining;
+            return;
+        }
         if cfg.commit == CommitMode::Auto && self.member.is_some() {
             let offsets = self.positions();
             if !offsets.is_empty() {
@@ -697,6 +756,104 @@ impl Consumer {
         }
         self.parts.clear();
         self.send_join(layout, cx);
+    }
+
+    /// Cooperative protocol: applies an assignment received while the
+    /// loop went on. Partitions left out are revoked (their positions not
+    /// known committed are committed first) and the member rejoins, so that
+    /// a follow-up rebalance can hand them to their new owners; partitions
+    /// added start from their committed offsets. Whether the loop waits on
+    /// something before it can poll again.
+    fn apply_assignment(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        assignment: Vec<PartitionId>,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) -> bool {
+        let (group, generation, me) = (self.group, self.generation, cx.me);
+        let auto = layout.groups[group.index()].config.commit == CommitMode::Auto;
+        let mut revoked = Vec::new();
+        let mut any = false;
+        self.parts.retain(|p| {
+            if assignment.contains(&p.partition) {
+                return true;
+            }
+            cx.history.record(
+                cx.now,
+                EventKind::IncrementalRevoke {
+                    group,
+                    consumer: me,
+                    generation,
+                    partition: p.partition,
+                },
+            );
+            any = true;
+            // The revocation callback commits what was consumed from the
+            // partition (everything under auto-commit; under manual
+            // commits, a position a rejected commit left uncommitted), so
+            // its new owner does not read it again.
+            match p.position {
+                Some(pos) if auto || p.committed != Some(pos) => {
+                    revoked.push((p.partition, pos));
+                }
+                _ => {}
+            }
+            false
+        });
+        let mut added = false;
+        for partition in assignment {
+            if self.parts.iter().any(|p| p.partition == partition) {
+                continue;
+            }
+            cx.record(EventKind::IncrementalAssign {
+                group,
+                consumer: me,
+                generation,
+                partition,
+            });
+            self.parts.push(Part::new(partition));
+            added = true;
+        }
+        // KIP-429: a member that gave partitions up rejoins at once.
+        self.rejoin |= any;
+        if !revoked.is_empty() {
+            self.phase = Phase::CommitRevoke;
+            self.send_commit(layout, durable, scratch, revoked, Purpose::Revoke, 1, cx);
+            return true;
+        }
+        if added {
+            self.phase = Phase::Resetting;
+            self.fetch_committed(layout, cx);
+            self.after_reset(layout, durable, scratch, cx);
+            return true;
+        }
+        false
+    }
+
+    /// A revocation commit is done (or failed): an eager member rejoins,
+    /// a cooperative one polls on.
+    fn after_revoke_commit(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        scratch: &mut TxBuffer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        if self.phase != Phase::CommitRevoke {
+            return;
+        }
+        if layout.groups[self.group.index()]
+            .config
+            .assignor
+            .cooperative()
+            && self.member.is_some()
+        {
+            self.poll(layout, durable, scratch, cx);
+        } else {
+            self.send_join(layout, cx);
+        }
     }
 
     // ----- positions -----
@@ -829,6 +986,24 @@ impl Consumer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         self.phase = Phase::Polling;
+        let cooperative = layout.groups[self.group.index()]
+            .config
+            .assignor
+            .cooperative();
+        if let Some(assignment) = self.next_assignment.take()
+            && self.member.is_some()
+            && self.apply_assignment(layout, durable, scratch, assignment, cx)
+        {
+            return;
+        }
+        if cooperative && self.rejoin && self.member.is_some() {
+            // Rejoin in the background and go on consuming.
+            self.rejoin = false;
+            if !self.joining_behind {
+                self.joining_behind = true;
+                self.send_join_request(layout, cx);
+            }
+        }
         if self.rejoin || self.member.is_none() {
             self.rejoin_group(layout, durable, scratch, cx);
             return;
@@ -1054,11 +1229,7 @@ impl Consumer {
     ) {
         match (purpose, result) {
             (Purpose::Auto, _) => {}
-            (Purpose::Revoke, _) => {
-                if self.phase == Phase::CommitRevoke {
-                    self.send_join(layout, cx);
-                }
-            }
+            (Purpose::Revoke, _) => self.after_revoke_commit(layout, durable, scratch, cx),
             (Purpose::BeforeProcess, Ok(())) => {
                 if self.phase != Phase::CommitBefore
                     || cx.crash_point(CrashPoint::AfterCommit, None)
@@ -1098,11 +1269,7 @@ impl Consumer {
     ) {
         match purpose {
             Purpose::Auto => {}
-            Purpose::Revoke => {
-                if self.phase == Phase::CommitRevoke {
-                    self.send_join(layout, cx);
-                }
-            }
+            Purpose::Revoke => self.after_revoke_commit(layout, durable, scratch, cx),
             // commitSync threw a timeout: the application skips the batch
             // (commit-before-process) or moves on (process-then-commit);
             // later commits cover these offsets if they succeed.

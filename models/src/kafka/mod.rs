@@ -48,9 +48,10 @@ mod txn;
 mod workload;
 mod world;
 
-pub use assignor::range_assign;
+pub use assignor::{cooperative_round, range_assign, round_robin_assign, sticky_assign};
 pub use config::{
-    Acks, BrokerConfig, CommitMode, ConsumerConfig, OffsetReset, ProducerConfig, ReplicationConfig,
+    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, OffsetReset, ProducerConfig,
+    ReplicationConfig,
 };
 pub use log::{LogBatch, PartitionLog};
 pub use protocol::{

@@ -858,7 +858,16 @@ impl Producer {
         b.state = BatchState::Backoff;
         let partition = b.partition;
         let slot = self.slot(layout, partition);
-        self.queues[slot].push_front(id);
+        let queue = &mut self.queues[slot];
+        if self.pid != 0 {
+            // In sequence order (`insertInSequenceOrder`): a partition's
+            // batch ids grow with its sequence numbers, so the batch goes
+            // in front of the first one closed after it.
+            let at = queue.iter().position(|&q| q > id).unwrap_or(queue.len());
+            queue.insert(at, id);
+        } else {
+            queue.push_front(id);
+        }
         // ±20 % jitter, as the Java client applies to retry.backoff.ms.
         let base = cfg.retry_backoff.as_us();
         let jitter = base / 5;

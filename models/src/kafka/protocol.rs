@@ -312,6 +312,10 @@ pub enum Msg {
         /// `group.instance.id` of a static member: the consumer's node,
         /// which keeps its name across restarts.
         instance: Option<NodeId>,
+        /// The partitions it owns and keeps consuming while it rejoins
+        /// (cooperative protocol; empty under the eager one, where a
+        /// member revokes everything before it rejoins).
+        owned: Vec<PartitionId>,
     },
     /// Coordinator → consumer: the rebalance completed.
     JoinResponse {

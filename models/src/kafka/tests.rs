@@ -21,7 +21,7 @@ use crate::rng::{SimRng, Stream};
 use crate::time::SimTime;
 
 use super::{
-    Acks, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KafkaWorld,
+    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KafkaWorld,
     KeyDistribution, Msg, OffsetReset, ProduceResult, ProducerConfig, ProducerSpec, Record,
     ReplicationConfig, Timer, WorkloadSpec,
 };
@@ -71,6 +71,9 @@ struct DropRule {
     /// A lost TCP segment: both ends see the connection break (as the
     /// engine's loss fault). Otherwise a black hole: only timeouts notice.
     reset: bool,
+    /// Delivers the message this much later than usual instead of dropping
+    /// it (the engine's delay fault).
+    delay: Option<SimTime>,
 }
 
 /// What a node did with one input handed to it by [`Sim::call`].
@@ -179,6 +182,23 @@ impl<E: Env> Sim<E> {
             matches: Box::new(matches),
             left: times,
             reset,
+            delay: None,
+        });
+    }
+
+    /// Delivers the next `times` messages matching `matches` `extra` later
+    /// than the usual latency.
+    fn delay_next(
+        &mut self,
+        times: usize,
+        extra: SimTime,
+        matches: impl Fn(NodeId, NodeId, &Msg) -> bool + 'static,
+    ) {
+        self.rules.push(DropRule {
+            matches: Box::new(matches),
+            left: times,
+            reset: false,
+            delay: Some(extra),
         });
     }
 
@@ -279,9 +299,16 @@ impl<E: Env> Sim<E> {
             .rules
             .iter_mut()
             .find(|r| r.left > 0 && (r.matches)(from, to, &msg));
-        let dropped = rule.map(|r| {
+        let mut extra = SimTime::ZERO;
+        let dropped = rule.and_then(|r| {
             r.left -= 1;
-            r.reset
+            match r.delay {
+                Some(d) => {
+                    extra = d;
+                    None
+                }
+                None => Some(r.reset),
+            }
         });
         self.sent.push(Sent {
             at: self.now,
@@ -294,7 +321,7 @@ impl<E: Env> Sim<E> {
             None => {
                 let conn = self.conn(from, to);
                 self.push(
-                    self.now + LATENCY,
+                    self.now + LATENCY + extra,
                     to,
                     Some(conn),
                     Input::Message(from, msg),
@@ -840,6 +867,7 @@ fn commit_while_preparing_a_rebalance_is_accepted_from_the_current_generation() 
             group: G,
             member: None,
             instance: None,
+            owned: Vec::new(),
         },
     );
     assert!(join.sends.is_empty(), "the join waits for the rebalance");
@@ -898,6 +926,111 @@ fn auto_commit_before_revocation_survives_a_member_joining() {
 }
 
 // ----- membership -----
+
+/// KIP-429 end to end: c2 joins c1's group under `cooperative-sticky`.
+/// The first round leaves c1 the two partitions it keeps and holds back the
+/// two that move; c1 revokes them at its next poll (committing their
+/// positions under auto-commit), rejoins, and the second round hands them
+/// to c2. c1 goes on consuming its partitions between the rounds, and no
+/// record is handed out twice.
+#[test]
+fn cooperative_rebalance_moves_only_what_it_must_over_two_rounds() {
+    let mut s = spec(4);
+    s.workload.records = 200;
+    s.workload.keys = 20;
+    s.workload.interval = ms(50);
+    s.groups[0].members = 2;
+    s.groups[0].config.commit = CommitMode::Auto;
+    s.groups[0].config.assignor = Assignor::CooperativeSticky;
+    let mut sim = Sim::new(&s);
+    let (c1, c2) = (sim.node("c1"), sim.node("c2"));
+    sim.start_named(&[("p1", 0), ("b1", 0), ("c1", 0), ("c2", 6_000)]);
+    sim.run_until(ms(30_000));
+
+    let gens = sim.generations();
+    assert_eq!(gens.len(), 3, "{gens:?}");
+    assert_eq!(sim.assigned(1, c1), vec![0, 1, 2, 3]);
+    assert_eq!(sim.assigned(2, c1), vec![0, 1], "c1 keeps two");
+    assert!(
+        sim.assigned(2, c2).is_empty(),
+        "the moving two are held back"
+    );
+    assert_eq!(sim.assigned(3, c1), vec![0, 1]);
+    assert_eq!(sim.assigned(3, c2), vec![2, 3]);
+    let revoked = sim.events(|k| match *k {
+        EventKind::IncrementalRevoke {
+            consumer,
+            partition,
+            generation,
+            ..
+        } => Some((consumer, partition.0, generation)),
+        _ => None,
+    });
+    let revoked: Vec<_> = revoked.into_iter().map(|r| r.1).collect();
+    assert_eq!(revoked, vec![(c1, 2, 2), (c1, 3, 2)]);
+    // Between the rounds c1 keeps handling records of its own partitions.
+    let (round1, round2) = (gens[1].0, gens[2].0);
+    let between = sim.events(|k| match *k {
+        EventKind::Delivered {
+            consumer,
+            partition,
+            ..
+        } if consumer == c1 => Some(partition.0),
+        _ => None,
+    });
+    let between: Vec<u16> = between
+        .into_iter()
+        .filter(|(t, _)| *t > round1 && *t < round2)
+        .map(|d| d.1)
+        .collect();
+    assert!(!between.is_empty(), "c1 stopped between the rounds");
+    assert!(between.iter().all(|&p| p < 2), "{between:?}");
+    // Every record once.
+    let mut msgs: Vec<u32> = sim.delivered(c1).iter().map(|d| d.2.0).collect();
+    msgs.extend(sim.delivered(c2).iter().map(|d| d.2.0));
+    msgs.sort_unstable();
+    let n = msgs.len();
+    msgs.dedup();
+    assert_eq!((n, msgs.len()), (200, 200));
+}
+
+/// A cooperative member's join says which partitions it owns: the same
+/// list as in its last join (a lost response re-sent) gets the current
+/// generation back, a changed one (it revoked some) starts a rebalance.
+#[test]
+fn a_cooperative_join_with_changed_owned_partitions_starts_a_rebalance() {
+    let mut s = spec(2);
+    s.groups[0].config.assignor = Assignor::CooperativeSticky;
+    let mut sim = Sim::new(&s);
+    let (b1, c1) = (sim.node("b1"), sim.node("c1"));
+    sim.start_named(&[("p1", 0), ("b1", 0), ("c1", 0)]);
+    sim.run_until(ms(5_000));
+    let (member, generation, assignment) = sim.joins(c1)[0].clone();
+    assert_eq!((generation, assignment.len()), (1, 2));
+    let mut join = |req, owned: Vec<PartitionId>| {
+        let reply = sim.call(
+            b1,
+            c1,
+            Msg::Join {
+                req,
+                group: G,
+                member: Some(member),
+                instance: None,
+                owned,
+            },
+        );
+        match reply.sends.as_slice() {
+            [(_, Msg::JoinResponse { generation, .. })] => *generation,
+            other => panic!("{other:?}"),
+        }
+    };
+    let p1 = PartitionId(1);
+    // Its first join owned nothing; now it owns both: a rebalance (of one
+    // member, complete at once).
+    assert_eq!(join(90, vec![P0, p1]), 2);
+    assert_eq!(join(91, vec![P0, p1]), 2, "the same list: no rebalance");
+    assert_eq!(join(92, vec![P0]), 3, "it gave one up: a rebalance");
+}
 
 /// Range assignment: "members in order, each gets a contiguous range ...
 /// and the first `partitions % members` members get one more" (Kafka's
@@ -1421,6 +1554,41 @@ fn idempotent_producer_keeps_order_when_the_first_batch_is_lost() {
         sim.produce_results()[0],
         (1, ProduceResult::OutOfOrderSequence)
     );
+}
+
+/// Retried batches of an idempotent producer go back into their queue in
+/// sequence order (the Java client's `insertInSequenceOrder`): when the
+/// first of four in-flight batches arrives late, the broker refuses the
+/// three that overtook it (OutOfOrderSequence); they are resent in order
+/// and appended once each, with no second round of refusals.
+#[test]
+fn idempotent_retries_are_resent_in_sequence_order() {
+    let s = producer_spec(4, |c| {
+        c.idempotence = true;
+        c.max_in_flight = 5;
+    });
+    let mut sim = Sim::new(&s);
+    sim.delay_next(1, ms(5), is_first_send_of_batch_0);
+    sim.start_all();
+    sim.run_until(ms(60_000));
+    assert_eq!(sim.log_msgs(P0), vec![0, 1, 2, 3]);
+    let refused = |sim: &Sim| {
+        sim.produce_results()
+            .iter()
+            .filter(|r| r.1 == ProduceResult::OutOfOrderSequence)
+            .count()
+    };
+    assert_eq!(refused(&sim), 3, "{:?}", sim.produce_results());
+    let retried = sim.sends(|s| match s.msg {
+        Msg::Produce { batch, attempt, .. } if attempt > 1 => Some(batch),
+        _ => None,
+    });
+    let mut sorted = retried.clone();
+    sorted.sort_unstable();
+    assert_eq!(retried, sorted, "retries leave in sequence order");
+    for m in 0..4 {
+        assert_eq!(sim.appends_of(m).len(), 1, "message {m} appended once");
+    }
 }
 
 /// `acks=0`: "no wait, no retries, offset -1" (semantics.md §1, Producer
