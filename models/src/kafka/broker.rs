@@ -14,7 +14,7 @@ use super::config::{Acks, Assignor};
 use super::log::LogBatch;
 use super::protocol::{Control, GroupError, Msg, ProduceResult, Record, Timer};
 use super::replica::{Produce, Replicas};
-use super::txn;
+use super::txn::{self, TxnAnswer};
 use super::world::{Durable, Layout};
 
 /// Batches remembered per producer and partition for deduplication
@@ -454,12 +454,16 @@ impl Broker {
                 offset,
             } => self.fetch(layout, durable, from, req, partition, offset, cx),
             Msg::InitProducerId { req, txn, current } => {
-                let result = if txn::seen(durable, txn, from, req) {
-                    Ok(txn::current(durable, txn))
-                } else {
-                    txn::init(layout, durable, self.node, txn, current, cx)
+                let result = match txn::copy_of(durable, txn, from, req) {
+                    Some(Some(TxnAnswer::Init(result))) => result,
+                    Some(_) => return,
+                    None => {
+                        let result = txn::init(layout, durable, self.node, txn, current, cx);
+                        txn::remember(durable, txn, from, req, TxnAnswer::Init(result));
+                        self.wake_all(layout, durable, cx);
+                        result
+                    }
                 };
-                self.wake_all(layout, durable, cx);
                 cx.send(from, Msg::InitProducerIdResponse { req, result });
             }
             Msg::AddPartitionsToTxn {
@@ -468,10 +472,14 @@ impl Broker {
                 pid,
                 epoch,
             } => {
-                let result = if txn::seen(durable, txn, from, req) {
-                    Ok(())
-                } else {
-                    txn::add_partitions(layout, durable, txn, (pid, epoch), cx)
+                let result = match txn::copy_of(durable, txn, from, req) {
+                    Some(Some(TxnAnswer::Txn(result))) => result,
+                    Some(_) => return,
+                    None => {
+                        let result = txn::add_partitions(layout, durable, txn, (pid, epoch), cx);
+                        txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
+                        result
+                    }
                 };
                 cx.send(from, Msg::TxnResponse { req, result });
             }
@@ -482,12 +490,17 @@ impl Broker {
                 epoch,
                 commit,
             } => {
-                let result = if txn::seen(durable, txn, from, req) {
-                    Ok(())
-                } else {
-                    txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx)
+                let result = match txn::copy_of(durable, txn, from, req) {
+                    Some(Some(TxnAnswer::Txn(result))) => result,
+                    Some(_) => return,
+                    None => {
+                        let result =
+                            txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx);
+                        txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
+                        self.wake_all(layout, durable, cx);
+                        result
+                    }
                 };
-                self.wake_all(layout, durable, cx);
                 cx.send(from, Msg::TxnResponse { req, result });
             }
             Msg::ListOffsets { req, partition } => {

@@ -331,9 +331,11 @@ impl Producer {
         &self.settled
     }
 
-    pub fn start(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+    /// Starts the producer (at the run's start or a restart); a standby
+    /// waits for its takeover unless it `taken_over` already.
+    pub fn start(&mut self, layout: &Layout, taken_over: bool, cx: &mut Cx<'_, Msg, Timer>) {
         let meta = &layout.producers[self.index];
-        if meta.standby_of.is_some() {
+        if meta.standby_of.is_some() && !taken_over {
             // A standby waits for its takeover.
             if let Some(at) = meta.config.takeover {
                 cx.after(at.since(cx.now), Timer::Takeover);

@@ -51,12 +51,6 @@ pub struct TxnState {
     /// may initialize again with it and go on (KIP-360); any other stale
     /// epoch is fenced.
     pub timed_out_from: Option<u16>,
-    /// The last request handled: `(producer node, request id)`. A request
-    /// id at or below it from the same node is a copy (a retry whose
-    /// original got through, or a duplicated message): it is answered
-    /// without acting again, so a late copy of a commit cannot end a later
-    /// transaction, nor a copy of `InitProducerId` bump the epoch twice.
-    pub last_request: Option<(NodeId, u32)>,
 }
 
 impl TxnState {
@@ -115,25 +109,48 @@ impl TxnLog {
     }
 }
 
-/// Whether request `req` from `from` is a copy of one already handled for
-/// `txn`; if not, it becomes the last one handled.
-pub(crate) fn seen(durable: &mut Durable, txn: u16, from: NodeId, req: u32) -> bool {
-    let st = &mut durable.txns[usize::from(txn)];
-    if let Some((node, last)) = st.last_request
-        && node == from
-        && req <= last
-    {
-        return true;
-    }
-    st.last_request = Some((from, req));
-    false
+/// A coordinator's answer to a transactional request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnAnswer {
+    /// To `InitProducerId`.
+    Init(Result<(u32, u16), TxnError>),
+    /// To `AddPartitionsToTxn` or `EndTxn`.
+    Txn(Result<(), TxnError>),
 }
 
-/// The answer to a copy of an `InitProducerId` already handled: the id and
-/// epoch as they are now.
-pub(crate) fn current(durable: &Durable, txn: u16) -> (u32, u16) {
-    let st = &durable.txns[usize::from(txn)];
-    (st.pid, st.epoch)
+/// The last request each producer node sent about one transactional id,
+/// with the answer it got: `(node, request id, answer)`. A request id at
+/// or below a node's last is a copy (a retry whose original got through,
+/// or a duplicated message): it is not acted on again, so a late copy of
+/// a commit cannot end a later transaction, nor a copy of
+/// `InitProducerId` bump the epoch twice. A copy of the last request gets
+/// the answer the original got (an `EndTxn` refused stays refused, a
+/// fenced producer stays fenced); an older copy gets none, as its sender
+/// has moved on.
+pub type Answered = Vec<(NodeId, u32, TxnAnswer)>;
+
+/// What a request `req` from `from` about `txn` is: `None` if new,
+/// `Some(answer)` if a copy of one handled (`Some(None)` if its sender no
+/// longer waits for an answer).
+pub(crate) fn copy_of(
+    durable: &Durable,
+    txn: u16,
+    from: NodeId,
+    req: u32,
+) -> Option<Option<TxnAnswer>> {
+    let &(_, last, answer) = durable.txn_answers[usize::from(txn)]
+        .iter()
+        .find(|&&(node, last, _)| node == from && req <= last)?;
+    Some((req == last).then_some(answer))
+}
+
+/// Keeps `answer` as the answer to `from`'s request `req` about `txn`.
+pub(crate) fn remember(durable: &mut Durable, txn: u16, from: NodeId, req: u32, answer: TxnAnswer) {
+    let answered = &mut durable.txn_answers[usize::from(txn)];
+    match answered.iter_mut().find(|(node, ..)| *node == from) {
+        Some(slot) => *slot = (from, req, answer),
+        None => answered.push((from, req, answer)),
+    }
 }
 
 /// A control marker as it sits in a log.

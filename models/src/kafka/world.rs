@@ -17,7 +17,7 @@ use super::controller::Controller;
 use super::log::PartitionLog;
 use super::producer::Producer;
 use super::protocol::{Msg, PartitionState, Record, Timer};
-use super::txn::{TxnLog, TxnState};
+use super::txn::{Answered, TxnLog, TxnState};
 use super::workload::{PlannedRecord, WorkloadSpec, plan};
 
 /// What a node is.
@@ -372,9 +372,15 @@ pub(crate) struct Durable {
     pub metadata: Vec<PartitionState>,
     /// Transaction coordinator state per transactional id.
     pub txns: Vec<TxnState>,
+    /// The requests answered per transactional id (see [`Answered`]).
+    pub txn_answers: Vec<Answered>,
     /// Open and aborted transactions per log (empty when no producer is
     /// transactional).
     pub txn_logs: Vec<TxnLog>,
+    /// Whether the standby producer has taken over (its application
+    /// remembers it across crashes: a restarted standby goes on as itself
+    /// and does not take over again).
+    pub taken_over: bool,
 }
 
 impl Durable {
@@ -583,11 +589,13 @@ impl KafkaWorld {
                 Vec::new()
             },
             txns: vec![TxnState::default(); layout.txn_ids.len()],
+            txn_answers: vec![Answered::new(); layout.txn_ids.len()],
             txn_logs: if layout.txn_ids.is_empty() {
                 Vec::new()
             } else {
                 vec![TxnLog::default(); logs]
             },
+            taken_over: false,
         };
         let mut world = KafkaWorld {
             nodes: Vec::with_capacity(layout.roles.len()),
@@ -631,6 +639,10 @@ impl KafkaWorld {
         let Role::Producer(i) = self.layout.roles[node.index()] else {
             return;
         };
+        if self.durable.taken_over {
+            return;
+        }
+        self.durable.taken_over = true;
         let layout = &self.layout;
         let meta = &layout.producers[usize::from(i)];
         let first = meta.standby_of.map_or(0, usize::from);
@@ -722,7 +734,7 @@ impl Model for KafkaWorld {
             ..
         } = self;
         match &mut nodes[node.index()] {
-            Node::Producer(p) => p.start(layout, cx),
+            Node::Producer(p) => p.start(layout, durable.taken_over, cx),
             Node::Broker(b) => b.start(layout, durable, cx),
             Node::Consumer(c) => c.start(layout, cx),
             Node::Controller(c) => c.start(layout, durable, cx),
