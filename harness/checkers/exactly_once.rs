@@ -140,8 +140,18 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
         for (i, e) in events.iter().enumerate() {
             match e.kind {
                 EventKind::Appended { msg: x, .. } if x == msg => chain.push(i),
-                EventKind::RecordAborted { msg: x, .. } if x == msg => {
-                    aborted = true;
+                EventKind::RecordAborted {
+                    msg: x,
+                    partition,
+                    offset,
+                } if x == msg => {
+                    // Blame reading uncommitted only if a handled copy is
+                    // an aborted one.
+                    aborted |= [d1, d2]
+                        .iter()
+                        .flatten()
+                        .filter_map(|d| delivered(events, *d))
+                        .any(|d| d == (partition, offset));
                     chain.push(i);
                 }
                 _ => {}
