@@ -102,3 +102,41 @@ fn read_committed_skips_aborted_records_and_markers_take_offsets() {
         }
     }
 }
+
+/// A commit marker on a partition led by a broker other than the
+/// coordinator answers the fetches parked there: the committed records are
+/// delivered well within `fetch_max_wait` (500 ms) of the marker.
+#[test]
+fn a_commit_wakes_fetches_parked_on_other_brokers() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/regressions/txn-wake-after-markers.toml");
+    let (_, setup) = load(&path);
+    for seed in 0..10 {
+        let run = faultline::run(&setup, seed);
+        let events = &run.sim.history.events;
+        let mut markers = 0;
+        for (i, e) in events.iter().enumerate() {
+            let EventKind::TxnMarker {
+                partition,
+                offset,
+                commit: true,
+                ..
+            } = e.kind
+            else {
+                continue;
+            };
+            let delivered = events[i..].iter().find(|d| {
+                matches!(d.kind, EventKind::Delivered { partition: p, offset: o, .. } if p == partition && o < offset)
+            });
+            if let Some(d) = delivered {
+                markers += 1;
+                assert!(
+                    d.time.since(e.time) < faultline_models::SimTime::from_ms(100),
+                    "seed {seed}: {partition:?} delivered {:?} after its commit marker",
+                    d.time.since(e.time)
+                );
+            }
+        }
+        assert!(markers > 0, "seed {seed}: no commit was delivered");
+    }
+}

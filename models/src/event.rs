@@ -280,7 +280,7 @@ pub enum EventKind {
     },
     /// A commit or abort marker took an offset in a partition's log.
     TxnMarker {
-        /// The broker that wrote it.
+        /// The leader of the partition, whose log holds it.
         broker: NodeId,
         /// The partition.
         partition: PartitionId,

@@ -503,6 +503,7 @@ impl Broker {
                 };
                 cx.send(from, Msg::TxnResponse { req, result });
             }
+            Msg::WriteTxnMarkers { partition } => self.wake(layout, durable, partition, cx),
             Msg::ListOffsets { req, partition } => {
                 // `latest` is the high watermark of a replicated partition.
                 let end = visible(layout, durable, self.replicas.as_deref(), partition)

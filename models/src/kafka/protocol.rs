@@ -260,6 +260,14 @@ pub enum Msg {
         /// The outcome.
         result: Result<(), TxnError>,
     },
+    /// Coordinator → partition leader: a commit or abort marker was written
+    /// to `partition` (the coordinator writes it straight into the log;
+    /// this stands in for `WriteTxnMarkers` reaching the leader, which
+    /// answers the fetches parked on the partition).
+    WriteTxnMarkers {
+        /// The partition.
+        partition: PartitionId,
+    },
     /// Consumer → leader: read from `offset`.
     Fetch {
         /// Request id.
@@ -475,12 +483,13 @@ impl Message for Msg {
             Msg::AddPartitionsToTxn { .. } => "add-partitions-to-txn",
             Msg::EndTxn { .. } => "end-txn",
             Msg::TxnResponse { .. } => "txn-response",
+            Msg::WriteTxnMarkers { .. } => "write-txn-markers",
         }
     }
 }
 
 /// Every message kind name, for validating fault filters.
-pub const MESSAGE_KINDS: [&str; 26] = [
+pub const MESSAGE_KINDS: [&str; 27] = [
     "produce",
     "produce-response",
     "fetch",
@@ -507,6 +516,7 @@ pub const MESSAGE_KINDS: [&str; 26] = [
     "add-partitions-to-txn",
     "end-txn",
     "txn-response",
+    "write-txn-markers",
 ];
 
 /// A consumer request to send again after a backoff.

@@ -214,8 +214,12 @@ fn write_markers(
             }
             durable.txn_logs[i].aborted.push((pid, first, at));
         }
+        let leader = layout.partitions[i].leader;
+        if leader != broker {
+            cx.send(leader, Msg::WriteTxnMarkers { partition });
+        }
         cx.record(EventKind::TxnMarker {
-            broker,
+            broker: leader,
             partition,
             offset: at,
             producer,
