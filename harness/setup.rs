@@ -63,6 +63,10 @@ use bounds::*;
 /// fire while consumers work through the backlog.
 pub const WINDOW_MARGIN_MS: u64 = 10_000;
 
+/// The longest `transaction_timeout_ms` (Kafka's broker default of
+/// `transaction.max.timeout.ms`, 15 minutes).
+pub const TRANSACTION_TIMEOUT_MS_MAX: u64 = 900_000;
+
 /// What a scenario expects of one invariant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -590,6 +594,37 @@ impl Setup {
             }
         }
         let transactional = pf.transactional_id.is_some();
+        // Kafka's brokers refuse a longer timeout (INVALID_TRANSACTION_TIMEOUT).
+        if pf
+            .transaction_timeout_ms
+            .is_some_and(|ms| ms > TRANSACTION_TIMEOUT_MS_MAX)
+        {
+            c.err_help(
+                pp.key("transaction_timeout_ms"),
+                format!(
+                    "transaction_timeout_ms must be at most {TRANSACTION_TIMEOUT_MS_MAX} (the brokers' transaction.max.timeout.ms; Kafka refuses a longer one)"
+                ),
+                "lower it to 900000 (15 minutes) or less",
+            );
+        }
+        // Settings that only a transactional producer reads.
+        if !transactional {
+            for (field, set) in [
+                ("transaction_records", pf.transaction_records.is_some()),
+                (
+                    "transaction_timeout_ms",
+                    pf.transaction_timeout_ms.is_some(),
+                ),
+            ] {
+                if set {
+                    c.err_help(
+                        pp.key(field),
+                        format!("{field} has no effect without producer.transactional_id"),
+                        format!("set producer.transactional_id, or remove {field}"),
+                    );
+                }
+            }
+        }
 
         // ----- consumers -----
         let mut groups = Vec::new();
@@ -618,6 +653,13 @@ impl Setup {
             }
             if cf.group.trim().is_empty() {
                 c.err(at.key("group"), "the group needs a name");
+            }
+            if !transactional && cf.isolation_level == Some(IsolationFile::ReadCommitted) {
+                c.err_help(
+                    at.key("isolation_level"),
+                    "isolation_level = \"read_committed\" has no effect without a transactional producer (every record is committed)",
+                    "set producer.transactional_id, or remove isolation_level",
+                );
             }
             let topic = match &cf.topic {
                 None => workload_topic,
@@ -774,8 +816,21 @@ impl Setup {
             }
         }
         // Aborted reads need transactions: without them the invariant is
-        // not judged (and reports stay as they were) unless named.
-        if !transactional && !seen.iter().any(|(i, _)| *i == Invariant::AbortedRead) {
+        // not judged (and reports stay as they were), and may not be named.
+        if !transactional {
+            for (list, name) in [
+                (&file.expect.hold, "hold"),
+                (&file.expect.violate, "violate"),
+                (&file.expect.allow, "allow"),
+            ] {
+                if let Some(j) = list.iter().position(|i| *i == Invariant::AbortedRead) {
+                    c.err_help(
+                        ep.key(name).index(j),
+                        "aborted-read needs a transactional producer (without transactions no record is ever aborted)",
+                        "set producer.transactional_id, or remove aborted-read",
+                    );
+                }
+            }
             expect.retain(|(i, _)| *i != Invariant::AbortedRead);
         }
 
