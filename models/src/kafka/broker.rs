@@ -336,6 +336,9 @@ pub(crate) struct Broker {
     node: NodeId,
     parked: Vec<Parked>,
     fetch_wait: Deadlines,
+    /// The timeout check of each transactional id it coordinates (empty
+    /// without transactions).
+    txn_timeouts: Vec<Deadlines>,
     groups: Vec<GroupState>,
     /// The replicas it hosts, when partitions are replicated.
     replicas: Option<Box<Replicas>>,
@@ -347,6 +350,7 @@ impl Broker {
             node,
             parked: Vec::new(),
             fetch_wait: Deadlines::default(),
+            txn_timeouts: vec![Deadlines::default(); layout.txn_ids.len()],
             groups: Vec::new(),
             replicas: layout
                 .replicated()
@@ -361,7 +365,7 @@ impl Broker {
         }
         self.groups = vec![GroupState::default(); layout.groups.len()];
         if !durable.txns.is_empty() {
-            txn::restart(layout, durable, self.node, cx);
+            txn::restart(layout, durable, self.node, &mut self.txn_timeouts, cx);
         }
         // Groups this broker coordinates come back as their last completed
         // generation left them, with fresh session timers.
@@ -476,7 +480,14 @@ impl Broker {
                     Some(Some(TxnAnswer::Txn(result))) => result,
                     Some(_) => return,
                     None => {
-                        let result = txn::add_partitions(layout, durable, txn, (pid, epoch), cx);
+                        let result = txn::add_partitions(
+                            layout,
+                            durable,
+                            txn,
+                            (pid, epoch),
+                            &mut self.txn_timeouts[usize::from(txn)],
+                            cx,
+                        );
                         txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
                         result
                     }
@@ -690,7 +701,9 @@ impl Broker {
                 }
             }
             Timer::TxnTimeout { txn } => {
-                txn::check_timeout(layout, durable, self.node, txn, cx);
+                let timeouts = &mut self.txn_timeouts[usize::from(txn)];
+                timeouts.fired();
+                txn::check_timeout(layout, durable, self.node, txn, timeouts, cx);
                 self.wake_all(layout, durable, cx);
             }
             Timer::GroupCheck { group } => {

@@ -14,7 +14,7 @@
 
 use crate::event::{AbortReason, EventKind};
 use crate::ids::{KeyId, MessageId, NodeId, PartitionId};
-use crate::model::Cx;
+use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
 use super::broker::fence_epoch;
@@ -295,6 +295,7 @@ pub(crate) fn add_partitions(
     durable: &mut Durable,
     txn: u16,
     (pid, epoch): (u32, u16),
+    timeout: &mut Deadlines,
     cx: &mut Cx<'_, Msg, Timer>,
 ) -> Result<(), TxnError> {
     let st = &mut durable.txns[usize::from(txn)];
@@ -303,7 +304,11 @@ pub(crate) fn add_partitions(
     }
     if st.phase == TxnPhase::Empty {
         st.phase = TxnPhase::Ongoing { since: cx.now };
-        cx.after(timeout_of(layout, txn), Timer::TxnTimeout { txn });
+        timeout.arm(
+            cx.now + timeout_of(layout, txn),
+            Timer::TxnTimeout { txn },
+            cx,
+        );
     }
     Ok(())
 }
@@ -345,6 +350,7 @@ pub(crate) fn check_timeout(
     durable: &mut Durable,
     broker: NodeId,
     txn: u16,
+    check: &mut Deadlines,
     cx: &mut Cx<'_, Msg, Timer>,
 ) {
     let st = durable.txns[usize::from(txn)];
@@ -353,7 +359,7 @@ pub(crate) fn check_timeout(
     };
     let timeout = timeout_of(layout, txn);
     if cx.now.since(since) < timeout {
-        cx.after(timeout - cx.now.since(since), Timer::TxnTimeout { txn });
+        check.arm(since + timeout, Timer::TxnTimeout { txn }, cx);
         return;
     }
     abort_and_bump(layout, durable, broker, txn, AbortReason::Timeout, cx);
@@ -366,6 +372,7 @@ pub(crate) fn restart(
     layout: &Layout,
     durable: &Durable,
     broker: NodeId,
+    checks: &mut [Deadlines],
     cx: &mut Cx<'_, Msg, Timer>,
 ) {
     for (t, coordinator) in layout.txn_coordinators.iter().enumerate() {
@@ -373,7 +380,7 @@ pub(crate) fn restart(
             continue;
         }
         if let TxnPhase::Ongoing { .. } = durable.txns[t].phase {
-            cx.after(SimTime::ZERO, Timer::TxnTimeout { txn: t as u16 });
+            checks[t].arm(cx.now, Timer::TxnTimeout { txn: t as u16 }, cx);
         }
     }
 }
