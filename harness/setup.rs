@@ -905,14 +905,13 @@ impl Setup {
         }
     }
 
-    /// The expectation for `inv`.
     /// The invariants this scenario is judged on, in report order: every
-    /// one, except `aborted-read` in a run without transactions (unless
-    /// the file names it).
+    /// one, except `aborted-read` in a run without transactions.
     pub fn judged(&self) -> impl Iterator<Item = Invariant> + '_ {
         self.expect.iter().map(|(i, _)| *i)
     }
 
+    /// The expectation for `inv`.
     pub fn expectation(&self, inv: Invariant) -> Expect {
         self.expect
             .iter()

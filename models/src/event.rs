@@ -92,19 +92,6 @@ pub enum ProduceError {
     DeliveryTimeout,
 }
 
-impl EventKind {
-    /// Where the record sits, for a `RecordAborted` event: the
-    /// `(partition, offset)` of a record of an aborted transaction.
-    pub fn aborted_record(&self) -> Option<(PartitionId, u64)> {
-        match *self {
-            EventKind::RecordAborted {
-                partition, offset, ..
-            } => Some((partition, offset)),
-            _ => None,
-        }
-    }
-}
-
 /// Why a transaction coordinator aborted a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AbortReason {
@@ -603,6 +590,19 @@ pub enum EventKind {
     /// The fault window closed: faults healed, crashed nodes restart, and the
     /// liveness phase begins.
     FaultsHealed,
+}
+
+impl EventKind {
+    /// Where the record sits, for a `RecordAborted` event: the
+    /// `(partition, offset)` of a record of an aborted transaction.
+    pub fn aborted_record(&self) -> Option<(PartitionId, u64)> {
+        match *self {
+            EventKind::RecordAborted {
+                partition, offset, ..
+            } => Some((partition, offset)),
+            _ => None,
+        }
+    }
 }
 
 /// The recorded history of a run: events in the order they happened, plus
