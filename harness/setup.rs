@@ -20,8 +20,8 @@ use crate::faults::{
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
-    AssignorFile, ChaosFile, CommitFile, ConsumerFile, EpisodeFile, KeyDistributionFile, LinkFile,
-    OffsetResetFile, ScenarioFile, TimelineFile,
+    AssignorFile, ChaosFile, CommitFile, ConsumerFile, EpisodeFile, IsolationFile,
+    KeyDistributionFile, LinkFile, OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
 use crate::scenario::{Diagnostic, FieldPath, Loaded, ScenarioError, span_of};
@@ -62,6 +62,10 @@ use bounds::*;
 /// and of the last timed fault, so faults armed at crash points get to
 /// fire while consumers work through the backlog.
 pub const WINDOW_MARGIN_MS: u64 = 10_000;
+
+/// The longest `transaction_timeout_ms` (Kafka's broker default of
+/// `transaction.max.timeout.ms`, 15 minutes).
+pub const TRANSACTION_TIMEOUT_MS_MAX: u64 = 900_000;
 
 /// What a scenario expects of one invariant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -547,7 +551,80 @@ impl Setup {
                 10_000,
                 "batch_records",
             ) as u32,
+            transactional_id: pf.transactional_id.clone(),
+            transaction_records: c.range(
+                pp.key("transaction_records"),
+                pf.transaction_records
+                    .unwrap_or(u64::from(d.transaction_records)),
+                1,
+                10_000,
+                "transaction_records",
+            ) as u32,
+            transaction_timeout: c.ms(
+                pp.key("transaction_timeout_ms"),
+                pf.transaction_timeout_ms,
+                d.transaction_timeout,
+                1,
+            ),
+            takeover: pf
+                .takeover_ms
+                .map(|ms| c.ms(pp.key("takeover_ms"), Some(ms), SimTime::ZERO, 0)),
         };
+        if pf.takeover_ms.is_some() && file.workload.producers.unwrap_or(1) != 1 {
+            c.err_help(
+                pp.key("takeover_ms"),
+                "takeover_ms needs a single producer (its standby becomes p2)",
+                "set workload.producers = 1, or remove takeover_ms",
+            );
+        }
+        // Kafka's rule: a transactional id needs idempotence.
+        if let Some(id) = &pf.transactional_id {
+            if id.is_empty() {
+                c.err_help(
+                    pp.key("transactional_id"),
+                    "transactional_id is empty",
+                    "name it, e.g. transactional_id = \"orders-writer\"",
+                );
+            } else if !producer.idempotence {
+                c.err_help(
+                    pp.key("transactional_id"),
+                    "transactional_id requires idempotence (Kafka refuses this configuration)",
+                    "leave idempotence on (acks = \"all\", retries > 0, max_in_flight <= 5)",
+                );
+            }
+        }
+        let transactional = pf.transactional_id.is_some();
+        // Kafka's brokers refuse a longer timeout (INVALID_TRANSACTION_TIMEOUT).
+        if pf
+            .transaction_timeout_ms
+            .is_some_and(|ms| ms > TRANSACTION_TIMEOUT_MS_MAX)
+        {
+            c.err_help(
+                pp.key("transaction_timeout_ms"),
+                format!(
+                    "transaction_timeout_ms must be at most {TRANSACTION_TIMEOUT_MS_MAX} (the brokers' transaction.max.timeout.ms; Kafka refuses a longer one)"
+                ),
+                "lower it to 900000 (15 minutes) or less",
+            );
+        }
+        // Settings that only a transactional producer reads.
+        if !transactional {
+            for (field, set) in [
+                ("transaction_records", pf.transaction_records.is_some()),
+                (
+                    "transaction_timeout_ms",
+                    pf.transaction_timeout_ms.is_some(),
+                ),
+            ] {
+                if set {
+                    c.err_help(
+                        pp.key(field),
+                        format!("{field} has no effect without producer.transactional_id"),
+                        format!("set producer.transactional_id, or remove {field}"),
+                    );
+                }
+            }
+        }
 
         // ----- consumers -----
         let mut groups = Vec::new();
@@ -577,6 +654,13 @@ impl Setup {
             if cf.group.trim().is_empty() {
                 c.err(at.key("group"), "the group needs a name");
             }
+            if !transactional && cf.isolation_level == Some(IsolationFile::ReadCommitted) {
+                c.err_help(
+                    at.key("isolation_level"),
+                    "isolation_level = \"read_committed\" has no effect without a transactional producer (every record is committed)",
+                    "set producer.transactional_id, or remove isolation_level",
+                );
+            }
             let topic = match &cf.topic {
                 None => workload_topic,
                 t => topic_index(&mut c, at.key("topic"), t),
@@ -590,6 +674,13 @@ impl Setup {
             &file.topology,
             replication.iter().any(|r| r.factor > 1),
         );
+        if transactional && replication.iter().any(|r| r.factor > 1) {
+            c.err_help(
+                pp.key("transactional_id"),
+                "transactions are modelled on unreplicated topics only, and a topic has replication_factor above 1",
+                "set replication_factor = 1 on every topic, or remove transactional_id",
+            );
+        }
         let spec = KafkaSpec {
             brokers,
             topics,
@@ -724,6 +815,24 @@ impl Setup {
                 }
             }
         }
+        // Aborted reads need transactions: without them the invariant is
+        // not judged (and reports stay as they were), and may not be named.
+        if !transactional {
+            for (list, name) in [
+                (&file.expect.hold, "hold"),
+                (&file.expect.violate, "violate"),
+                (&file.expect.allow, "allow"),
+            ] {
+                if let Some(j) = list.iter().position(|i| *i == Invariant::AbortedRead) {
+                    c.err_help(
+                        ep.key(name).index(j),
+                        "aborted-read needs a transactional producer (without transactions no record is ever aborted)",
+                        "set producer.transactional_id, or remove aborted-read",
+                    );
+                }
+            }
+            expect.retain(|(i, _)| *i != Invariant::AbortedRead);
+        }
 
         if !c.problems.is_empty() {
             return Err(c.problems);
@@ -794,6 +903,12 @@ impl Setup {
                 ))
             }
         }
+    }
+
+    /// The invariants this scenario is judged on, in report order: every
+    /// one, except `aborted-read` in a run without transactions.
+    pub fn judged(&self) -> impl Iterator<Item = Invariant> + '_ {
+        self.expect.iter().map(|(i, _)| *i)
     }
 
     /// The expectation for `inv`.
@@ -1045,6 +1160,7 @@ fn group_spec(
             100,
             "commit_attempts_max",
         ) as u32,
+        read_committed: cf.isolation_level == Some(IsolationFile::ReadCommitted),
     };
     GroupSpec {
         name: cf.group.clone(),

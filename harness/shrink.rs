@@ -163,11 +163,7 @@ pub fn shrink(
     current.expect = ExpectFile {
         hold: if hold { vec![invariant] } else { Vec::new() },
         violate: if hold { Vec::new() } else { vec![invariant] },
-        allow: Invariant::ALL
-            .iter()
-            .copied()
-            .filter(|i| *i != invariant)
-            .collect(),
+        allow: setup.judged().filter(|i| *i != invariant).collect(),
     };
     if !s.fails(&current) {
         return Err(ShrinkError::NotReproducible(seed));

@@ -998,3 +998,128 @@ fn unknown_partition_assignment_strategy() {
     );
     insta::assert_snapshot!("unknown_partition_assignment_strategy", err);
 }
+
+// ----- transactions -----
+
+#[test]
+fn transactional_id_without_idempotence() {
+    let src = with("\n[producer]\nidempotence = false\ntransactional_id = \"writer\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transactional_id = \"writer\"",
+        "producer.transactional_id",
+        "transactional_id requires idempotence (Kafka refuses this configuration)",
+    );
+    insta::assert_snapshot!("transactional_id_without_idempotence", err);
+}
+
+#[test]
+fn transactional_id_with_a_replicated_topic() {
+    let src = replaced(
+        "brokers = 1\ntopics = [{ name = \"orders\", partitions = 2 }]",
+        "brokers = 2\ntopics = [{ name = \"orders\", partitions = 2, replication_factor = 2 }]",
+    ) + "\n[producer]\ntransactional_id = \"writer\"\n";
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transactional_id = \"writer\"",
+        "producer.transactional_id",
+        "transactions are modelled on unreplicated topics only",
+    );
+    assert!(err.contains("set replication_factor = 1"), "{err}");
+}
+
+#[test]
+fn unknown_isolation_level() {
+    let src = replaced(
+        "auto_offset_reset = \"earliest\"",
+        "auto_offset_reset = \"earliest\"\nisolation_level = \"read_comitted\"",
+    );
+    let err = run_bad(&src);
+    assert!(err.contains("isolation_level"), "{err}");
+    assert!(err.contains("read_committed"), "{err}");
+    insta::assert_snapshot!("unknown_isolation_level", err);
+}
+
+#[test]
+fn takeover_with_two_producers() {
+    let src = replaced("keys = 4", "keys = 4\nproducers = 2") + "\n[producer]\ntakeover_ms = 100\n";
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "takeover_ms = 100",
+        "producer.takeover_ms",
+        "takeover_ms needs a single producer (its standby becomes p2)",
+    );
+}
+
+#[test]
+fn transaction_timeout_above_the_brokers_maximum() {
+    let src =
+        with("\n[producer]\ntransactional_id = \"writer\"\ntransaction_timeout_ms = 900001\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transaction_timeout_ms = 900001",
+        "producer.transaction_timeout_ms",
+        "transaction_timeout_ms must be at most 900000",
+    );
+    insta::assert_snapshot!("transaction_timeout_above_the_brokers_maximum", err);
+}
+
+#[test]
+fn transaction_settings_without_a_transactional_id() {
+    let src = with("\n[producer]\ntransaction_records = 10\ntransaction_timeout_ms = 1000\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transaction_records = 10",
+        "producer.transaction_records",
+        "transaction_records has no effect without producer.transactional_id",
+    );
+    assert_diag(
+        &err,
+        &src,
+        "transaction_timeout_ms = 1000",
+        "producer.transaction_timeout_ms",
+        "transaction_timeout_ms has no effect without producer.transactional_id",
+    );
+    insta::assert_snapshot!("transaction_settings_without_a_transactional_id", err);
+}
+
+#[test]
+fn read_committed_without_a_transactional_producer() {
+    let src = replaced(
+        "auto_offset_reset = \"earliest\"",
+        "auto_offset_reset = \"earliest\"\nisolation_level = \"read_committed\"",
+    );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "isolation_level = \"read_committed\"",
+        "consumers[0].isolation_level",
+        "has no effect without a transactional producer",
+    );
+    insta::assert_snapshot!("read_committed_without_a_transactional_producer", err);
+}
+
+#[test]
+fn aborted_read_expected_without_transactions() {
+    let src = with("\n[expect]\nhold = [\"aborted-read\"]\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "hold = [\"aborted-read\"]",
+        "expect.hold[0]",
+        "aborted-read needs a transactional producer",
+    );
+    insta::assert_snapshot!("aborted_read_expected_without_transactions", err);
+}

@@ -122,9 +122,11 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
     }
     chain.extend(&because);
     let mut in_log = InLog::Once;
+    let mut aborted = false;
     if ix.appends[m as usize] > 1 {
         // The log holds the message more than once: by a retry, or by a
-        // resend after its producer crashed between the two appends.
+        // resend after its producer crashed between the two appends (maybe
+        // a copy in an aborted transaction).
         in_log = InLog::Retried;
         let (first, last) = (ix.first_append[m as usize], ix.last_append[m as usize]);
         if let EventKind::Appended { producer, .. } = events[first as usize].kind
@@ -136,14 +138,29 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
             in_log = InLog::Resent;
         }
         for (i, e) in events.iter().enumerate() {
-            if matches!(e.kind, EventKind::Appended { msg: x, .. } if x == msg) {
-                chain.push(i);
+            match e.kind {
+                EventKind::Appended { msg: x, .. } if x == msg => chain.push(i),
+                EventKind::RecordAborted {
+                    msg: x,
+                    partition,
+                    offset,
+                } if x == msg => {
+                    // Blame reading uncommitted only if a handled copy is
+                    // an aborted one.
+                    aborted |= [d1, d2]
+                        .iter()
+                        .flatten()
+                        .filter_map(|d| delivered(events, *d))
+                        .any(|d| d == (partition, offset));
+                    chain.push(i);
+                }
+                _ => {}
             }
         }
     }
     f.explanation = narrate(&mut chain, names);
     f.explanation
-        .push(reason(events, &because, in_log, c1, names));
+        .push(reason(events, &because, in_log, aborted, c1, names));
     f.witness = chain;
     f
 }
@@ -166,6 +183,7 @@ fn reason(
     events: &[Event],
     because: &[usize],
     in_log: InLog,
+    aborted: bool,
     c1: NodeId,
     names: &Names<'_>,
 ) -> String {
@@ -205,6 +223,11 @@ fn reason(
             }
             _ => {}
         }
+    }
+    if aborted {
+        return format!(
+            "The log holds the message more than once: one copy belongs to an aborted transaction, which {c1} handled because it reads uncommitted, and the producer sent the message again in a later transaction."
+        );
     }
     match in_log {
         InLog::Retried => return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into(),

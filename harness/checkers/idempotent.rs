@@ -355,6 +355,8 @@ fn produced(layout: &Layout, m: usize) -> Option<Record> {
             keyed: !p.keyless,
             producer: p.node,
             batch: 0,
+            txn_pid: 0,
+            control: faultline_models::kafka::Control::Data,
         })
     })
 }

@@ -9,10 +9,12 @@
 //! | `idempotent` | [`idempotent`] | the final store equals applying each distinct message once, in order |
 //! | `liveness` | [`liveness`] | after faults heal, the group drains within the bound |
 //! | `no-panic` | [`no_panic`] | user handler code never panics |
+//! | `aborted-read` | [`aborted_read`] | no consumer handles a record of an aborted transaction (G1a); judged only in runs with transactions |
 //!
 //! Duplicate deliveries are not a violation of anything by themselves
 //! (at-least-once delivery is Kafka's contract); [`info`] counts them.
 
+pub mod aborted_read;
 pub mod exactly_once;
 pub mod idempotent;
 pub mod index;
@@ -49,17 +51,20 @@ pub enum Invariant {
     Liveness,
     /// Handlers do not panic.
     NoPanic,
+    /// No record of an aborted transaction is handled (G1a).
+    AbortedRead,
 }
 
 impl Invariant {
     /// Every invariant, in report order.
-    pub const ALL: [Invariant; 6] = [
+    pub const ALL: [Invariant; 7] = [
         Invariant::NoLoss,
         Invariant::ExactlyOnce,
         Invariant::PerKeyOrder,
         Invariant::Idempotent,
         Invariant::Liveness,
         Invariant::NoPanic,
+        Invariant::AbortedRead,
     ];
 
     /// The kebab-case name.
@@ -71,6 +76,7 @@ impl Invariant {
             Invariant::Idempotent => "idempotent",
             Invariant::Liveness => "liveness",
             Invariant::NoPanic => "no-panic",
+            Invariant::AbortedRead => "aborted-read",
         }
     }
 
@@ -91,6 +97,9 @@ impl Invariant {
                 "after faults heal, every group drains (lag 0, all acknowledged records settled) within the bound"
             }
             Invariant::NoPanic => "user handler code never panics",
+            Invariant::AbortedRead => {
+                "no consumer handles a record of an aborted transaction (G1a, aborted read)"
+            }
         }
     }
 }
@@ -237,6 +246,9 @@ pub fn check_all(input: &CheckInput<'_>) -> Checked {
         liveness::check(names, input.world, input.stats),
     );
     add(Invariant::NoPanic, no_panic::check(&index, names));
+    if !names.layout.txn_ids.is_empty() {
+        add(Invariant::AbortedRead, aborted_read::check(names));
+    }
     out.info = info::collect(&index, names);
     out.info
         .extend(info::unfired(input.plan, &input.stats.unfired, names));

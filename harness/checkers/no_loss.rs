@@ -6,6 +6,11 @@
 //! *unseen*); it counts as lost only if the group's committed offset has
 //! moved past every copy of it, since then no member will ever read it
 //! again. Late records are the liveness checker's business.
+//!
+//! A transactional record is a write only once its transaction commits:
+//! one whose last copy in the log belongs to an aborted transaction (its
+//! producer did not send it again, say because it stopped) was never
+//! written, although its produce request was acknowledged.
 
 use faultline_models::event::EventKind;
 use faultline_models::{GroupId, NodeId, PartitionId};
@@ -25,6 +30,12 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
     let mut count = 0;
     let mut found = Vec::new();
     let workload_topic = names.layout.producers.first().map(|p| p.topic);
+    // Records of aborted transactions, sorted (none without transactions).
+    let mut aborted: Vec<(PartitionId, u64)> = events
+        .iter()
+        .filter_map(|e| e.kind.aborted_record())
+        .collect();
+    aborted.sort_unstable();
     for g in 0..groups {
         // The workload writes one topic; a group reading another has
         // nothing to lose.
@@ -50,6 +61,11 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
             else {
                 continue;
             };
+            if !aborted.is_empty() && aborted.binary_search(&(partition, offset)).is_ok() {
+                // Acknowledged, then aborted, and not sent again: never
+                // written.
+                continue;
+            }
             let passed = committed[g * parts + partition.index()].is_some_and(|c| c > offset);
             if !drained && !passed {
                 continue;

@@ -29,11 +29,14 @@ pub enum FaultKind {
     Partition,
     /// A slow consumer.
     Slow,
+    /// A producer crash (timeline faults only: chaos does not crash
+    /// producers).
+    ProducerCrash,
 }
 
 impl FaultKind {
     /// Every kind, in report order.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Loss,
         FaultKind::Duplicate,
         FaultKind::Delay,
@@ -42,6 +45,7 @@ impl FaultKind {
         FaultKind::BrokerCrash,
         FaultKind::Partition,
         FaultKind::Slow,
+        FaultKind::ProducerCrash,
     ];
 
     /// The kebab-case name.
@@ -52,6 +56,7 @@ impl FaultKind {
             FaultKind::Delay => "delay",
             FaultKind::Reorder => "reorder",
             FaultKind::ConsumerCrash => "consumer-crash",
+            FaultKind::ProducerCrash => "producer-crash",
             FaultKind::BrokerCrash => "broker-crash",
             FaultKind::Partition => "partition",
             FaultKind::Slow => "slow",
@@ -63,16 +68,25 @@ impl FaultKind {
     }
 
     /// The kind of a crash of `node`.
-    fn crash(node: NodeId, brokers: &[NodeId]) -> FaultKind {
+    fn crash(node: NodeId, (brokers, consumers): Crashable<'_>) -> FaultKind {
         if brokers.contains(&node) {
             FaultKind::BrokerCrash
-        } else {
+        } else if consumers.contains(&node) {
             FaultKind::ConsumerCrash
+        } else {
+            FaultKind::ProducerCrash
         }
     }
 }
 
-/// Which kinds a chaos table turns on, indexed like [`FaultKind::ALL`].
+/// The broker and the consumer nodes (any other node that crashes is a
+/// producer).
+pub type Crashable<'a> = (&'a [NodeId], &'a [NodeId]);
+
+impl FaultKind {}
+
+/// Which kinds a chaos table turns on, indexed like the first eight of
+/// [`FaultKind::ALL`].
 pub fn chaos_kinds(c: &Chaos) -> [bool; 8] {
     [
         c.loss.is_some(),
@@ -88,11 +102,11 @@ pub fn chaos_kinds(c: &Chaos) -> [bool; 8] {
 
 /// How many faults of each kind one run injected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Coverage(pub [u32; 8]);
+pub struct Coverage(pub [u32; 9]);
 
 impl Coverage {
-    /// Counts the faults in a history (`brokers`: the broker nodes).
-    pub fn of(history: &History, brokers: &[NodeId]) -> Coverage {
+    /// Counts the faults in a history.
+    pub fn of(history: &History, nodes: Crashable<'_>) -> Coverage {
         let mut c = Coverage::default();
         for e in &history.events {
             let kind = match e.kind {
@@ -103,7 +117,7 @@ impl Coverage {
                 EventKind::MessageDuplicated { .. } => FaultKind::Duplicate,
                 EventKind::MessageDelayed { reorder: false, .. } => FaultKind::Delay,
                 EventKind::MessageDelayed { reorder: true, .. } => FaultKind::Reorder,
-                EventKind::Crashed { node, .. } => FaultKind::crash(node, brokers),
+                EventKind::Crashed { node, .. } => FaultKind::crash(node, nodes),
                 EventKind::PartitionStarted { .. } => FaultKind::Partition,
                 EventKind::SlowStarted { .. } => FaultKind::Slow,
                 _ => continue,
@@ -120,8 +134,8 @@ impl Coverage {
 }
 
 /// The kinds of fault a plan can inject (its chaos mix and its timeline;
-/// `brokers`: the broker nodes).
-pub fn enabled(plan: &FaultPlan, brokers: &[NodeId]) -> Vec<FaultKind> {
+/// `nodes`: the broker and the consumer nodes).
+pub fn enabled(plan: &FaultPlan, nodes: Crashable<'_>) -> Vec<FaultKind> {
     let mut kinds: Vec<FaultKind> = FaultKind::ALL
         .iter()
         .zip(chaos_kinds(&plan.chaos))
@@ -130,7 +144,7 @@ pub fn enabled(plan: &FaultPlan, brokers: &[NodeId]) -> Vec<FaultKind> {
         .collect();
     for f in &plan.timeline {
         kinds.push(match &f.action {
-            FaultAction::Crash { node, .. } => FaultKind::crash(*node, brokers),
+            FaultAction::Crash { node, .. } => FaultKind::crash(*node, nodes),
             FaultAction::Partition { .. } => FaultKind::Partition,
             FaultAction::Slow { .. } => FaultKind::Slow,
             FaultAction::Link(LinkSpec { effect, .. }) => match effect {

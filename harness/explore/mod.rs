@@ -227,7 +227,10 @@ pub fn run_seed(setup: &Setup, seed: u64, swarm: bool) -> SeedOutcome {
             .filter(|j| !j.met && j.expect != Expect::Violate)
             .map(|j| j.invariant)
             .collect(),
-        coverage: Coverage::of(&run.sim.history, &setup.roles.brokers),
+        coverage: Coverage::of(
+            &run.sim.history,
+            (&setup.roles.brokers, &setup.roles.consumers),
+        ),
     }
 }
 
@@ -240,11 +243,10 @@ pub fn explore(
     opts: &Options,
     progress: &(dyn Fn(&SeedOutcome) + Sync),
 ) -> Exploration {
-    let enabled = coverage::enabled(&setup.plan, &setup.roles.brokers);
+    let enabled = coverage::enabled(&setup.plan, (&setup.roles.brokers, &setup.roles.consumers));
     let with = |want: crate::setup::Expect| -> Vec<Invariant> {
-        Invariant::ALL
-            .iter()
-            .copied()
+        setup
+            .judged()
             .filter(|&i| setup.expectation(i) == want)
             .collect()
     };

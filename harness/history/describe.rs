@@ -1,7 +1,7 @@
 //! Events as short sentences: `41ms c1 committed orders-2 up to offset 8
 //! (generation 1)`.
 
-use faultline_models::event::{DropCause, Event, EventKind, ProduceError, Settle};
+use faultline_models::event::{AbortReason, DropCause, Event, EventKind, ProduceError, Settle};
 
 use super::Names;
 use super::jsonl::{commit_error_name, point_name, remove_reason_name};
@@ -14,6 +14,66 @@ pub fn describe(e: &Event, n: &Names<'_>) -> String {
 /// What happened, without the time.
 pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
     match *kind {
+        EventKind::ProducerInitialized {
+            producer,
+            pid,
+            epoch,
+        } => format!(
+            "{} initialized its transactional id: producer id {pid}, epoch {epoch}",
+            n.node(producer)
+        ),
+        EventKind::TxnBegan { producer, epoch } => {
+            format!("{} began a transaction (epoch {epoch})", n.node(producer))
+        }
+        EventKind::TxnCommitted {
+            producer,
+            epoch,
+            records,
+        } => format!(
+            "{} committed its transaction of {records} records (epoch {epoch})",
+            n.node(producer)
+        ),
+        EventKind::TxnAborted {
+            coordinator,
+            producer,
+            epoch,
+            reason,
+        } => format!(
+            "{} aborted {}'s transaction (epoch {epoch}): {}",
+            n.node(coordinator),
+            n.node(producer),
+            match reason {
+                AbortReason::Producer => "the producer asked to",
+                AbortReason::Init => "a new incarnation initialized the transactional id",
+                AbortReason::Timeout => "the transaction timeout passed",
+            }
+        ),
+        EventKind::Fenced { producer, epoch } => format!(
+            "{} was fenced (epoch {epoch} is stale: a newer incarnation has its transactional id) and stopped",
+            n.node(producer)
+        ),
+        EventKind::TxnMarker {
+            broker,
+            partition,
+            offset,
+            producer,
+            commit,
+        } => format!(
+            "{} wrote the {} marker of {}'s transaction at {} offset {offset}",
+            n.node(broker),
+            if commit { "commit" } else { "abort" },
+            n.node(producer),
+            n.partition(partition)
+        ),
+        EventKind::RecordAborted {
+            partition,
+            offset,
+            msg,
+        } => format!(
+            "{} at {} offset {offset} belongs to an aborted transaction",
+            n.msg(msg),
+            n.partition(partition)
+        ),
         EventKind::LeaderElected {
             partition,
             leader: Some(leader),

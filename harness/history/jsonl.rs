@@ -23,6 +23,13 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::ProduceSent { .. } => "produce-sent",
         EventKind::Appended { .. } => "appended",
         EventKind::DuplicateBatch { .. } => "duplicate-batch",
+        EventKind::ProducerInitialized { .. } => "producer-initialized",
+        EventKind::TxnBegan { .. } => "txn-began",
+        EventKind::TxnCommitted { .. } => "txn-committed",
+        EventKind::TxnAborted { .. } => "txn-aborted",
+        EventKind::Fenced { .. } => "fenced",
+        EventKind::TxnMarker { .. } => "txn-marker",
+        EventKind::RecordAborted { .. } => "record-aborted",
         EventKind::Acked { .. } => "acked",
         EventKind::ProduceFailed { .. } => "produce-failed",
         EventKind::LeaderElected { .. } => "leader-elected",
@@ -140,6 +147,61 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
         m.insert(k.into(), v);
     };
     match e.kind {
+        EventKind::ProducerInitialized {
+            producer,
+            pid,
+            epoch,
+        } => {
+            put("node", json!(names.node(producer)));
+            put("pid", json!(pid));
+            put("epoch", json!(epoch));
+        }
+        EventKind::TxnBegan { producer, epoch } | EventKind::Fenced { producer, epoch } => {
+            put("node", json!(names.node(producer)));
+            put("epoch", json!(epoch));
+        }
+        EventKind::TxnCommitted {
+            producer,
+            epoch,
+            records,
+        } => {
+            put("node", json!(names.node(producer)));
+            put("epoch", json!(epoch));
+            put("records", json!(records));
+        }
+        EventKind::TxnAborted {
+            coordinator,
+            producer,
+            epoch,
+            reason,
+        } => {
+            put("node", json!(names.node(coordinator)));
+            put("producer", json!(names.node(producer)));
+            put("epoch", json!(epoch));
+            put("reason", json!(reason.name()));
+        }
+        EventKind::TxnMarker {
+            broker,
+            partition,
+            offset,
+            producer,
+            commit,
+        } => {
+            put("node", json!(names.node(broker)));
+            put("partition", json!(names.partition(partition)));
+            put("offset", json!(offset));
+            put("producer", json!(names.node(producer)));
+            put("commit", json!(commit));
+        }
+        EventKind::RecordAborted {
+            partition,
+            offset,
+            msg,
+        } => {
+            put("partition", json!(names.partition(partition)));
+            put("offset", json!(offset));
+            put("msg", json!(names.msg(msg)));
+        }
         EventKind::LeaderElected {
             partition,
             leader,

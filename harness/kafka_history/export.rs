@@ -18,6 +18,12 @@
 //!   partition when it starts; a crash is an `info` `crash` op, and the
 //!   restarted consumer is a new process (`c1`, then `c1/2`, ...), as a
 //!   crashed client is in Jepsen's harness.
+//! - A record acknowledged in a transaction that was then aborted is left
+//!   out when the producer sent it again and that copy was acknowledged
+//!   outside an aborted transaction (a test history's values are unique
+//!   per send: the copy is the record's send); otherwise it is a `fail`ed
+//!   send (its transaction failed), so a poll that reads it is the field's
+//!   G1a. A read-uncommitted poll of a left-out copy shows as `duplicate`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -57,6 +63,24 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
     let mut pending: BTreeSet<(NodeId, MessageId, PartitionId)> = BTreeSet::new();
     let mut appended: BTreeMap<MessageId, u64> = BTreeMap::new();
     let events = &names.history.events;
+    // Records of aborted transactions, by where they sit.
+    let aborted: BTreeSet<(PartitionId, u64)> = events
+        .iter()
+        .filter_map(|e| e.kind.aborted_record())
+        .collect();
+    // Records acknowledged outside an aborted transaction.
+    let kept: BTreeSet<MessageId> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Acked {
+                msg,
+                partition,
+                offset: Some(o),
+                ..
+            } if !aborted.contains(&(partition, o)) => Some(msg),
+            _ => None,
+        })
+        .collect();
     for e in events {
         match e.kind {
             EventKind::Delivered {
@@ -73,7 +97,14 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
                 offset,
             } => {
                 pending.remove(&(producer, msg, partition));
-                ex.send(e.time.as_us(), producer, partition, msg, "ok", offset);
+                match offset {
+                    Some(o) if aborted.contains(&(partition, o)) => {
+                        if !kept.contains(&msg) {
+                            ex.send(e.time.as_us(), producer, partition, msg, "fail", None);
+                        }
+                    }
+                    _ => ex.send(e.time.as_us(), producer, partition, msg, "ok", offset),
+                }
             }
             EventKind::ProduceFailed {
                 producer,

@@ -182,6 +182,26 @@ pub struct ProducerFile {
     pub linger_ms: Option<u64>,
     /// Records per batch.
     pub batch_records: Option<u64>,
+    /// `transactional.id` (default: none, no transactions).
+    pub transactional_id: Option<String>,
+    /// Records per transaction (default 10).
+    pub transaction_records: Option<u64>,
+    /// `transaction.timeout.ms` (default 60 s).
+    pub transaction_timeout_ms: Option<u64>,
+    /// A standby instance `p2` with the producer's identity takes over at
+    /// this time (default: none).
+    pub takeover_ms: Option<u64>,
+}
+
+/// `isolation.level`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationFile {
+    /// Up to the high watermark, aborted records included (Kafka's
+    /// default).
+    ReadUncommitted,
+    /// Up to the last stable offset, aborted records skipped.
+    ReadCommitted,
 }
 
 /// When a consumer commits.
@@ -263,6 +283,8 @@ pub struct ConsumerFile {
     pub handler_attempts_max: Option<u64>,
     /// Attempts at one commitSync that times out.
     pub commit_attempts_max: Option<u64>,
+    /// `isolation.level` (default read_uncommitted).
+    pub isolation_level: Option<IsolationFile>,
 }
 
 /// `[network]`.

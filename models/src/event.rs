@@ -92,6 +92,29 @@ pub enum ProduceError {
     DeliveryTimeout,
 }
 
+/// Why a transaction coordinator aborted a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortReason {
+    /// The producer asked to abort (after an error in the transaction).
+    Producer,
+    /// A new incarnation of the transactional id initialized
+    /// (`InitProducerId`) while the transaction was open.
+    Init,
+    /// `transaction.timeout.ms` passed.
+    Timeout,
+}
+
+impl AbortReason {
+    /// Its name in histories.
+    pub fn name(self) -> &'static str {
+        match self {
+            AbortReason::Producer => "producer",
+            AbortReason::Init => "init",
+            AbortReason::Timeout => "timeout",
+        }
+    }
+}
+
 /// Why the coordinator refused an offset commit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CommitError {
@@ -193,6 +216,78 @@ pub enum EventKind {
         partition: PartitionId,
         /// Why.
         reason: ProduceError,
+    },
+
+    // ----- transactions -----
+    /// A transactional producer got its producer id and epoch from its
+    /// transaction coordinator (`InitProducerId`).
+    ProducerInitialized {
+        /// The producer.
+        producer: NodeId,
+        /// Its producer id (the same across restarts).
+        pid: u32,
+        /// Its epoch (bumped by every initialization).
+        epoch: u16,
+    },
+    /// A transactional producer began a transaction.
+    TxnBegan {
+        /// The producer.
+        producer: NodeId,
+        /// Its epoch.
+        epoch: u16,
+    },
+    /// A transactional producer's commit was accepted: its markers are
+    /// written.
+    TxnCommitted {
+        /// The producer.
+        producer: NodeId,
+        /// Its epoch.
+        epoch: u16,
+        /// Records in the transaction.
+        records: u32,
+    },
+    /// A transaction coordinator aborted a transaction.
+    TxnAborted {
+        /// The coordinator.
+        coordinator: NodeId,
+        /// The producer that owns the transactional id.
+        producer: NodeId,
+        /// The epoch of the aborted transaction.
+        epoch: u16,
+        /// Why.
+        reason: AbortReason,
+    },
+    /// A producer learned that a newer incarnation with its transactional
+    /// id fenced it (`PRODUCER_FENCED`); it stops.
+    Fenced {
+        /// The producer.
+        producer: NodeId,
+        /// Its (stale) epoch.
+        epoch: u16,
+    },
+    /// A commit or abort marker took an offset in a partition's log.
+    TxnMarker {
+        /// The leader of the partition, whose log holds it.
+        broker: NodeId,
+        /// The partition.
+        partition: PartitionId,
+        /// The marker's offset.
+        offset: u64,
+        /// The producer whose transaction it ends.
+        producer: NodeId,
+        /// A commit (`true`) or an abort marker.
+        commit: bool,
+    },
+    /// A record in a partition's log belongs to an aborted transaction: a
+    /// `read_committed` consumer skips it; one that reads uncommitted may
+    /// handle it (an aborted read, G1a).
+    RecordAborted {
+        /// The partition.
+        partition: PartitionId,
+        /// The record's offset.
+        offset: u64,
+        /// The message.
+        msg: MessageId,
     },
 
     // ----- replication -----
@@ -495,6 +590,19 @@ pub enum EventKind {
     /// The fault window closed: faults healed, crashed nodes restart, and the
     /// liveness phase begins.
     FaultsHealed,
+}
+
+impl EventKind {
+    /// Where the record sits, for a `RecordAborted` event: the
+    /// `(partition, offset)` of a record of an aborted transaction.
+    pub fn aborted_record(&self) -> Option<(PartitionId, u64)> {
+        match *self {
+            EventKind::RecordAborted {
+                partition, offset, ..
+            } => Some((partition, offset)),
+            _ => None,
+        }
+    }
 }
 
 /// The recorded history of a run: events in the order they happened, plus

@@ -82,7 +82,9 @@ pub fn node_of(kind: &EventKind, names: &Names<'_>) -> Option<NodeId> {
     match *kind {
         EventKind::Appended { broker, .. }
         | EventKind::DuplicateBatch { broker, .. }
-        | EventKind::Truncated { broker, .. } => Some(broker),
+        | EventKind::Truncated { broker, .. }
+        | EventKind::TxnMarker { broker, .. } => Some(broker),
+        EventKind::TxnAborted { coordinator, .. } => Some(coordinator),
         // The controller decides elections and ISR changes.
         EventKind::LeaderElected { .. } | EventKind::IsrChanged { .. } => names.layout.controller,
         EventKind::GenerationStarted { group, .. }

@@ -193,10 +193,14 @@ pub fn render(input: &ReportInput<'_>) -> String {
         }
     }
     let brokers = &names.layout.brokers;
-    let on = enabled(input.plan, brokers);
-    let fired = Coverage::of(&input.sim.history, brokers);
+    let consumers: Vec<faultline_models::NodeId> =
+        names.layout.consumers.iter().map(|c| c.0).collect();
+    let on = enabled(input.plan, (brokers, &consumers));
+    let fired = Coverage::of(&input.sim.history, (brokers, &consumers));
+    // Producers crash only in a few scenarios: their row shows there.
     let coverage = FaultKind::ALL
         .iter()
+        .filter(|&&k| k != FaultKind::ProducerCrash || on.contains(&k) || fired.get(k) > 0)
         .map(|&k| CoverageRow {
             kind: k.name(),
             enabled: on.contains(&k),

@@ -194,7 +194,11 @@ pub fn client_of(kind: &EventKind) -> Option<NodeId> {
     match *kind {
         EventKind::ProduceSent { producer, .. }
         | EventKind::Acked { producer, .. }
-        | EventKind::ProduceFailed { producer, .. } => Some(producer),
+        | EventKind::ProduceFailed { producer, .. }
+        | EventKind::ProducerInitialized { producer, .. }
+        | EventKind::TxnBegan { producer, .. }
+        | EventKind::TxnCommitted { producer, .. }
+        | EventKind::Fenced { producer, .. } => Some(producer),
         EventKind::Assigned { consumer, .. }
         | EventKind::MemberRemoved { consumer, .. }
         | EventKind::StaticMemberRejoined { consumer, .. }

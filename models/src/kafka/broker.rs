@@ -12,8 +12,9 @@ use crate::time::SimTime;
 use super::assignor::{cooperative_round, range_assign, round_robin_assign, sticky_assign};
 use super::config::{Acks, Assignor};
 use super::log::LogBatch;
-use super::protocol::{GroupError, Msg, ProduceResult, Record, Timer};
+use super::protocol::{Control, GroupError, Msg, ProduceResult, Record, Timer};
 use super::replica::{Produce, Replicas};
+use super::txn::{self, TxnAnswer};
 use super::world::{Durable, Layout};
 
 /// Batches remembered per producer and partition for deduplication
@@ -43,6 +44,17 @@ pub(crate) fn apply_seq(st: &mut SeqState, epoch: u16, base_seq: u32, n: u32, ba
     st.recent.push_back((base_seq, base_offset));
     if st.recent.len() > PRODUCER_WINDOW {
         st.recent.pop_front();
+    }
+}
+
+/// Moves a producer's sequence state to `epoch` (a transaction
+/// coordinator bumped it): batches of older epochs are refused from now on.
+pub(crate) fn fence_epoch(st: &mut SeqState, epoch: u16) {
+    if epoch > st.epoch {
+        *st = SeqState {
+            epoch,
+            ..SeqState::default()
+        };
     }
 }
 
@@ -123,6 +135,11 @@ pub(crate) fn append_produce(
     }
     if let Some(st) = seq {
         apply_seq(st, epoch, base_seq, n, base_offset);
+    }
+    if let Some(r) = records.first()
+        && r.txn_pid != 0
+    {
+        durable.txn_logs[log].begin(r.txn_pid, base_offset);
     }
     ProduceResult::Appended { base_offset }
 }
@@ -233,15 +250,28 @@ fn answer(
     let (records, out_of_range, not_leader) = match visible(layout, durable, replicas, p.partition)
     {
         None => (Vec::new(), false, true),
-        Some((log, visible)) => {
-            let log = &durable.logs[log];
+        Some((i, visible)) => {
+            let log = &durable.logs[i];
+            let committed = read_committed(layout, durable, p.from);
+            let visible = if committed {
+                durable.txn_logs[i].lso(visible)
+            } else {
+                visible
+            };
             let max = (layout.broker_config.fetch_records_max as u64)
                 .min(visible.saturating_sub(p.offset)) as u32;
-            (
-                log.read(p.offset, max).to_vec(),
-                p.offset > log.end(),
-                false,
-            )
+            let mut records = log.read(p.offset, max).to_vec();
+            if committed {
+                // The aborted-transactions list the client filters with.
+                let txns = &durable.txn_logs[i];
+                for (o, r) in records.iter_mut().enumerate() {
+                    if r.control == Control::Data && txns.is_aborted(r.txn_pid, p.offset + o as u64)
+                    {
+                        r.control = Control::Aborted;
+                    }
+                }
+            }
+            (records, p.offset > log.end(), false)
         }
     };
     cx.send(
@@ -255,6 +285,28 @@ fn answer(
             not_leader,
         },
     );
+}
+
+/// Whether `node` fetches with `isolation.level=read_committed` (only when
+/// some producer is transactional: otherwise there is nothing to hold
+/// back).
+#[inline]
+fn read_committed(layout: &Layout, durable: &Durable, node: NodeId) -> bool {
+    !durable.txn_logs.is_empty()
+        && layout
+            .group_of(node)
+            .is_some_and(|g| layout.groups[g.index()].config.read_committed)
+}
+
+/// What `node` may read of log `log` whose visible end is `visible`: up to
+/// the last stable offset for a `read_committed` consumer.
+#[inline]
+fn visible_to(layout: &Layout, durable: &Durable, node: NodeId, log: usize, visible: u64) -> u64 {
+    if read_committed(layout, durable, node) {
+        durable.txn_logs[log].lso(visible)
+    } else {
+        visible
+    }
 }
 
 /// The log consumers read `p` from on this broker and where what they may
@@ -284,6 +336,9 @@ pub(crate) struct Broker {
     node: NodeId,
     parked: Vec<Parked>,
     fetch_wait: Deadlines,
+    /// The timeout check of each transactional id it coordinates (empty
+    /// without transactions).
+    txn_timeouts: Vec<Deadlines>,
     groups: Vec<GroupState>,
     /// The replicas it hosts, when partitions are replicated.
     replicas: Option<Box<Replicas>>,
@@ -295,6 +350,7 @@ impl Broker {
             node,
             parked: Vec::new(),
             fetch_wait: Deadlines::default(),
+            txn_timeouts: vec![Deadlines::default(); layout.txn_ids.len()],
             groups: Vec::new(),
             replicas: layout
                 .replicated()
@@ -308,6 +364,9 @@ impl Broker {
             self.after_replication(layout, durable, cx);
         }
         self.groups = vec![GroupState::default(); layout.groups.len()];
+        if !durable.txns.is_empty() {
+            txn::restart(layout, durable, self.node, &mut self.txn_timeouts, cx);
+        }
         // Groups this broker coordinates come back as their last completed
         // generation left them, with fresh session timers.
         for (g, meta) in layout.groups.iter().enumerate() {
@@ -398,10 +457,68 @@ impl Broker {
                 partition,
                 offset,
             } => self.fetch(layout, durable, from, req, partition, offset, cx),
+            Msg::InitProducerId { req, txn, current } => {
+                let result = match txn::copy_of(durable, txn, from, req) {
+                    Some(Some(TxnAnswer::Init(result))) => result,
+                    Some(_) => return,
+                    None => {
+                        let result = txn::init(layout, durable, self.node, txn, current, cx);
+                        txn::remember(durable, txn, from, req, TxnAnswer::Init(result));
+                        self.wake_all(layout, durable, cx);
+                        result
+                    }
+                };
+                cx.send(from, Msg::InitProducerIdResponse { req, result });
+            }
+            Msg::AddPartitionsToTxn {
+                req,
+                txn,
+                pid,
+                epoch,
+            } => {
+                let result = match txn::copy_of(durable, txn, from, req) {
+                    Some(Some(TxnAnswer::Txn(result))) => result,
+                    Some(_) => return,
+                    None => {
+                        let result = txn::add_partitions(
+                            layout,
+                            durable,
+                            txn,
+                            (pid, epoch),
+                            &mut self.txn_timeouts[usize::from(txn)],
+                            cx,
+                        );
+                        txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
+                        result
+                    }
+                };
+                cx.send(from, Msg::TxnResponse { req, result });
+            }
+            Msg::EndTxn {
+                req,
+                txn,
+                pid,
+                epoch,
+                commit,
+            } => {
+                let result = match txn::copy_of(durable, txn, from, req) {
+                    Some(Some(TxnAnswer::Txn(result))) => result,
+                    Some(_) => return,
+                    None => {
+                        let result =
+                            txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx);
+                        txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
+                        self.wake_all(layout, durable, cx);
+                        result
+                    }
+                };
+                cx.send(from, Msg::TxnResponse { req, result });
+            }
+            Msg::WriteTxnMarkers { partition } => self.wake(layout, durable, partition, cx),
             Msg::ListOffsets { req, partition } => {
                 // `latest` is the high watermark of a replicated partition.
                 let end = visible(layout, durable, self.replicas.as_deref(), partition)
-                    .map(|(_, end)| end);
+                    .map(|(log, end)| visible_to(layout, durable, from, log, end));
                 cx.send(
                     from,
                     Msg::ListOffsetsResponse {
@@ -520,7 +637,9 @@ impl Broker {
             | Msg::JoinResponse { .. }
             | Msg::HeartbeatResponse { .. }
             | Msg::CommitResponse { .. }
-            | Msg::OffsetFetchResponse { .. } => {}
+            | Msg::OffsetFetchResponse { .. }
+            | Msg::InitProducerIdResponse { .. }
+            | Msg::TxnResponse { .. } => {}
         }
     }
 
@@ -581,6 +700,12 @@ impl Broker {
                     self.fetch_wait.arm(next, Timer::FetchWait, cx);
                 }
             }
+            Timer::TxnTimeout { txn } => {
+                let timeouts = &mut self.txn_timeouts[usize::from(txn)];
+                timeouts.fired();
+                txn::check_timeout(layout, durable, self.node, txn, timeouts, cx);
+                self.wake_all(layout, durable, cx);
+            }
             Timer::GroupCheck { group } => {
                 self.groups[group.index()].check_at = None;
                 self.check_group(layout, durable, group, cx);
@@ -614,7 +739,10 @@ impl Broker {
         // consumers may see (not past the log end: out of range).
         let due = match visible(layout, durable, self.replicas.as_deref(), partition) {
             None => true,
-            Some((log, visible)) => offset < visible || offset > durable.logs[log].end(),
+            Some((log, visible)) => {
+                offset < visible_to(layout, durable, from, log, visible)
+                    || offset > durable.logs[log].end()
+            }
         };
         if due {
             let parked = Parked {
@@ -652,14 +780,28 @@ impl Broker {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         match visible(layout, durable, self.replicas.as_deref(), partition) {
-            Some((_, end)) => self.answer_parked(
+            Some((log, end)) => self.answer_parked(
                 layout,
                 durable,
-                |p| p.partition == partition && p.offset < end,
+                |p| {
+                    p.partition == partition
+                        && p.offset < visible_to(layout, durable, p.from, log, end)
+                },
                 cx,
             ),
             // No longer the leader: every fetch parked here is answered so.
             None => self.answer_parked(layout, durable, |p| p.partition == partition, cx),
+        }
+    }
+
+    /// Answers the parked fetches of every partition that has new data to
+    /// show them (markers moved last stable offsets).
+    fn wake_all(&mut self, layout: &Layout, durable: &Durable, cx: &mut Cx<'_, Msg, Timer>) {
+        for p in 0..layout.partitions.len() {
+            if self.parked.is_empty() {
+                return;
+            }
+            self.wake(layout, durable, PartitionId(p as u16), cx);
         }
     }
 

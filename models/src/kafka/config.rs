@@ -38,6 +38,20 @@ pub struct ProducerConfig {
     /// Records per batch before it is sent without waiting for `linger`
     /// (stands in for `batch.size`).
     pub batch_records: u32,
+    /// `transactional.id`: `None` (the default) for a producer outside
+    /// transactions.
+    pub transactional_id: Option<String>,
+    /// Records per transaction (a transactional producer commits after
+    /// this many of its planned records; default 10).
+    pub transaction_records: u32,
+    /// `transaction.timeout.ms` (default 60 s): the coordinator aborts a
+    /// transaction still open this long after it began.
+    pub transaction_timeout: SimTime,
+    /// A standby instance of the (single) producer, with the same
+    /// identity (its plan and transactional id), takes over at this time:
+    /// it starts and sends what the first instance's application had no
+    /// answer for, while the first may still be running (a zombie).
+    pub takeover: Option<SimTime>,
 }
 
 impl Default for ProducerConfig {
@@ -52,6 +66,10 @@ impl Default for ProducerConfig {
             max_in_flight: 5,
             linger: SimTime::from_ms(5),
             batch_records: 16,
+            transactional_id: None,
+            transaction_records: 10,
+            transaction_timeout: SimTime::from_ms(60_000),
+            takeover: None,
         }
     }
 }
@@ -146,6 +164,10 @@ pub struct ConsumerConfig {
     /// Attempts at one `commitSync` that times out before the consumer gives
     /// up on it (`default.api.timeout.ms` bounds this in the Java client).
     pub commit_attempts_max: u32,
+    /// `isolation.level=read_committed`: fetches stop at the last stable
+    /// offset and records of aborted transactions are skipped. Default
+    /// `false` (`read_uncommitted`, Kafka's default).
+    pub read_committed: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -167,6 +189,7 @@ impl Default for ConsumerConfig {
             handler_attempts_max: 3,
             handler_retry_backoff: SimTime::from_ms(100),
             commit_attempts_max: 2,
+            read_committed: false,
         }
     }
 }

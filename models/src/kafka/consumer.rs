@@ -1099,6 +1099,13 @@ impl Consumer {
                 let Some(record) = part.buffer.pop_front() else {
                     break;
                 };
+                if !record.is_data() {
+                    // A transaction marker, or an aborted record a
+                    // read_committed fetch flagged: the position moves past
+                    // it, the application never sees it.
+                    offset += 1;
+                    continue;
+                }
                 self.batch.push(Item {
                     partition: part.partition,
                     offset,

@@ -24,8 +24,9 @@ pub struct LogBatch {
 
 /// The records of one partition replica, at offsets `0..end()`.
 ///
-/// Offsets are dense: this model has no transaction markers and no
-/// retention, so the record at offset `o` is `records[o]`. A replicated
+/// Offsets are dense: this model has no retention, and a transaction's
+/// commit or abort marker is an entry of its own (a [`Record`] whose
+/// `control` says so), so the entry at offset `o` is `records[o]`. A replicated
 /// partition's logs also keep their batches (with leader epochs) and a
 /// high watermark; an unreplicated one keeps neither and reads to its end.
 #[derive(Clone, Debug, Default)]
@@ -178,6 +179,8 @@ mod tests {
             keyed: true,
             producer: NodeId(0),
             batch: 0,
+            txn_pid: 0,
+            control: crate::kafka::protocol::Control::Data,
         }
     }
 

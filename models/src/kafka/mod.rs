@@ -20,7 +20,13 @@
 //! there is no controller, `acks=1` and `acks=all` coincide, and a broker
 //! crash makes its partitions unavailable until it restarts.
 //!
-//! What it leaves out (see the README): transactions, retention and
+//! Transactional producers (see [`txn`]) write inside transactions
+//! through a coordinator broker that fences older incarnations, with
+//! commit and abort markers, the last stable offset and `read_committed`
+//! consumers, on unreplicated topics.
+//!
+//! What it leaves out (see the README): transactions on replicated topics
+//! and `sendOffsetsToTransaction`, retention and
 //! compaction, cooperative rebalancing, metadata
 //! requests (clients look leaders up in the controller's state at once),
 //! a replicated group coordinator (it stays on one broker), and byte sizes
@@ -38,6 +44,7 @@ mod protocol;
 mod replica;
 #[cfg(test)]
 mod tests;
+mod txn;
 mod workload;
 mod world;
 
@@ -48,9 +55,10 @@ pub use config::{
 };
 pub use log::{LogBatch, PartitionLog};
 pub use protocol::{
-    GroupError, MESSAGE_KINDS, Msg, PartitionState, ProduceResult, Record, ReplicaFetchResult,
-    Resend, Timer,
+    Control, GroupError, MESSAGE_KINDS, Msg, PartitionState, ProduceResult, Record,
+    ReplicaFetchResult, Resend, Timer, TxnError,
 };
+pub use txn::{TxnLog, TxnPhase, TxnState};
 pub use workload::{KeyDistribution, PlannedRecord, WorkloadSpec, plan};
 pub use world::{
     GroupMeta, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta, ProducerSpec,

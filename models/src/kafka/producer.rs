@@ -34,7 +34,7 @@ use crate::time::SimTime;
 
 use super::config::Acks;
 use super::numbering::{Numbering, Place};
-use super::protocol::{Msg, ProduceResult, Record, Timer};
+use super::protocol::{Control, Msg, ProduceResult, Record, Timer, TxnError};
 use super::world::{Durable, Layout};
 
 /// Whether bit `i` of a bit set is set.
@@ -68,6 +68,21 @@ struct Batch {
     state: BatchState,
 }
 
+impl Batch {
+    /// A finished batch with no records, holding the place of an id.
+    fn placeholder(partition: PartitionId, leader: usize, empty: &Arc<[Record]>) -> Batch {
+        Batch {
+            partition,
+            leader,
+            records: empty.clone(),
+            place: Place::default(),
+            attempt: 0,
+            created: SimTime::ZERO,
+            state: BatchState::Done,
+        }
+    }
+}
+
 /// A request in flight on a broker connection.
 #[derive(Clone, Copy, Debug)]
 struct InFlight {
@@ -86,10 +101,70 @@ struct Open {
     created: SimTime,
 }
 
+/// Where a transactional producer is with its coordinator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TxnStep {
+    /// Waiting for its first `InitProducerId`.
+    Init,
+    /// Between transactions.
+    Ready,
+    /// `AddPartitionsToTxn` sent: the transaction begins.
+    Beginning,
+    /// In a transaction.
+    Open,
+    /// `EndTxn` (commit) sent.
+    Committing,
+    /// The transaction failed (a batch given up, or the epoch bumped by a
+    /// timeout abort): `InitProducerId` with its epoch sent, which aborts
+    /// it; then every record without an answer is sent again in a new
+    /// transaction.
+    Recovering,
+    /// Fenced by a newer incarnation: stopped for good.
+    Fenced,
+}
+
+/// A transactional producer's side of its transactions.
+#[derive(Debug)]
+struct TxnClient {
+    /// Its transactional id.
+    id: u16,
+    step: TxnStep,
+    epoch: u16,
+    /// The request awaiting a response (sent again after
+    /// `request.timeout.ms`).
+    pending: Option<Msg>,
+    /// Records handed to the current transaction.
+    records: u32,
+    /// Messages of the current transaction acknowledged so far: settled
+    /// when it commits.
+    acked: Vec<u32>,
+    /// The current transaction takes no more records: it commits once its
+    /// batches are acknowledged.
+    closing: bool,
+    /// A batch failed for good: the transaction is to be aborted.
+    failed: bool,
+    /// When the armed `NextRecord` timer fires.
+    armed_at: Option<SimTime>,
+}
+
+impl TxnClient {
+    /// Whether its batch state is live: not before the first
+    /// initialization, not while a recovery replaces it, not once fenced.
+    /// (Request timeouts and retries armed in one transaction may fire in
+    /// the next, between transactions.)
+    fn live(&self) -> bool {
+        !matches!(
+            self.step,
+            TxnStep::Init | TxnStep::Recovering | TxnStep::Fenced
+        )
+    }
+}
+
 /// A producer's volatile state.
 #[derive(Debug)]
 pub(crate) struct Producer {
     index: usize,
+    incarnation: u32,
     pid: u32,
     next: usize,
     /// Open batch per partition of the topic.
@@ -137,6 +212,8 @@ pub(crate) struct Producer {
     /// application knows which sends completed, and after a restart it
     /// hands the producer again only the records without an answer.
     settled: Vec<u64>,
+    /// Transactions (`None` without a transactional id).
+    txn: Option<Box<TxnClient>>,
 }
 
 impl Producer {
@@ -149,7 +226,10 @@ impl Producer {
         let parts = layout.topics[usize::from(meta.topic)].partitions as usize;
         // A fresh producer id per incarnation, as `InitProducerId` gives a
         // restarted producer without a transactional id.
-        let pid = if meta.config.idempotence {
+        let pid = if meta.txn.is_some() {
+            // Given by the transaction coordinator.
+            0
+        } else if meta.config.idempotence {
             1 + index as u32 + incarnation * layout.producers.len() as u32
         } else {
             0
@@ -169,8 +249,17 @@ impl Producer {
         for (slot, &leader) in slot_leader.iter().enumerate() {
             leader_slots[leader].push(slot);
         }
+        // A transactional producer's request ids grow across its
+        // incarnations, so its coordinator can tell copies from new
+        // requests (see `txn::seen`).
+        let next_req = if meta.txn.is_some() {
+            incarnation << 20
+        } else {
+            0
+        };
         Producer {
             index,
+            incarnation,
             pid,
             next: 0,
             first: topic.first,
@@ -183,7 +272,7 @@ impl Producer {
             drain_from: vec![0; layout.brokers.len()],
             in_flight: vec![VecDeque::new(); layout.brokers.len()],
             timeouts: vec![Deadlines::default(); layout.brokers.len()],
-            next_req: 0,
+            next_req,
             next_batch: 0,
             unfinished_from: 0,
             empty: Arc::from(Vec::new()),
@@ -198,6 +287,19 @@ impl Producer {
             outstanding,
             refresh_armed: false,
             settled,
+            txn: meta.txn.map(|id| {
+                Box::new(TxnClient {
+                    id,
+                    step: TxnStep::Init,
+                    epoch: 0,
+                    pending: None,
+                    records: 0,
+                    acked: Vec::new(),
+                    closing: false,
+                    failed: false,
+                    armed_at: None,
+                })
+            }),
         }
     }
 
@@ -215,18 +317,70 @@ impl Producer {
         self.settled[word] |= 1 << (msg % 64);
     }
 
-    /// Whether every planned record is acknowledged or given up.
+    /// Whether every planned record is acknowledged or given up (and, for
+    /// a transactional producer, committed, or it was fenced).
     pub fn done(&self) -> bool {
         self.outstanding == 0
+            && self.txn.as_ref().is_none_or(|t| {
+                t.step == TxnStep::Fenced || (t.step == TxnStep::Ready && t.records == 0)
+            })
     }
 
-    pub fn start(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+    /// What the application knows is answered.
+    pub fn settled(&self) -> &[u64] {
+        &self.settled
+    }
+
+    /// Starts the producer (at the run's start or a restart); a standby
+    /// waits for its takeover unless it `taken_over` already.
+    pub fn start(&mut self, layout: &Layout, taken_over: bool, cx: &mut Cx<'_, Msg, Timer>) {
+        let meta = &layout.producers[self.index];
+        if meta.standby_of.is_some() && !taken_over {
+            // A standby waits for its takeover.
+            if let Some(at) = meta.config.takeover {
+                cx.after(at.since(cx.now), Timer::Takeover);
+            }
+            return;
+        }
+        self.begin(layout, cx);
+    }
+
+    /// Starts producing (or initializing transactions first).
+    pub fn begin(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        if let Some(t) = &self.txn {
+            let txn = t.id;
+            self.txn_send(
+                layout,
+                |req| Msg::InitProducerId {
+                    req,
+                    txn,
+                    current: None,
+                },
+                cx,
+            );
+            return;
+        }
         if let Some(r) = layout.producers[self.index].plan.first() {
             cx.after(r.at.since(cx.now), Timer::NextRecord);
         }
     }
 
     pub fn on_message(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        msg: Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        if self.txn.is_some() {
+            self.txn_message(layout, durable, msg, cx);
+            return;
+        }
+        self.produce_response(layout, durable, msg, cx);
+    }
+
+    #[inline]
+    fn produce_response(
         &mut self,
         layout: &Layout,
         durable: &Durable,
@@ -258,6 +412,15 @@ impl Producer {
                 ProduceResult::Appended { base_offset }
                 | ProduceResult::Duplicate { base_offset } => {
                     self.finish(batch, Some(base_offset), cx);
+                }
+                ProduceResult::InvalidEpoch if self.txn.is_some() => {
+                    // The coordinator bumped the epoch: the transaction is
+                    // over (timed out, or a newer incarnation fenced this
+                    // one).
+                    self.batches[batch as usize].state = BatchState::Done;
+                    if let Some(t) = &mut self.txn {
+                        t.failed = true;
+                    }
                 }
                 ProduceResult::OutOfOrderSequence | ProduceResult::InvalidEpoch => {
                     self.retry(layout, batch, cx)
@@ -337,8 +500,25 @@ impl Producer {
         timer: Timer,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
+        if self.txn.is_some() {
+            self.txn_timer(layout, durable, timer, cx);
+            return;
+        }
+        self.timer(layout, durable, timer, cx);
+    }
+
+    #[inline]
+    fn timer(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        timer: Timer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         match timer {
-            Timer::NextRecord => self.accumulate(layout, cx),
+            Timer::NextRecord => {
+                self.accumulate(layout, usize::MAX, cx);
+            }
             Timer::Linger { partition, batch } => {
                 let slot = self.slot(layout, partition);
                 if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
@@ -357,7 +537,9 @@ impl Producer {
                 }
             }
             Timer::ProduceRetry { batch } => {
-                let b = &mut self.batches[batch as usize];
+                let Some(b) = self.batches.get_mut(batch as usize) else {
+                    return;
+                };
                 if b.state == BatchState::Backoff {
                     b.state = BatchState::Queued;
                     if layout.replicated() {
@@ -386,9 +568,13 @@ impl Producer {
         peer: NodeId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
+        if self.txn.as_ref().is_some_and(|t| !t.live()) {
+            return;
+        }
         if let Some(leader) = layout.brokers.iter().position(|b| *b == peer) {
             self.fail_connection(layout, durable, leader, cx);
         }
+        self.txn_progress(layout, cx);
     }
 
     /// Fails every batch in flight to broker `leader` and queues them for
@@ -417,13 +603,27 @@ impl Producer {
         usize::from(p.0 - self.first.0)
     }
 
-    /// Hands every record that is due to the accumulator.
-    fn accumulate(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+    /// Hands every record that is due to the accumulator, at most `limit`
+    /// of them; returns how many.
+    #[inline]
+    fn accumulate(&mut self, layout: &Layout, limit: usize, cx: &mut Cx<'_, Msg, Timer>) -> usize {
         let meta = &layout.producers[self.index];
         let topic = &layout.topics[usize::from(meta.topic)];
+        let mut taken = 0;
         while let Some(r) = meta.plan.get(self.next) {
+            if taken == limit {
+                break;
+            }
             if r.at > cx.now {
-                cx.after(r.at.since(cx.now), Timer::NextRecord);
+                match &mut self.txn {
+                    None => cx.after(r.at.since(cx.now), Timer::NextRecord),
+                    Some(t) => {
+                        if t.armed_at != Some(r.at) {
+                            t.armed_at = Some(r.at);
+                            cx.after(r.at.since(cx.now), Timer::NextRecord);
+                        }
+                    }
+                }
                 break;
             }
             self.next += 1;
@@ -432,6 +632,7 @@ impl Producer {
                 // again.
                 continue;
             }
+            taken += 1;
             let partition = if meta.keyless {
                 match self.sticky {
                     Some(p) => p,
@@ -468,11 +669,14 @@ impl Producer {
                 keyed: !meta.keyless,
                 producer: meta.node,
                 batch: open.batch,
+                txn_pid: if self.txn.is_some() { self.pid } else { 0 },
+                control: Control::Data,
             });
             if open.records.len() as u32 >= meta.config.batch_records {
                 self.close(layout, partition, cx);
             }
         }
+        taken
     }
 
     /// Closes the open batch of `partition` and queues it for sending.
@@ -500,15 +704,8 @@ impl Producer {
             // their places; ids in between get placeholders until they
             // close.
             while self.batches.len() < id {
-                self.batches.push(Batch {
-                    partition,
-                    leader,
-                    records: self.empty.clone(),
-                    place: Place::default(),
-                    attempt: 0,
-                    created: SimTime::ZERO,
-                    state: BatchState::Done,
-                });
+                self.batches
+                    .push(Batch::placeholder(partition, leader, &self.empty));
             }
             self.batches.push(batch);
         }
@@ -636,6 +833,11 @@ impl Producer {
         }
         // Done for good: its records are in the history now.
         let records = std::mem::replace(&mut b.records, self.empty.clone());
+        if let Some(t) = &mut self.txn {
+            // Answered only when the transaction commits.
+            t.acked.extend(records.iter().map(|r| r.msg.0));
+            return;
+        }
         for r in records.iter() {
             self.settle(r.msg.0);
         }
@@ -689,6 +891,13 @@ impl Producer {
         let b = &mut self.batches[id as usize];
         let queued = matches!(b.state, BatchState::Queued | BatchState::Backoff);
         b.state = BatchState::Done;
+        if let Some(t) = &mut self.txn {
+            // The transaction fails with it: it is aborted and its records
+            // are sent again in a new one (the application's retry of an
+            // aborted transaction).
+            t.failed = true;
+            return;
+        }
         for r in b.records.iter() {
             cx.history.record(
                 cx.now,
@@ -757,5 +966,319 @@ impl Producer {
                 _ => return,
             }
         }
+    }
+
+    // ----- transactions -----
+
+    /// Sends a request to the transaction coordinator, to be sent again if
+    /// no response comes within `request.timeout.ms`.
+    fn txn_send(
+        &mut self,
+        layout: &Layout,
+        build: impl FnOnce(u32) -> Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        let req = self.next_req;
+        self.next_req += 1;
+        let msg = build(req);
+        t.pending = Some(msg.clone());
+        cx.send(layout.txn_coordinators[usize::from(t.id)], msg);
+        let timeout = layout.producers[self.index].config.request_timeout;
+        cx.after(timeout, Timer::TxnRequestTimeout { req });
+    }
+
+    /// Takes the pending request if `req` answers it.
+    fn txn_answered(&mut self, req: u32) -> bool {
+        let Some(t) = &mut self.txn else {
+            return false;
+        };
+        let pending = match &t.pending {
+            Some(
+                Msg::InitProducerId { req: r, .. }
+                | Msg::AddPartitionsToTxn { req: r, .. }
+                | Msg::EndTxn { req: r, .. },
+            ) => *r,
+            _ => return false,
+        };
+        if pending != req {
+            return false;
+        }
+        t.pending = None;
+        true
+    }
+
+    #[inline(never)]
+    fn txn_message(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        msg: Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let step = self.txn.as_ref().map_or(TxnStep::Fenced, |t| t.step);
+        match msg {
+            Msg::InitProducerIdResponse { req, result } => {
+                if !self.txn_answered(req) {
+                    return;
+                }
+                match result {
+                    Ok((pid, epoch)) => self.initialized(layout, pid, epoch, cx),
+                    Err(_) => self.fence(cx),
+                }
+            }
+            Msg::TxnResponse { req, result } => {
+                if !self.txn_answered(req) {
+                    return;
+                }
+                match (step, result) {
+                    (_, Err(TxnError::Fenced)) => self.fence(cx),
+                    (_, Err(TxnError::InvalidEpoch)) => self.recover(layout, cx),
+                    (TxnStep::Beginning, Ok(())) => {
+                        let t = self.txn.as_mut().expect("transactional");
+                        t.step = TxnStep::Open;
+                        let epoch = t.epoch;
+                        cx.record(EventKind::TxnBegan {
+                            producer: cx.me,
+                            epoch,
+                        });
+                        self.txn_progress(layout, cx);
+                    }
+                    (TxnStep::Committing, Ok(())) => {
+                        let t = self.txn.as_mut().expect("transactional");
+                        let acked = std::mem::take(&mut t.acked);
+                        let (epoch, records) = (t.epoch, t.records);
+                        t.step = TxnStep::Ready;
+                        t.records = 0;
+                        t.closing = false;
+                        cx.record(EventKind::TxnCommitted {
+                            producer: cx.me,
+                            epoch,
+                            records,
+                        });
+                        for m in acked {
+                            self.settle(m);
+                        }
+                        self.txn_progress(layout, cx);
+                    }
+                    _ => {}
+                }
+            }
+            Msg::ProduceResponse { .. } if self.txn.as_ref().is_some_and(|t| t.live()) => {
+                self.produce_response(layout, durable, msg, cx);
+                self.txn_progress(layout, cx);
+            }
+            _ => {}
+        }
+    }
+
+    #[inline(never)]
+    fn txn_timer(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        timer: Timer,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        match timer {
+            Timer::TxnRequestTimeout { req } => {
+                let again = match &t.pending {
+                    Some(
+                        m @ (Msg::InitProducerId { req: r, .. }
+                        | Msg::AddPartitionsToTxn { req: r, .. }
+                        | Msg::EndTxn { req: r, .. }),
+                    ) if *r == req => Some(m.clone()),
+                    _ => None,
+                };
+                if let Some(m) = again {
+                    cx.send(layout.txn_coordinators[usize::from(t.id)], m);
+                    let timeout = layout.producers[self.index].config.request_timeout;
+                    cx.after(timeout, Timer::TxnRequestTimeout { req });
+                }
+            }
+            Timer::NextRecord => {
+                t.armed_at = None;
+                self.txn_progress(layout, cx);
+            }
+            _ if t.live() => {
+                self.timer(layout, durable, timer, cx);
+                self.txn_progress(layout, cx);
+            }
+            _ => {}
+        }
+    }
+
+    /// The coordinator gave the producer id and epoch: a first start, or a
+    /// recovery after which every record without an answer goes again.
+    fn initialized(&mut self, layout: &Layout, pid: u32, epoch: u16, cx: &mut Cx<'_, Msg, Timer>) {
+        if self
+            .txn
+            .as_ref()
+            .is_some_and(|t| t.step == TxnStep::Recovering)
+        {
+            let settled = self.take_settled();
+            let (next_req, next_batch) = (self.next_req, self.next_batch);
+            *self = Producer::new(layout, self.index, self.incarnation, settled);
+            // Request and batch ids go on from where they were, so the old
+            // batches' responses and timers (still on their way) find
+            // finished placeholders and are ignored.
+            self.next_req = next_req;
+            self.next_batch = next_batch;
+            let leader = self.slot_leader.first().copied().unwrap_or(0);
+            let placeholder = Batch::placeholder(self.first, leader, &self.empty);
+            self.batches = vec![placeholder; next_batch as usize];
+            self.unfinished_from = next_batch as usize;
+        }
+        self.pid = pid;
+        self.epochs.iter_mut().for_each(|e| *e = epoch);
+        let t = self.txn.as_mut().expect("transactional");
+        t.epoch = epoch;
+        t.step = TxnStep::Ready;
+        cx.record(EventKind::ProducerInitialized {
+            producer: cx.me,
+            pid,
+            epoch,
+        });
+        self.txn_progress(layout, cx);
+    }
+
+    /// The transaction failed: `InitProducerId` with the current epoch
+    /// aborts it and bumps the epoch.
+    fn recover(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        if matches!(t.step, TxnStep::Recovering | TxnStep::Fenced) {
+            return;
+        }
+        t.step = TxnStep::Recovering;
+        let (txn, current) = (t.id, Some((self.pid, t.epoch)));
+        self.txn_send(layout, |req| Msg::InitProducerId { req, txn, current }, cx);
+    }
+
+    /// A newer incarnation fenced this one: it stops for good, with its
+    /// unanswered records unsent.
+    fn fence(&mut self, cx: &mut Cx<'_, Msg, Timer>) {
+        let Some(t) = &mut self.txn else {
+            return;
+        };
+        if t.step == TxnStep::Fenced {
+            return;
+        }
+        t.step = TxnStep::Fenced;
+        t.pending = None;
+        cx.record(EventKind::Fenced {
+            producer: cx.me,
+            epoch: t.epoch,
+        });
+        self.outstanding = 0;
+    }
+
+    /// Moves the transaction on: begins one when records are due, hands it
+    /// records up to `transaction_records`, closes it when full (or when
+    /// the plan is exhausted) and commits once its batches are
+    /// acknowledged; a failed batch aborts it.
+    #[inline(never)]
+    fn txn_progress(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        let Some(t) = &self.txn else {
+            return;
+        };
+        if t.failed && t.live() {
+            self.recover(layout, cx);
+            return;
+        }
+        let meta = &layout.producers[self.index];
+        let limit = meta.config.transaction_records.max(1);
+        match t.step {
+            TxnStep::Ready => {
+                // The next record without an answer, if any.
+                while let Some(r) = meta.plan.get(self.next) {
+                    if !bit(&self.settled, r.msg.0) {
+                        break;
+                    }
+                    self.next += 1;
+                }
+                let Some(r) = meta.plan.get(self.next) else {
+                    return;
+                };
+                if r.at > cx.now {
+                    let t = self.txn.as_mut().expect("transactional");
+                    if t.armed_at != Some(r.at) {
+                        t.armed_at = Some(r.at);
+                        cx.after(r.at.since(cx.now), Timer::NextRecord);
+                    }
+                    return;
+                }
+                let t = self.txn.as_mut().expect("transactional");
+                t.step = TxnStep::Beginning;
+                let (txn, pid, epoch) = (t.id, self.pid, t.epoch);
+                self.txn_send(
+                    layout,
+                    |req| Msg::AddPartitionsToTxn {
+                        req,
+                        txn,
+                        pid,
+                        epoch,
+                    },
+                    cx,
+                );
+            }
+            TxnStep::Open => {
+                if !t.closing {
+                    let room = (limit - t.records) as usize;
+                    let taken = self.accumulate(layout, room, cx) as u32;
+                    let exhausted = self.next >= meta.plan.len();
+                    let t = self.txn.as_mut().expect("transactional");
+                    t.records += taken;
+                    if t.records >= limit || (exhausted && t.records > 0) {
+                        t.closing = true;
+                        // flush(): every open batch goes now.
+                        for slot in 0..self.open.len() {
+                            if self.open[slot].is_some() {
+                                let p = PartitionId(self.first.0 + slot as u16);
+                                self.close(layout, p, cx);
+                            }
+                        }
+                    } else if exhausted {
+                        // Nothing left to send: an empty transaction is
+                        // not committed.
+                        t.step = TxnStep::Ready;
+                        return;
+                    }
+                }
+                let t = self.txn.as_ref().expect("transactional");
+                if !t.closing || t.failed || !self.all_finished() {
+                    return;
+                }
+                let t = self.txn.as_mut().expect("transactional");
+                t.step = TxnStep::Committing;
+                let (txn, pid, epoch) = (t.id, self.pid, t.epoch);
+                self.txn_send(
+                    layout,
+                    |req| Msg::EndTxn {
+                        req,
+                        txn,
+                        pid,
+                        epoch,
+                        commit: true,
+                    },
+                    cx,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether every closed batch is finished and none is open.
+    fn all_finished(&mut self) -> bool {
+        self.open.iter().all(Option::is_none)
+            && self.batches[self.unfinished_from.min(self.batches.len())..]
+                .iter()
+                .all(|b| b.state == BatchState::Done)
     }
 }

@@ -31,6 +31,50 @@ pub struct Record {
     pub producer: NodeId,
     /// The producer's batch.
     pub batch: u32,
+    /// The producer id of the transaction it was written in (0 outside
+    /// transactions).
+    pub txn_pid: u32,
+    /// A data record or a transaction's control marker.
+    pub control: Control,
+}
+
+/// What a log entry is: data, or a control marker that ends a transaction
+/// (markers take an offset, as in Kafka, and are never handed to an
+/// application).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// An application record.
+    Data,
+    /// A COMMIT marker.
+    Commit,
+    /// An ABORT marker.
+    Abort,
+    /// A data record of an aborted transaction, as a broker flags it for a
+    /// `read_committed` fetch (standing in for the aborted-transactions
+    /// list the real client filters with). Never stored in a log.
+    Aborted,
+}
+
+impl Record {
+    /// Whether a consumer hands it to the application: data only (a
+    /// marker, or an aborted record flagged for a `read_committed` fetch,
+    /// is skipped, though the position moves past it).
+    #[inline]
+    pub fn is_data(&self) -> bool {
+        self.control == Control::Data
+    }
+}
+
+/// Why a transaction coordinator refused a transactional request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnError {
+    /// A newer incarnation with the same `transactional.id` bumped the
+    /// epoch (`PRODUCER_FENCED`): fatal for this producer.
+    Fenced,
+    /// The producer's transaction was aborted by the coordinator (its
+    /// timeout passed) and its epoch bumped (`INVALID_PRODUCER_EPOCH`):
+    /// the producer may recover by initializing again with its epoch.
+    InvalidEpoch,
 }
 
 /// The result of a produce request.
@@ -162,6 +206,67 @@ pub enum Msg {
         batch: u32,
         /// The outcome.
         result: ProduceResult,
+    },
+    /// Producer → transaction coordinator: `InitProducerId` for a
+    /// `transactional.id`. A fresh producer sends no epoch (it fences
+    /// every earlier incarnation); one recovering from an aborted
+    /// transaction sends its current `(pid, epoch)`.
+    InitProducerId {
+        /// Request id.
+        req: u32,
+        /// The transactional id (index into `Layout::txn_ids`).
+        txn: u16,
+        /// The producer's current id and epoch, when it recovers.
+        current: Option<(u32, u16)>,
+    },
+    /// Coordinator → producer.
+    InitProducerIdResponse {
+        /// Request id.
+        req: u32,
+        /// The producer id and its bumped epoch, or why not.
+        result: Result<(u32, u16), TxnError>,
+    },
+    /// Producer → coordinator: a transaction begins
+    /// (`AddPartitionsToTxn`; the coordinator learns the partitions from
+    /// the logs when it ends the transaction).
+    AddPartitionsToTxn {
+        /// Request id.
+        req: u32,
+        /// The transactional id.
+        txn: u16,
+        /// Producer id.
+        pid: u32,
+        /// Producer epoch.
+        epoch: u16,
+    },
+    /// Producer → coordinator: commit or abort (`EndTxn`).
+    EndTxn {
+        /// Request id.
+        req: u32,
+        /// The transactional id.
+        txn: u16,
+        /// Producer id.
+        pid: u32,
+        /// Producer epoch.
+        epoch: u16,
+        /// Commit (`true`) or abort.
+        commit: bool,
+    },
+    /// Coordinator → producer: the answer to `AddPartitionsToTxn` or
+    /// `EndTxn`.
+    TxnResponse {
+        /// Request id.
+        req: u32,
+        /// The outcome.
+        result: Result<(), TxnError>,
+    },
+    /// Coordinator → partition leader: a commit or abort marker was written
+    /// to `partition` (the coordinator writes it straight into the log;
+    /// this stands in for `WriteTxnMarkers` reaching the leader, which
+    /// answers the fetches parked on the partition).
+    WriteTxnMarkers {
+        /// The partition.
+        partition: PartitionId,
     },
     /// Consumer → leader: read from `offset`.
     Fetch {
@@ -373,12 +478,18 @@ impl Message for Msg {
             Msg::Metadata { .. } => "metadata",
             Msg::AlterIsr { .. } => "alter-isr",
             Msg::AlterIsrResponse { .. } => "alter-isr-response",
+            Msg::InitProducerId { .. } => "init-producer-id",
+            Msg::InitProducerIdResponse { .. } => "init-producer-id-response",
+            Msg::AddPartitionsToTxn { .. } => "add-partitions-to-txn",
+            Msg::EndTxn { .. } => "end-txn",
+            Msg::TxnResponse { .. } => "txn-response",
+            Msg::WriteTxnMarkers { .. } => "write-txn-markers",
         }
     }
 }
 
 /// Every message kind name, for validating fault filters.
-pub const MESSAGE_KINDS: [&str; 21] = [
+pub const MESSAGE_KINDS: [&str; 27] = [
     "produce",
     "produce-response",
     "fetch",
@@ -400,6 +511,12 @@ pub const MESSAGE_KINDS: [&str; 21] = [
     "metadata",
     "alter-isr",
     "alter-isr-response",
+    "init-producer-id",
+    "init-producer-id-response",
+    "add-partitions-to-txn",
+    "end-txn",
+    "txn-response",
+    "write-txn-markers",
 ];
 
 /// A consumer request to send again after a backoff.
@@ -475,6 +592,20 @@ pub enum Timer {
     Resend {
         /// What to resend.
         what: Resend,
+    },
+    /// Producer (a standby instance): time to take over.
+    Takeover,
+    /// Producer: a transactional request may have gone without a response
+    /// for `request.timeout.ms`.
+    TxnRequestTimeout {
+        /// The request.
+        req: u32,
+    },
+    /// Broker (transaction coordinator): a transaction may have run past
+    /// its timeout.
+    TxnTimeout {
+        /// The transactional id.
+        txn: u16,
     },
     /// Consumer: try again after a backoff.
     Backoff {

@@ -616,6 +616,8 @@ fn produce(partition: PartitionId, pid: u32, base_seq: u32, acks: Acks, msgs: &[
             keyed: true,
             producer: NodeId(0),
             batch: 900,
+            txn_pid: 0,
+            control: super::protocol::Control::Data,
         })
         .collect();
     Msg::Produce {

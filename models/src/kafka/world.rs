@@ -17,6 +17,7 @@ use super::controller::Controller;
 use super::log::PartitionLog;
 use super::producer::Producer;
 use super::protocol::{Msg, PartitionState, Record, Timer};
+use super::txn::{Answered, TxnLog, TxnState};
 use super::workload::{PlannedRecord, WorkloadSpec, plan};
 
 /// What a node is.
@@ -78,6 +79,11 @@ pub struct ProducerMeta {
     pub keyless: bool,
     /// The messages it will produce, in time order.
     pub plan: Vec<PlannedRecord>,
+    /// Its transactional id (index into `Layout::txn_ids`), if it has one.
+    pub txn: Option<u16>,
+    /// The producer (index) this one is a standby instance of: it starts
+    /// at the takeover time, with that producer's identity.
+    pub standby_of: Option<u16>,
 }
 
 /// A consumer group.
@@ -130,6 +136,11 @@ pub struct Layout {
     pub controller: Option<NodeId>,
     /// Records planned per partition (see [`Layout::planned_per_partition`]).
     planned: Vec<usize>,
+    /// Transactional ids (`transactional.id`), indexed by the producers'
+    /// `txn`.
+    pub txn_ids: Vec<String>,
+    /// The transaction coordinator of each transactional id.
+    pub txn_coordinators: Vec<NodeId>,
 }
 
 impl Layout {
@@ -303,7 +314,8 @@ impl KafkaSpec {
     pub fn nodes(&self) -> (Vec<String>, Vec<Role>) {
         let mut names = Vec::new();
         let mut roles = Vec::new();
-        for i in 0..self.workload.producers.max(1) {
+        let standby = u16::from(self.producer.config.takeover.is_some());
+        for i in 0..self.workload.producers.max(1) + standby {
             names.push(format!("p{}", i + 1));
             roles.push(Role::Producer(i));
         }
@@ -358,6 +370,17 @@ pub(crate) struct Durable {
     /// Clients look leaders up here: the model's stand-in for metadata
     /// requests.
     pub metadata: Vec<PartitionState>,
+    /// Transaction coordinator state per transactional id.
+    pub txns: Vec<TxnState>,
+    /// The requests answered per transactional id (see [`Answered`]).
+    pub txn_answers: Vec<Answered>,
+    /// Open and aborted transactions per log (empty when no producer is
+    /// transactional).
+    pub txn_logs: Vec<TxnLog>,
+    /// Whether the standby producer has taken over (its application
+    /// remembers it across crashes: a restarted standby goes on as itself
+    /// and does not take over again).
+    pub taken_over: bool,
 }
 
 impl Durable {
@@ -463,6 +486,20 @@ impl KafkaWorld {
             })
             .collect();
         let plans = plan(&spec.workload, workload_rng);
+        let many = plans.len() > 1;
+        let txn_ids: Vec<String> = match &spec.producer.config.transactional_id {
+            // One transactional id per producer instance, as each needs its
+            // own.
+            Some(id) if many => (0..plans.len())
+                .map(|i| format!("{id}-{}", i + 1))
+                .collect(),
+            Some(id) => vec![id.clone()],
+            None => Vec::new(),
+        };
+        let txn_coordinators: Vec<NodeId> = txn_ids
+            .iter()
+            .map(|id| broker_nodes[usize::from(coordinator_for(id, brokers))])
+            .collect();
         let producer_metas = plans
             .into_iter()
             .enumerate()
@@ -472,8 +509,19 @@ impl KafkaWorld {
                 config: spec.producer.config.clone(),
                 keyless: spec.workload.keyless,
                 plan,
+                txn: (!txn_ids.is_empty()).then_some(i as u16),
+                standby_of: None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut producer_metas = producer_metas;
+        if spec.producer.config.takeover.is_some() {
+            let first = producer_metas[0].clone();
+            producer_metas.push(ProducerMeta {
+                node: NodeId(producer_metas.len() as u16),
+                standby_of: Some(0),
+                ..first
+            });
+        }
         let controller = roles
             .iter()
             .position(|r| matches!(r, Role::Controller))
@@ -513,6 +561,8 @@ impl KafkaWorld {
             broker_config: spec.broker.clone(),
             controller,
             planned: Vec::new(),
+            txn_ids,
+            txn_coordinators,
         };
         layout.planned = layout.count_planned();
         let durable = Durable {
@@ -538,6 +588,14 @@ impl KafkaWorld {
             } else {
                 Vec::new()
             },
+            txns: vec![TxnState::default(); layout.txn_ids.len()],
+            txn_answers: vec![Answered::new(); layout.txn_ids.len()],
+            txn_logs: if layout.txn_ids.is_empty() {
+                Vec::new()
+            } else {
+                vec![TxnLog::default(); logs]
+            },
+            taken_over: false,
         };
         let mut world = KafkaWorld {
             nodes: Vec::with_capacity(layout.roles.len()),
@@ -570,6 +628,32 @@ impl KafkaWorld {
             }
             Role::Controller => Node::Controller(Box::new(Controller::new(&self.layout))),
         }
+    }
+
+    /// A standby producer takes over: it starts with what the first
+    /// instance's application knows is answered. (Out of line: it happens
+    /// once, and keeps `on_timer` small.)
+    #[cold]
+    #[inline(never)]
+    fn take_over(&mut self, node: NodeId, cx: &mut Cx<'_, Msg, Timer>) {
+        let Role::Producer(i) = self.layout.roles[node.index()] else {
+            return;
+        };
+        if self.durable.taken_over {
+            return;
+        }
+        self.durable.taken_over = true;
+        let layout = &self.layout;
+        let meta = &layout.producers[usize::from(i)];
+        let first = meta.standby_of.map_or(0, usize::from);
+        let settled = match &self.nodes[layout.producers[first].node.index()] {
+            Node::Producer(p) => p.settled().to_vec(),
+            _ => Vec::new(),
+        };
+        let inc = self.incarnations[node.index()];
+        let mut fresh = Producer::new(layout, usize::from(i), inc, settled);
+        fresh.begin(layout, cx);
+        self.nodes[node.index()] = Node::Producer(Box::new(fresh));
     }
 
     /// Who is who.
@@ -650,7 +734,7 @@ impl Model for KafkaWorld {
             ..
         } = self;
         match &mut nodes[node.index()] {
-            Node::Producer(p) => p.start(layout, cx),
+            Node::Producer(p) => p.start(layout, durable.taken_over, cx),
             Node::Broker(b) => b.start(layout, durable, cx),
             Node::Consumer(c) => c.start(layout, cx),
             Node::Controller(c) => c.start(layout, durable, cx),
@@ -681,6 +765,10 @@ impl Model for KafkaWorld {
             scratch,
             ..
         } = self;
+        if timer == Timer::Takeover {
+            self.take_over(node, cx);
+            return;
+        }
         match &mut nodes[node.index()] {
             Node::Producer(p) => p.on_timer(layout, durable, timer, cx),
             Node::Broker(b) => b.on_timer(layout, durable, timer, cx),
