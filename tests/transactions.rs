@@ -72,6 +72,47 @@ fn a_zombie_is_fenced_and_appends_nothing_afterwards() {
     }
 }
 
+/// Markers and aborts name the instance whose transaction they end: the
+/// abort at p2's initialization ends p1's transaction, and every commit
+/// after it is p2's.
+#[test]
+fn markers_name_the_instance_whose_transaction_they_end() {
+    let (p1, p2) = (NodeId(0), NodeId(1));
+    for seed in 0..SEEDS {
+        let run = run("zombie-producer-fenced", seed);
+        let events = &run.sim.history.events;
+        let init2 = events
+            .iter()
+            .position(|e| {
+                matches!(e.kind, EventKind::ProducerInitialized { producer, .. } if producer == p2)
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: p2 takes over"));
+        for e in &events[..init2] {
+            if let EventKind::TxnMarker { producer, .. } | EventKind::TxnAborted { producer, .. } =
+                e.kind
+            {
+                assert_eq!(producer, p1, "seed {seed}: before p2's init, {e:?}");
+            }
+        }
+        let commits: Vec<NodeId> = events[init2..]
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::TxnMarker {
+                    producer,
+                    commit: true,
+                    ..
+                } => Some(producer),
+                _ => None,
+            })
+            .collect();
+        assert!(!commits.is_empty(), "seed {seed}: p2 commits");
+        assert!(
+            commits.iter().all(|&p| p == p2),
+            "seed {seed}: every commit after p2's init is p2's: {commits:?}"
+        );
+    }
+}
+
 #[test]
 fn read_committed_skips_aborted_records_and_markers_take_offsets() {
     for seed in 0..SEEDS {

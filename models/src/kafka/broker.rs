@@ -462,7 +462,8 @@ impl Broker {
                     Some(Some(TxnAnswer::Init(result))) => result,
                     Some(_) => return,
                     None => {
-                        let result = txn::init(layout, durable, self.node, txn, current, cx);
+                        let result =
+                            txn::init(layout, durable, self.node, txn, (from, current), cx);
                         txn::remember(durable, txn, from, req, TxnAnswer::Init(result));
                         self.wake_all(layout, durable, cx);
                         result

@@ -51,6 +51,9 @@ pub struct TxnState {
     /// may initialize again with it and go on (KIP-360); any other stale
     /// epoch is fenced.
     pub timed_out_from: Option<u16>,
+    /// The producer instance that initialized the current epoch (the one
+    /// whose transactions the markers and aborts belong to).
+    pub owner: Option<NodeId>,
 }
 
 impl TxnState {
@@ -172,14 +175,17 @@ fn marker(producer: NodeId, pid: u32, commit: bool) -> Record {
     }
 }
 
-/// The producer that owns transactional id `txn` (the first configured
+/// The producer instance that owns transactional id `txn`: the one that
+/// initialized its current epoch (before any did, the first configured
 /// with it).
-fn owner(layout: &Layout, txn: u16) -> NodeId {
-    layout
-        .producers
-        .iter()
-        .find(|p| p.txn == Some(txn))
-        .map_or(NodeId(0), |p| p.node)
+fn owner(layout: &Layout, durable: &Durable, txn: u16) -> NodeId {
+    durable.txns[usize::from(txn)].owner.unwrap_or_else(|| {
+        layout
+            .producers
+            .iter()
+            .find(|p| p.txn == Some(txn))
+            .map_or(NodeId(0), |p| p.node)
+    })
 }
 
 /// Ends `pid`'s open transaction in every log that has one, writing a
@@ -193,7 +199,7 @@ fn write_markers(
     commit: bool,
     cx: &mut Cx<'_, Msg, Timer>,
 ) {
-    let producer = owner(layout, txn);
+    let producer = owner(layout, durable, txn);
     for i in 0..durable.txn_logs.len() {
         let Some(first) = durable.txn_logs[i].close(pid) else {
             continue;
@@ -243,7 +249,7 @@ fn abort_and_bump(
         write_markers(layout, durable, broker, txn, st.pid, false, cx);
         cx.record(EventKind::TxnAborted {
             coordinator: broker,
-            producer: owner(layout, txn),
+            producer: owner(layout, durable, txn),
             epoch: st.epoch,
             reason,
         });
@@ -264,7 +270,7 @@ pub(crate) fn init(
     durable: &mut Durable,
     broker: NodeId,
     txn: u16,
-    current: Option<(u32, u16)>,
+    (from, current): (NodeId, Option<(u32, u16)>),
     cx: &mut Cx<'_, Msg, Timer>,
 ) -> Result<(u32, u16), TxnError> {
     let st = &mut durable.txns[usize::from(txn)];
@@ -285,6 +291,7 @@ pub(crate) fn init(
     abort_and_bump(layout, durable, broker, txn, reason, cx);
     let st = &mut durable.txns[usize::from(txn)];
     st.timed_out_from = None;
+    st.owner = Some(from);
     Ok((st.pid, st.epoch))
 }
 
@@ -333,7 +340,7 @@ pub(crate) fn end(
         if !commit {
             cx.record(EventKind::TxnAborted {
                 coordinator: broker,
-                producer: owner(layout, txn),
+                producer: owner(layout, durable, txn),
                 epoch,
                 reason: AbortReason::Producer,
             });
