@@ -458,18 +458,14 @@ impl Broker {
                 offset,
             } => self.fetch(layout, durable, from, req, partition, offset, cx),
             Msg::InitProducerId { req, txn, current } => {
-                let result = match txn::copy_of(durable, txn, from, req) {
-                    Some(Some(TxnAnswer::Init(result))) => result,
-                    Some(_) => return,
-                    None => {
-                        let result =
-                            txn::init(layout, durable, self.node, txn, (from, current), cx);
-                        txn::remember(durable, txn, from, req, TxnAnswer::Init(result));
-                        self.wake_all(layout, durable, cx);
-                        result
-                    }
-                };
-                cx.send(from, Msg::InitProducerIdResponse { req, result });
+                let answer = answer_once(durable, txn, (from, req), |durable| {
+                    let result = txn::init(layout, durable, self.node, txn, (from, current), cx);
+                    self.wake_all(layout, durable, cx);
+                    TxnAnswer::Init(result)
+                });
+                if let Some(TxnAnswer::Init(result)) = answer {
+                    cx.send(from, Msg::InitProducerIdResponse { req, result });
+                }
             }
             Msg::AddPartitionsToTxn {
                 req,
@@ -477,23 +473,20 @@ impl Broker {
                 pid,
                 epoch,
             } => {
-                let result = match txn::copy_of(durable, txn, from, req) {
-                    Some(Some(TxnAnswer::Txn(result))) => result,
-                    Some(_) => return,
-                    None => {
-                        let result = txn::add_partitions(
-                            layout,
-                            durable,
-                            txn,
-                            (pid, epoch),
-                            &mut self.txn_timeouts[usize::from(txn)],
-                            cx,
-                        );
-                        txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
-                        result
-                    }
-                };
-                cx.send(from, Msg::TxnResponse { req, result });
+                let answer = answer_once(durable, txn, (from, req), |durable| {
+                    let timeout = &mut self.txn_timeouts[usize::from(txn)];
+                    TxnAnswer::Txn(txn::add_partitions(
+                        layout,
+                        durable,
+                        txn,
+                        (pid, epoch),
+                        timeout,
+                        cx,
+                    ))
+                });
+                if let Some(TxnAnswer::Txn(result)) = answer {
+                    cx.send(from, Msg::TxnResponse { req, result });
+                }
             }
             Msg::EndTxn {
                 req,
@@ -502,18 +495,15 @@ impl Broker {
                 epoch,
                 commit,
             } => {
-                let result = match txn::copy_of(durable, txn, from, req) {
-                    Some(Some(TxnAnswer::Txn(result))) => result,
-                    Some(_) => return,
-                    None => {
-                        let result =
-                            txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx);
-                        txn::remember(durable, txn, from, req, TxnAnswer::Txn(result));
-                        self.wake_all(layout, durable, cx);
-                        result
-                    }
-                };
-                cx.send(from, Msg::TxnResponse { req, result });
+                let answer = answer_once(durable, txn, (from, req), |durable| {
+                    let result =
+                        txn::end(layout, durable, self.node, txn, (pid, epoch), commit, cx);
+                    self.wake_all(layout, durable, cx);
+                    TxnAnswer::Txn(result)
+                });
+                if let Some(TxnAnswer::Txn(result)) = answer {
+                    cx.send(from, Msg::TxnResponse { req, result });
+                }
             }
             Msg::WriteTxnMarkers { partition } => self.wake(layout, durable, partition, cx),
             Msg::ListOffsets { req, partition } => {
@@ -1275,4 +1265,22 @@ impl Broker {
             self.schedule_check(group, next.max(now + SimTime::from_us(1)), cx);
         }
     }
+}
+
+/// The coordinator's answer to `from`'s request `req` about `txn`: a copy
+/// of the last request it handled from that node gets the original answer
+/// again, a copy of an older one none (its sender has moved on), and a new
+/// one is handled by `handle` and its answer kept.
+fn answer_once(
+    durable: &mut Durable,
+    txn: u16,
+    (from, req): (NodeId, u32),
+    handle: impl FnOnce(&mut Durable) -> TxnAnswer,
+) -> Option<TxnAnswer> {
+    if let Some(copy) = txn::copy_of(durable, txn, from, req) {
+        return copy;
+    }
+    let answer = handle(durable);
+    txn::remember(durable, txn, from, req, answer);
+    Some(answer)
 }
