@@ -6,9 +6,9 @@
 
 use faultline_models::CrashPoint;
 use faultline_models::kafka::{
-    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec,
-    KeyDistribution, MESSAGE_KINDS, OffsetReset, ProducerConfig, ProducerSpec, ReplicationConfig,
-    Role, WorkloadSpec,
+    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, InputOffsets, KafkaSpec,
+    KeyDistribution, MESSAGE_KINDS, OffsetReset, OutputConfig, ProducerConfig, ProducerSpec,
+    ReplicationConfig, Role, WorkloadSpec,
 };
 use faultline_models::{NodeId, SimTime};
 
@@ -20,8 +20,8 @@ use crate::faults::{
 };
 use crate::registry::{Registry, did_you_mean};
 use crate::scenario::schema::{
-    AssignorFile, ChaosFile, CommitFile, ConsumerFile, EpisodeFile, IsolationFile,
-    KeyDistributionFile, LinkFile, OffsetResetFile, ScenarioFile, TimelineFile,
+    AssignorFile, ChaosFile, CommitFile, ConsumerFile, EpisodeFile, InputOffsetsFile,
+    IsolationFile, KeyDistributionFile, LinkFile, OffsetResetFile, ScenarioFile, TimelineFile,
 };
 use crate::scenario::values::{AcksValue, LatencyValue, MessageChaosValue, Millis, MsRange};
 use crate::scenario::{Diagnostic, FieldPath, Loaded, ScenarioError, span_of};
@@ -594,40 +594,27 @@ impl Setup {
             }
         }
         let transactional = pf.transactional_id.is_some();
-        // Kafka's brokers refuse a longer timeout (INVALID_TRANSACTION_TIMEOUT).
-        if pf
-            .transaction_timeout_ms
-            .is_some_and(|ms| ms > TRANSACTION_TIMEOUT_MS_MAX)
-        {
-            c.err_help(
-                pp.key("transaction_timeout_ms"),
-                format!(
-                    "transaction_timeout_ms must be at most {TRANSACTION_TIMEOUT_MS_MAX} (the brokers' transaction.max.timeout.ms; Kafka refuses a longer one)"
-                ),
-                "lower it to 900000 (15 minutes) or less",
-            );
-        }
+        transaction_timeout_max(&mut c, &pp, pf.transaction_timeout_ms);
         // Settings that only a transactional producer reads.
         if !transactional {
-            for (field, set) in [
-                ("transaction_records", pf.transaction_records.is_some()),
-                (
-                    "transaction_timeout_ms",
-                    pf.transaction_timeout_ms.is_some(),
-                ),
-            ] {
-                if set {
-                    c.err_help(
-                        pp.key(field),
-                        format!("{field} has no effect without producer.transactional_id"),
-                        format!("set producer.transactional_id, or remove {field}"),
-                    );
-                }
-            }
+            unused_fields(
+                &mut c,
+                &pp,
+                &[
+                    ("transaction_records", pf.transaction_records.is_some()),
+                    (
+                        "transaction_timeout_ms",
+                        pf.transaction_timeout_ms.is_some(),
+                    ),
+                ],
+                ("producer.transactional_id", "producer.transactional_id"),
+            );
         }
 
         // ----- consumers -----
         let mut groups = Vec::new();
+        // Consume-transform-produce stages write in transactions too.
+        let stages = file.consumers.iter().any(|g| g.output_topic.is_some());
         if file.consumers.is_empty() {
             c.err(
                 root.key("consumers"),
@@ -654,18 +641,30 @@ impl Setup {
             if cf.group.trim().is_empty() {
                 c.err(at.key("group"), "the group needs a name");
             }
-            if !transactional && cf.isolation_level == Some(IsolationFile::ReadCommitted) {
+            if !transactional && !stages && cf.isolation_level == Some(IsolationFile::ReadCommitted)
+            {
                 c.err_help(
                     at.key("isolation_level"),
                     "isolation_level = \"read_committed\" has no effect without a transactional producer (every record is committed)",
-                    "set producer.transactional_id, or remove isolation_level",
+                    "set producer.transactional_id or a group's output_topic, or remove isolation_level",
                 );
             }
             let topic = match &cf.topic {
                 None => workload_topic,
                 t => topic_index(&mut c, at.key("topic"), t),
             };
-            groups.push(group_spec(&mut c, &at, cf, topic, registry));
+            let output = cf.output_topic.as_ref().map(|name| {
+                let out = topic_index(&mut c, at.key("output_topic"), &Some(name.clone()));
+                if out == topic && topics.iter().any(|(t, _)| t == name) {
+                    c.err_help(
+                        at.key("output_topic"),
+                        format!("output_topic \"{name}\" is the topic the group reads"),
+                        "forward to another topic, and give it a [[consumers]] group of its own",
+                    );
+                }
+                out
+            });
+            groups.push(group_spec(&mut c, &at, cf, (topic, output), registry));
         }
 
         let broker = broker_config(
@@ -674,6 +673,18 @@ impl Setup {
             &file.topology,
             replication.iter().any(|r| r.factor > 1),
         );
+        if stages && replication.iter().any(|r| r.factor > 1) {
+            let i = file
+                .consumers
+                .iter()
+                .position(|g| g.output_topic.is_some())
+                .unwrap_or(0);
+            c.err_help(
+                root.key("consumers").index(i).key("output_topic"),
+                "transactions are modelled on unreplicated topics only, and a topic has replication_factor above 1",
+                "set replication_factor = 1 on every topic, or remove output_topic",
+            );
+        }
         if transactional && replication.iter().any(|r| r.factor > 1) {
             c.err_help(
                 pp.key("transactional_id"),
@@ -817,7 +828,7 @@ impl Setup {
         }
         // Aborted reads need transactions: without them the invariant is
         // not judged (and reports stay as they were), and may not be named.
-        if !transactional {
+        if !transactional && !stages {
             for (list, name) in [
                 (&file.expect.hold, "hold"),
                 (&file.expect.violate, "violate"),
@@ -826,8 +837,8 @@ impl Setup {
                 if let Some(j) = list.iter().position(|i| *i == Invariant::AbortedRead) {
                     c.err_help(
                         ep.key(name).index(j),
-                        "aborted-read needs a transactional producer (without transactions no record is ever aborted)",
-                        "set producer.transactional_id, or remove aborted-read",
+                        "aborted-read needs a transactional producer or a consume-transform-produce stage (without transactions no record is ever aborted)",
+                        "set producer.transactional_id or a group's output_topic, or remove aborted-read",
                     );
                 }
             }
@@ -1037,10 +1048,11 @@ fn group_spec(
     c: &mut Checker,
     at: &FieldPath,
     cf: &ConsumerFile,
-    topic: u16,
+    (topic, output_topic): (u16, Option<u16>),
     registry: &Registry,
 ) -> GroupSpec {
     let d = ConsumerConfig::default();
+    let output = output_config(c, at, cf, output_topic);
     let members = c.range(
         at.key("members"),
         cf.members.unwrap_or(1),
@@ -1161,6 +1173,7 @@ fn group_spec(
             "commit_attempts_max",
         ) as u32,
         read_committed: cf.isolation_level == Some(IsolationFile::ReadCommitted),
+        output,
     };
     GroupSpec {
         name: cf.group.clone(),
@@ -1178,6 +1191,96 @@ fn group_spec(
             |r| r.factory.clone(),
         ),
     }
+}
+
+/// Kafka's brokers refuse a transaction timeout above
+/// `transaction.max.timeout.ms` (`INVALID_TRANSACTION_TIMEOUT`).
+fn transaction_timeout_max(c: &mut Checker, at: &FieldPath, ms: Option<u64>) {
+    if ms.is_some_and(|ms| ms > TRANSACTION_TIMEOUT_MS_MAX) {
+        c.err_help(
+            at.key("transaction_timeout_ms"),
+            format!(
+                "transaction_timeout_ms must be at most {TRANSACTION_TIMEOUT_MS_MAX} (the brokers' transaction.max.timeout.ms; Kafka refuses a longer one)"
+            ),
+            "lower it to 900000 (15 minutes) or less",
+        );
+    }
+}
+
+/// Errors for the fields of `fields` that are set (`(name, set)`) but are
+/// read only with `needs`: `(what they need, what to set)`.
+fn unused_fields(
+    c: &mut Checker,
+    at: &FieldPath,
+    fields: &[(&str, bool)],
+    (needs, set): (&str, &str),
+) {
+    for &(field, is_set) in fields {
+        if is_set {
+            c.err_help(
+                at.key(field),
+                format!("{field} has no effect without {needs}"),
+                format!("set {set}, or remove {field}"),
+            );
+        }
+    }
+}
+
+/// The output of a consume-transform-produce group (`output_topic` set),
+/// and the errors of fields that only such a group reads.
+fn output_config(
+    c: &mut Checker,
+    at: &FieldPath,
+    cf: &ConsumerFile,
+    topic: Option<u16>,
+) -> Option<OutputConfig> {
+    let Some(topic) = topic else {
+        unused_fields(
+            c,
+            at,
+            &[
+                ("input_offsets", cf.input_offsets.is_some()),
+                (
+                    "transaction_timeout_ms",
+                    cf.transaction_timeout_ms.is_some(),
+                ),
+            ],
+            (
+                "output_topic",
+                "output_topic (a consume-transform-produce stage)",
+            ),
+        );
+        return None;
+    };
+    if cf.commit == Some(CommitFile::Auto) || cf.commit == Some(CommitFile::BeforeProcess) {
+        c.err_help(
+            at.key("commit"),
+            "a consume-transform-produce stage commits its offsets with its transaction (or right after it)",
+            "remove commit, and choose input_offsets instead",
+        );
+    }
+    if cf.partition_assignment_strategy == Some(AssignorFile::CooperativeSticky) {
+        c.err_help(
+            at.key("partition_assignment_strategy"),
+            "consume-transform-produce stages are modelled with eager rebalancing only",
+            "use range, roundrobin or sticky",
+        );
+    }
+    transaction_timeout_max(c, at, cf.transaction_timeout_ms);
+    Some(OutputConfig {
+        topic,
+        offsets: match cf.input_offsets {
+            None | Some(InputOffsetsFile::Transaction) => InputOffsets::Transaction,
+            Some(InputOffsetsFile::TransactionUnfenced) => InputOffsets::TransactionUnfenced,
+            Some(InputOffsetsFile::OutsideTransaction) => InputOffsets::OutsideTransaction,
+        },
+        transaction_timeout: c.ms(
+            at.key("transaction_timeout_ms"),
+            cf.transaction_timeout_ms,
+            ProducerConfig::default().transaction_timeout,
+            1,
+        ),
+    })
 }
 
 fn latency(c: &mut Checker, field: FieldPath, v: LatencyValue) -> Latency {

@@ -1123,3 +1123,133 @@ fn aborted_read_expected_without_transactions() {
     );
     insta::assert_snapshot!("aborted_read_expected_without_transactions", err);
 }
+
+/// BASE with a second topic, `payments`, for consume-transform-produce
+/// stages, and `tail` appended to its consumer group.
+fn staged(tail: &str) -> String {
+    let two = replaced(
+        "topics = [{ name = \"orders\", partitions = 2 }]",
+        "topics = [{ name = \"orders\", partitions = 2 }, { name = \"payments\", partitions = 2 }]",
+    );
+    format!("{two}{tail}")
+}
+
+#[test]
+fn output_topic_unknown() {
+    let src = staged("output_topic = \"paymnets\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "output_topic = \"paymnets\"",
+        "consumers[0].output_topic",
+        "unknown topic \"paymnets\"",
+    );
+    insta::assert_snapshot!("output_topic_unknown", err);
+}
+
+#[test]
+fn output_topic_is_the_input_topic() {
+    let src = staged("output_topic = \"orders\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "output_topic = \"orders\"",
+        "consumers[0].output_topic",
+        "is the topic the group reads",
+    );
+    insta::assert_snapshot!("output_topic_is_the_input_topic", err);
+}
+
+#[test]
+fn input_offsets_without_output_topic() {
+    let src = staged("input_offsets = \"transaction\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "input_offsets = \"transaction\"",
+        "consumers[0].input_offsets",
+        "input_offsets has no effect without output_topic",
+    );
+    insta::assert_snapshot!("input_offsets_without_output_topic", err);
+}
+
+#[test]
+fn input_offsets_unknown_value() {
+    let src = staged("output_topic = \"payments\"\ninput_offsets = \"after-commit\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "input_offsets = \"after-commit\"",
+        "consumers[0].input_offsets",
+        "unknown value `after-commit`",
+    );
+    insta::assert_snapshot!("input_offsets_unknown_value", err);
+}
+
+#[test]
+fn stage_with_cooperative_rebalancing() {
+    let src = staged(
+        "output_topic = \"payments\"\npartition_assignment_strategy = \"cooperative-sticky\"\n",
+    );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "partition_assignment_strategy",
+        "consumers[0].partition_assignment_strategy",
+        "eager rebalancing only",
+    );
+    insta::assert_snapshot!("stage_with_cooperative_rebalancing", err);
+}
+
+#[test]
+fn stage_with_auto_commit() {
+    let src = staged("output_topic = \"payments\"\ncommit = \"auto\"\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "commit = \"auto\"",
+        "consumers[0].commit",
+        "commits its offsets with its transaction",
+    );
+    insta::assert_snapshot!("stage_with_auto_commit", err);
+}
+
+#[test]
+fn stage_transaction_timeout_too_long() {
+    let src = staged("output_topic = \"payments\"\ntransaction_timeout_ms = 900001\n");
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "transaction_timeout_ms = 900001",
+        "consumers[0].transaction_timeout_ms",
+        "at most 900000",
+    );
+    insta::assert_snapshot!("stage_transaction_timeout_too_long", err);
+}
+
+#[test]
+fn stage_on_a_replicated_topic() {
+    let src = staged("output_topic = \"payments\"\n")
+        .replacen("brokers = 1", "brokers = 2", 1)
+        .replacen(
+            "{ name = \"payments\", partitions = 2 }",
+            "{ name = \"payments\", partitions = 2, replication_factor = 2 }",
+            1,
+        );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "output_topic = \"payments\"",
+        "consumers[0].output_topic",
+        "transactions are modelled on unreplicated topics only",
+    );
+    insta::assert_snapshot!("stage_on_a_replicated_topic", err);
+}

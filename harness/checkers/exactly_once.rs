@@ -158,6 +158,40 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
             }
         }
     }
+    if in_log == InLog::Once {
+        // A group downstream of a consume-transform-produce stage: the
+        // stage's outputs are the copies in its log.
+        let mut outputs = 0;
+        for (i, e) in events.iter().enumerate() {
+            match e.kind {
+                EventKind::Appended {
+                    msg: x, producer, ..
+                } if x == msg && ix.group_of(producer).is_some() => {
+                    outputs += 1;
+                    chain.push(i);
+                }
+                EventKind::RecordAborted {
+                    msg: x,
+                    partition,
+                    offset,
+                } if x == msg => {
+                    let handled = [d1, d2]
+                        .iter()
+                        .flatten()
+                        .filter_map(|d| delivered(events, *d))
+                        .any(|d| d == (partition, offset));
+                    if handled {
+                        aborted = true;
+                        chain.push(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if outputs > 1 && !aborted {
+            in_log = InLog::Output;
+        }
+    }
     f.explanation = narrate(&mut chain, names);
     f.explanation
         .push(reason(events, &because, in_log, aborted, c1, names));
@@ -177,6 +211,9 @@ enum InLog {
     Retried,
     /// Twice or more, resent after its producer crashed and restarted.
     Resent,
+    /// Twice or more, committed by the consume-transform-produce stage
+    /// that writes the group's topic.
+    Output,
 }
 
 fn reason(
@@ -232,6 +269,7 @@ fn reason(
     match in_log {
         InLog::Retried => return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into(),
         InLog::Resent => return "The log holds the message more than once: its producer crashed before the send was answered, and after the restart the application sent it again, as a new producer (a new producer id, or none without idempotence), so the broker could not tell the copy from a new record; the handler did not recognise it either.".into(),
+        InLog::Output => return "The topic holds the message more than once: the consume-transform-produce stage that writes it committed its output twice (see that stage's exactly-once finding), and the handler did not recognise the copy.".into(),
         InLog::Once => {}
     }
     "The message was delivered again and the handler did not recognise it.".into()

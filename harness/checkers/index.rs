@@ -44,7 +44,8 @@ pub struct Index {
     pub groups: usize,
     /// Group of each node (`u16::MAX` when not a consumer).
     pub node_group: Vec<u16>,
-    /// First `Appended` event per message.
+    /// First `Appended` event per message (of the workload's producers:
+    /// a stage's outputs are left out).
     pub first_append: Vec<u32>,
     /// Last `Appended` event per message.
     pub last_append: Vec<u32>,
@@ -146,8 +147,12 @@ impl Index {
         for (i, e) in history.events.iter().enumerate() {
             let i = i as u32;
             match e.kind {
-                EventKind::Appended { msg, .. } => {
-                    if let Some(m) = ix.slot(msg) {
+                EventKind::Appended { msg, producer, .. } => {
+                    // A consume-transform-produce stage's output is not
+                    // an append of the workload's record (see `pipeline`).
+                    if let Some(m) = ix.slot(msg)
+                        && ix.group_of(producer).is_none()
+                    {
                         if ix.first_append[m] == NONE {
                             ix.first_append[m] = i;
                         }

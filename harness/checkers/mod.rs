@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `no-loss` | [`no_loss`] | every acknowledged record is handled to completion (or dead-lettered) by every group |
 //! | `exactly-once` | [`exactly_once`] | no effect of a message is applied more than once |
+//! | `no-loss`, `exactly-once` | [`pipeline`] | a consume-transform-produce stage commits each input's output exactly once |
 //! | `per-key-order` | [`per_key_order`] | each key's messages take effect in the order they were produced |
 //! | `idempotent` | [`idempotent`] | the final store equals applying each distinct message once, in order |
 //! | `liveness` | [`liveness`] | after faults heal, the group drains within the bound |
@@ -23,6 +24,7 @@ pub mod liveness;
 pub mod no_loss;
 pub mod no_panic;
 pub mod per_key_order;
+pub mod pipeline;
 
 use serde::{Deserialize, Serialize};
 
@@ -223,6 +225,12 @@ pub struct CheckInput<'a> {
     pub plan: &'a FaultPlan,
 }
 
+/// Two checkers' verdicts on one invariant, together.
+fn merge((n1, mut f1): Verdicts, (n2, f2): Verdicts) -> Verdicts {
+    f1.extend(f2);
+    (n1 + n2, f1)
+}
+
 /// Runs every checker.
 pub fn check_all(input: &CheckInput<'_>) -> Checked {
     let names = &input.names;
@@ -234,8 +242,18 @@ pub fn check_all(input: &CheckInput<'_>) -> Checked {
         found.truncate(FINDINGS_PER_INVARIANT_MAX);
         out.findings.extend(found);
     };
-    add(Invariant::NoLoss, no_loss::check(&index, names, drained));
-    add(Invariant::ExactlyOnce, exactly_once::check(&index, names));
+    // Consume-transform-produce stages owe one committed output per input;
+    // their findings come first, as the cause of what groups downstream
+    // see.
+    let (outputs_twice, outputs_lost) = pipeline::check(&index, names, drained);
+    add(
+        Invariant::NoLoss,
+        merge(outputs_lost, no_loss::check(&index, names, drained)),
+    );
+    add(
+        Invariant::ExactlyOnce,
+        merge(outputs_twice, exactly_once::check(&index, names)),
+    );
     add(Invariant::PerKeyOrder, per_key_order::check(&index, names));
     add(
         Invariant::Idempotent,

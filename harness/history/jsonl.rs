@@ -81,6 +81,7 @@ pub fn commit_error_name(e: CommitError) -> &'static str {
         CommitError::RebalanceInProgress => "rebalance-in-progress",
         CommitError::IllegalGeneration => "illegal-generation",
         CommitError::UnknownMember => "unknown-member",
+        CommitError::InvalidProducerEpoch => "invalid-producer-epoch",
     }
 }
 

@@ -285,6 +285,29 @@ pub struct ConsumerFile {
     pub commit_attempts_max: Option<u64>,
     /// `isolation.level` (default read_uncommitted).
     pub isolation_level: Option<IsolationFile>,
+    /// A consume-transform-produce stage: the topic every record the
+    /// handler settles `Ok` is forwarded to, through a transactional
+    /// producer in each member.
+    pub output_topic: Option<String>,
+    /// Where such a stage commits its input offsets (default
+    /// `transaction`).
+    pub input_offsets: Option<InputOffsetsFile>,
+    /// The stage's producers' `transaction.timeout.ms` (default 60000).
+    pub transaction_timeout_ms: Option<u64>,
+}
+
+/// Where a consume-transform-produce stage commits its input offsets.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputOffsetsFile {
+    /// In the transaction, with the member id and generation (KIP-447):
+    /// exactly once.
+    Transaction,
+    /// In the transaction, with the group id only: a member the group has
+    /// moved on from is not fenced.
+    TransactionUnfenced,
+    /// With `commitSync` after the transaction commits.
+    OutsideTransaction,
 }
 
 /// `[network]`.

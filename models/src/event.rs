@@ -124,6 +124,9 @@ pub enum CommitError {
     IllegalGeneration,
     /// The member is no longer in the group (`UNKNOWN_MEMBER_ID`).
     UnknownMember,
+    /// Offsets sent to a transaction by a producer whose epoch is not the
+    /// transactional id's current one (`INVALID_PRODUCER_EPOCH`).
+    InvalidProducerEpoch,
 }
 
 /// Why a member left its group.

@@ -10,6 +10,10 @@
 //! | `process-then-commit` | after handling the batch | none | at least once |
 //! | `idempotent-inbox` | after handling the batch | inbox row in the same transaction | effectively once |
 //! | `dedup-after-effect` | after handling the batch | dedup row in a second transaction | broken: duplicates after a crash between the two |
+//!
+//! A fifth, `forward`, applies nothing: it is the transform step of a
+//! consume-transform-produce stage (a group with `output_topic`), whose
+//! only effect is the record it forwards.
 
 use std::sync::Arc;
 
@@ -56,6 +60,12 @@ pub fn built_ins() -> Vec<BuiltIn> {
             commit: CommitMode::AfterBatch,
             summary: "applies the effect, then records the message id in a second transaction: duplicates after a crash in between",
         },
+        BuiltIn {
+            name: "forward",
+            factory: Arc::new(|| Box::new(Forward)),
+            commit: CommitMode::AfterBatch,
+            summary: "applies nothing: the transform of a consume-transform-produce stage (output_topic), which forwards every record",
+        },
     ]
 }
 
@@ -73,6 +83,17 @@ impl Handler for Apply {
         cx.transaction("apply", |tx| {
             tx.add("balance", d.entity, d.value);
         });
+        Outcome::Ok
+    }
+}
+
+/// Settles every delivery without an effect: with `output_topic`, the
+/// record itself is the stage's output.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Forward;
+
+impl Handler for Forward {
+    fn handle(&mut self, _: &Delivery<'_>, _: &mut HandlerCx<'_>) -> Outcome {
         Outcome::Ok
     }
 }

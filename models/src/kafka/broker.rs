@@ -155,6 +155,23 @@ pub(crate) struct GroupDurable {
     /// A coordinator that restarts loads the group from here, as Kafka's
     /// does from `__consumer_offsets`.
     pub members: Vec<MemberRecord>,
+    /// Offsets sent to transactions that have not ended yet (KIP-447's
+    /// pending transactional offsets): committed by the transaction's
+    /// commit marker, dropped by its abort marker.
+    pub pending: Vec<TxnOffsets>,
+}
+
+/// Offsets a transaction holds for a group.
+#[derive(Clone, Debug)]
+pub(crate) struct TxnOffsets {
+    /// The transaction's producer id.
+    pub pid: u32,
+    /// The member that sent them.
+    pub consumer: NodeId,
+    /// The generation it named (0 when it sent the group id only).
+    pub generation: u32,
+    /// `(partition, next offset to read)`.
+    pub offsets: Vec<(PartitionId, u64)>,
 }
 
 impl GroupDurable {
@@ -164,6 +181,7 @@ impl GroupDurable {
             next_member: 1,
             committed: vec![None; partitions as usize],
             members: Vec::new(),
+            pending: Vec::new(),
         }
     }
 }
@@ -561,12 +579,48 @@ impl Broker {
                 partitions,
             } => {
                 let first = layout.topics[usize::from(layout.groups[group.index()].topic)].first;
-                let committed = &durable.groups[group.index()].committed;
+                let gd = &durable.groups[group.index()];
+                // KIP-447: while a transaction holds offsets of one of the
+                // partitions, the consumer must wait for it to end.
+                let unstable = gd
+                    .pending
+                    .iter()
+                    .any(|t| t.offsets.iter().any(|(p, _)| partitions.contains(p)));
                 let offsets = partitions
                     .into_iter()
-                    .map(|p| (p, committed[usize::from(p.0 - first.0)]))
+                    .map(|p| (p, gd.committed[usize::from(p.0 - first.0)]))
                     .collect();
-                cx.send(from, Msg::OffsetFetchResponse { req, offsets });
+                cx.send(
+                    from,
+                    Msg::OffsetFetchResponse {
+                        req,
+                        offsets,
+                        unstable,
+                    },
+                );
+            }
+            Msg::TxnOffsetCommit {
+                req,
+                txn,
+                pid,
+                epoch,
+                group,
+                member,
+                offsets,
+            } => {
+                let answer = answer_once(durable, txn, (from, req), |durable| {
+                    TxnAnswer::Offsets(self.txn_offset_commit(
+                        durable,
+                        (from, txn, pid, epoch),
+                        group,
+                        member,
+                        offsets,
+                        cx,
+                    ))
+                });
+                if let Some(TxnAnswer::Offsets(result)) = answer {
+                    cx.send(from, Msg::TxnOffsetCommitResponse { req, result });
+                }
             }
             Msg::ReplicaFetch {
                 req,
@@ -630,7 +684,8 @@ impl Broker {
             | Msg::CommitResponse { .. }
             | Msg::OffsetFetchResponse { .. }
             | Msg::InitProducerIdResponse { .. }
-            | Msg::TxnResponse { .. } => {}
+            | Msg::TxnResponse { .. }
+            | Msg::TxnOffsetCommitResponse { .. } => {}
         }
     }
 
@@ -1025,6 +1080,73 @@ impl Broker {
                     });
                 }
             }
+            Err(reason) => cx.record(EventKind::CommitRejected {
+                group,
+                consumer: from,
+                generation,
+                reason,
+            }),
+        }
+        result
+    }
+
+    /// `TxnOffsetCommit` at the group coordinator: the offsets wait in the
+    /// group for the transaction to end. Refused when the producer's epoch
+    /// is not current (its transaction timed out, or it was fenced), and,
+    /// when the member named itself, when the group no longer has that
+    /// member or has moved to a newer generation (KIP-447's fencing).
+    fn txn_offset_commit(
+        &mut self,
+        durable: &mut Durable,
+        (from, txn, pid, epoch): (NodeId, u16, u32, u16),
+        group: GroupId,
+        member: Option<(u32, u32)>,
+        offsets: Vec<(PartitionId, u64)>,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) -> Result<(), CommitError> {
+        let st = durable.txns[usize::from(txn)];
+        let gd = &mut durable.groups[group.index()];
+        let generation = member.map_or(0, |(_, g)| g);
+        let result = if st.pid != pid
+            || st.epoch != epoch
+            || !matches!(st.phase, super::txn::TxnPhase::Ongoing { .. })
+        {
+            Err(CommitError::InvalidProducerEpoch)
+        } else {
+            match member {
+                None => Ok(()),
+                Some((id, generation)) => {
+                    match self.groups[group.index()]
+                        .members
+                        .iter()
+                        .find(|m| m.id == id)
+                    {
+                        None => Err(CommitError::UnknownMember),
+                        Some(_) if generation != gd.generation => {
+                            Err(CommitError::IllegalGeneration)
+                        }
+                        Some(_) => Ok(()),
+                    }
+                }
+            }
+        };
+        match result {
+            Ok(()) => match gd.pending.iter_mut().find(|t| t.pid == pid) {
+                Some(t) => {
+                    for (p, o) in offsets {
+                        match t.offsets.iter_mut().find(|(q, _)| *q == p) {
+                            Some(slot) => slot.1 = o,
+                            None => t.offsets.push((p, o)),
+                        }
+                    }
+                }
+                None => gd.pending.push(TxnOffsets {
+                    pid,
+                    consumer: from,
+                    generation,
+                    offsets,
+                }),
+            },
             Err(reason) => cx.record(EventKind::CommitRejected {
                 group,
                 consumer: from,

@@ -168,6 +168,41 @@ pub struct ConsumerConfig {
     /// offset and records of aborted transactions are skipped. Default
     /// `false` (`read_uncommitted`, Kafka's default).
     pub read_committed: bool,
+    /// A consume-transform-produce stage: every record the handler settles
+    /// `Ok` is forwarded to this output through a transactional producer
+    /// in the member (`None`, the default: a plain consumer).
+    pub output: Option<OutputConfig>,
+}
+
+/// Where a consume-transform-produce stage commits its input offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputOffsets {
+    /// In the transaction that writes the outputs, with the group's
+    /// generation and member id (`sendOffsetsToTransaction(offsets,
+    /// consumer.groupMetadata())`, KIP-447): the group coordinator refuses
+    /// them from a member the group has moved on from, and the transaction
+    /// aborts. Exactly once.
+    Transaction,
+    /// In the transaction, with the group id only (the older
+    /// `sendOffsetsToTransaction(offsets, groupId)`): nothing fences a
+    /// member the group has moved on from, so it and the partition's new
+    /// owner both commit outputs of the same input.
+    TransactionUnfenced,
+    /// With `commitSync` after the transaction commits: a crash or a
+    /// rebalance between the two leaves outputs committed and their
+    /// inputs not, and the inputs are transformed again.
+    OutsideTransaction,
+}
+
+/// A consume-transform-produce stage's output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputConfig {
+    /// The output topic (index into the topics).
+    pub topic: u16,
+    /// Where input offsets are committed.
+    pub offsets: InputOffsets,
+    /// The member producers' `transaction.timeout.ms` (default 60 s).
+    pub transaction_timeout: SimTime,
 }
 
 impl Default for ConsumerConfig {
@@ -190,6 +225,7 @@ impl Default for ConsumerConfig {
             handler_retry_backoff: SimTime::from_ms(100),
             commit_attempts_max: 2,
             read_committed: false,
+            output: None,
         }
     }
 }

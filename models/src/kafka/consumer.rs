@@ -41,6 +41,10 @@ use super::config::{CommitMode, OffsetReset};
 use super::protocol::{GroupError, Msg, Record, Resend, Timer};
 use super::world::{Durable, Layout};
 
+mod transform;
+
+use transform::Output;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Not started yet.
@@ -59,6 +63,9 @@ enum Phase {
     CommitAfter,
     /// Committing positions synchronously before revoking (auto-commit).
     CommitRevoke,
+    /// A consume-transform-produce member writing the batch's outputs
+    /// (and its offsets) in a transaction.
+    Transacting,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +87,10 @@ enum Pending {
         attempt: u32,
         offsets: Vec<(PartitionId, u64)>,
     },
+    /// A transactional request of a consume-transform-produce member.
+    Txn,
+    /// Its produce request to an output partition.
+    Output(PartitionId),
 }
 
 #[derive(Clone, Debug)]
@@ -132,7 +143,12 @@ fn request_id(msg: &Msg) -> u32 {
         | Msg::OffsetFetch { req, .. }
         | Msg::ListOffsets { req, .. }
         | Msg::Fetch { req, .. }
-        | Msg::Commit { req, .. } => *req,
+        | Msg::Commit { req, .. }
+        | Msg::InitProducerId { req, .. }
+        | Msg::AddPartitionsToTxn { req, .. }
+        | Msg::EndTxn { req, .. }
+        | Msg::TxnOffsetCommit { req, .. }
+        | Msg::Produce { req, .. } => *req,
         _ => unreachable!("only requests are sent through Consumer::request"),
     }
 }
@@ -191,11 +207,28 @@ pub(crate) struct Consumer {
     poll_deadline: Deadlines,
     /// No catch-up commit before this time (backoff after a failed one).
     commit_backoff_until: SimTime,
+    /// The transactional producer of a consume-transform-produce member.
+    output: Option<Box<Output>>,
 }
 
 impl Consumer {
-    pub fn new(layout: &Layout, index: usize) -> Consumer {
-        let group = layout.consumers[index].1;
+    /// Consumer `index`'s incarnation `incarnation` (0 at the first start).
+    pub fn new(layout: &Layout, index: usize, incarnation: u32) -> Consumer {
+        let (node, group) = layout.consumers[index];
+        let member = layout.groups[group.index()]
+            .members
+            .iter()
+            .position(|m| *m == node)
+            .unwrap_or(0);
+        let output = Output::new(layout, group.index(), member);
+        // A transactional member's request ids grow across its
+        // incarnations, so its coordinators can tell copies from new
+        // requests (see `txn::copy_of`).
+        let next_req = if output.is_some() {
+            incarnation << 20
+        } else {
+            0
+        };
         // The factory is user code too: a panic in it must not take the
         // harness down. The consumer then dead-letters everything, and the
         // panic is reported when it starts.
@@ -215,7 +248,7 @@ impl Consumer {
             joining_behind: false,
             next_assignment: None,
             parts: Vec::new(),
-            next_req: 0,
+            next_req,
             pending: Vec::new(),
             timeouts: Deadlines::default(),
             batch: Vec::with_capacity(
@@ -233,6 +266,7 @@ impl Consumer {
             retry_commit: None,
             poll_deadline: Deadlines::default(),
             commit_backoff_until: SimTime::ZERO,
+            output,
         }
     }
 
@@ -244,6 +278,7 @@ impl Consumer {
             && self.next_assignment.is_none()
             && self.member.is_some()
             && self.parts.iter().all(|p| p.buffer.is_empty())
+            && self.output.as_deref().is_none_or(Output::ready)
     }
 
     /// The position on `p`, if this consumer owns it.
@@ -317,6 +352,7 @@ impl Consumer {
                 panic,
             });
         }
+        self.output_start(layout, cx);
         self.send_join(layout, cx);
     }
 
@@ -362,8 +398,24 @@ impl Consumer {
                 self.fetch_committed(layout, cx);
                 self.after_reset(layout, durable, scratch, cx);
             }
-            Msg::OffsetFetchResponse { req, offsets } => {
+            Msg::OffsetFetchResponse {
+                req,
+                offsets,
+                unstable,
+            } => {
                 if !matches!(self.take_pending(req), Some(Pending::OffsetFetch)) {
+                    return;
+                }
+                if unstable {
+                    // A transaction holds offsets of these partitions:
+                    // ask again once it may have ended.
+                    let cfg = &layout.groups[self.group.index()].config;
+                    cx.after(
+                        cfg.retry_backoff,
+                        Timer::Resend {
+                            what: Resend::OffsetFetch,
+                        },
+                    );
                     return;
                 }
                 for (p, committed) in offsets {
@@ -473,6 +525,12 @@ impl Consumer {
                     self.commit_done(layout, durable, scratch, purpose, result, cx);
                 }
             }
+            Msg::InitProducerIdResponse { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::ProduceResponse { .. }
+            | Msg::TxnOffsetCommitResponse { .. } => {
+                self.output_message(layout, durable, scratch, msg, cx);
+            }
             _ => {}
         }
     }
@@ -499,7 +557,7 @@ impl Consumer {
                 }
                 let busy = matches!(
                     self.phase,
-                    Phase::Handling | Phase::CommitBefore | Phase::CommitAfter
+                    Phase::Handling | Phase::CommitBefore | Phase::CommitAfter | Phase::Transacting
                 );
                 if let (true, Some(member)) = (busy, self.member) {
                     // The Java heartbeat thread leaves the group when the
@@ -617,6 +675,13 @@ impl Consumer {
                     self.commit_timed_out(layout, durable, scratch, purpose, cx);
                 }
             }
+            Pending::Txn => cx.after(cfg.retry_backoff, Timer::Resend { what: Resend::Txn }),
+            Pending::Output(partition) => cx.after(
+                cfg.retry_backoff,
+                Timer::Resend {
+                    what: Resend::Output { partition },
+                },
+            ),
         }
     }
 
@@ -681,6 +746,7 @@ impl Consumer {
                     self.send_commit(layout, durable, scratch, offsets, purpose, attempt, cx);
                 }
             }
+            Resend::Txn | Resend::Output { .. } => self.output_resend(layout, durable, what, cx),
         }
     }
 
@@ -1008,6 +1074,12 @@ impl Consumer {
             self.rejoin_group(layout, durable, scratch, cx);
             return;
         }
+        if self.output.as_deref().is_some_and(|o| !o.ready()) {
+            // A consume-transform-produce member waits for its producer
+            // to be initialized before it takes records.
+            self.ensure_fetches(layout, durable, cx);
+            return;
+        }
         let cfg = &layout.groups[self.group.index()].config;
         if cfg.commit == CommitMode::Auto
             && cx.now.since(self.last_auto_commit) >= cfg.auto_commit_interval
@@ -1053,12 +1125,13 @@ impl Consumer {
         // no commit for `auto_commit_interval` (Java re-sends them on every
         // poll): that repairs a committed offset that went backwards (a
         // stale commit accepted after a newer one) with few extra events.
-        if cfg.commit != CommitMode::Auto && cx.now < self.commit_backoff_until {
+        let commits = cfg.commit != CommitMode::Auto && self.commits_offsets(layout);
+        if commits && cx.now < self.commit_backoff_until {
             cx.after(
                 self.commit_backoff_until.since(cx.now),
                 Timer::Resend { what: Resend::Poll },
             );
-        } else if cfg.commit != CommitMode::Auto {
+        } else if commits {
             let mut offsets = self.uncommitted();
             if offsets.is_empty() && cx.now.since(self.last_commit_sent) >= cfg.auto_commit_interval
             {
@@ -1410,7 +1483,10 @@ impl Consumer {
             return Settle::Ok;
         }
         let settle = match result {
-            Ok(Outcome::Ok) => Settle::Ok,
+            Ok(Outcome::Ok) => {
+                self.emit(layout, &item, me);
+                Settle::Ok
+            }
             Ok(Outcome::Fail) => Settle::DeadLettered,
             Ok(Outcome::Retry) if self.attempt < max_attempts => Settle::Retry,
             Ok(Outcome::Retry) => Settle::DeadLettered,
@@ -1442,6 +1518,11 @@ impl Consumer {
         scratch: &mut TxBuffer,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
+        if self.output.is_some() {
+            // A transaction writes the outputs (and, unless they are
+            // committed outside it, the offsets).
+            return self.output_batch_done(layout, durable, scratch, cx);
+        }
         if cx.crash_point(CrashPoint::AfterHandleBeforeCommit, None) {
             return;
         }

@@ -8,7 +8,8 @@
 //! sequence numbers, deduplicated by the broker over the last five batches).
 //! Consumers form groups through a coordinator broker: join, range
 //! assignment, generations, heartbeats, session timeouts, the max poll
-//! interval, eager rebalances, static membership (`group.instance.id`),
+//! interval, eager and cooperative rebalances, static membership
+//! (`group.instance.id`),
 //! offset commits that a stale generation cannot make, and
 //! `auto.offset.reset`.
 //!
@@ -23,11 +24,13 @@
 //! Transactional producers (see [`txn`]) write inside transactions
 //! through a coordinator broker that fences older incarnations, with
 //! commit and abort markers, the last stable offset and `read_committed`
-//! consumers, on unreplicated topics.
+//! consumers, on unreplicated topics. A group with an output topic is a
+//! consume-transform-produce stage: each member writes a batch's outputs
+//! and input offsets in one transaction (`sendOffsetsToTransaction` with
+//! group-generation fencing, KIP-447).
 //!
-//! What it leaves out (see the README): transactions on replicated topics
-//! and `sendOffsetsToTransaction`, retention and
-//! compaction, cooperative rebalancing, metadata
+//! What it leaves out (see the README): transactions on replicated
+//! topics, retention and compaction, metadata
 //! requests (clients look leaders up in the controller's state at once),
 //! a replicated group coordinator (it stays on one broker), and byte sizes
 //! (batches and fetches are bounded by record counts).
@@ -50,8 +53,8 @@ mod world;
 
 pub use assignor::{cooperative_round, range_assign, round_robin_assign, sticky_assign};
 pub use config::{
-    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, OffsetReset, ProducerConfig,
-    ReplicationConfig,
+    Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, InputOffsets, OffsetReset,
+    OutputConfig, ProducerConfig, ReplicationConfig,
 };
 pub use log::{LogBatch, PartitionLog};
 pub use protocol::{
@@ -61,6 +64,6 @@ pub use protocol::{
 pub use txn::{TxnLog, TxnPhase, TxnState};
 pub use workload::{KeyDistribution, PlannedRecord, WorkloadSpec, plan};
 pub use world::{
-    GroupMeta, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta, ProducerSpec,
-    Role, TopicMeta, coordinator_for, java_string_hash,
+    GroupMeta, GroupOutput, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta,
+    ProducerSpec, Role, TopicMeta, coordinator_for, java_string_hash,
 };

@@ -394,6 +394,37 @@ pub enum Msg {
         req: u32,
         /// `(partition, committed offset)`.
         offsets: Vec<(PartitionId, Option<u64>)>,
+        /// `UNSTABLE_OFFSET_COMMIT` (KIP-447): a transaction holds offsets
+        /// of these partitions that are neither committed nor aborted yet;
+        /// the consumer asks again after a backoff.
+        unstable: bool,
+    },
+    /// Consume-transform-produce member → group coordinator: offsets sent
+    /// to a transaction (`TxnOffsetCommit`, after `AddOffsetsToTxn`). They
+    /// become the group's committed offsets when the transaction commits.
+    TxnOffsetCommit {
+        /// Request id.
+        req: u32,
+        /// The transactional id.
+        txn: u16,
+        /// The producer id.
+        pid: u32,
+        /// The producer epoch.
+        epoch: u16,
+        /// The group.
+        group: GroupId,
+        /// `(member id, generation)` from `consumer.groupMetadata()`, or
+        /// `None` when only the group id is sent (no fencing).
+        member: Option<(u32, u32)>,
+        /// `(partition, next offset to read)`.
+        offsets: Vec<(PartitionId, u64)>,
+    },
+    /// Group coordinator → member.
+    TxnOffsetCommitResponse {
+        /// Request id.
+        req: u32,
+        /// The outcome.
+        result: Result<(), CommitError>,
     },
     /// Follower → leader: replicate from `offset`.
     ReplicaFetch {
@@ -484,12 +515,14 @@ impl Message for Msg {
             Msg::EndTxn { .. } => "end-txn",
             Msg::TxnResponse { .. } => "txn-response",
             Msg::WriteTxnMarkers { .. } => "write-txn-markers",
+            Msg::TxnOffsetCommit { .. } => "txn-offset-commit",
+            Msg::TxnOffsetCommitResponse { .. } => "txn-offset-commit-response",
         }
     }
 }
 
 /// Every message kind name, for validating fault filters.
-pub const MESSAGE_KINDS: [&str; 27] = [
+pub const MESSAGE_KINDS: [&str; 29] = [
     "produce",
     "produce-response",
     "fetch",
@@ -517,6 +550,8 @@ pub const MESSAGE_KINDS: [&str; 27] = [
     "end-txn",
     "txn-response",
     "write-txn-markers",
+    "txn-offset-commit",
+    "txn-offset-commit-response",
 ];
 
 /// A consumer request to send again after a backoff.
@@ -532,6 +567,14 @@ pub enum Resend {
     Poll,
     /// The commit that failed, as the next attempt of `commitSync`.
     Commit,
+    /// A consume-transform-produce member's transactional request.
+    Txn,
+    /// A consume-transform-produce member's produce request to an output
+    /// partition.
+    Output {
+        /// The output partition.
+        partition: PartitionId,
+    },
 }
 
 /// A timer a node set for itself.

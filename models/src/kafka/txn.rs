@@ -12,7 +12,8 @@
 //! a transaction touched from those logs (standing in for the partitions
 //! that `AddPartitionsToTxn` lists).
 
-use crate::event::{AbortReason, EventKind};
+use crate::event::{AbortReason, CommitError, EventKind};
+use crate::ids::GroupId;
 use crate::ids::{KeyId, MessageId, NodeId, PartitionId};
 use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
@@ -119,6 +120,8 @@ pub enum TxnAnswer {
     Init(Result<(u32, u16), TxnError>),
     /// To `AddPartitionsToTxn` or `EndTxn`.
     Txn(Result<(), TxnError>),
+    /// To `TxnOffsetCommit` (at the group coordinator).
+    Offsets(Result<(), CommitError>),
 }
 
 /// The last request each producer node sent about one transactional id,
@@ -175,17 +178,13 @@ fn marker(producer: NodeId, pid: u32, commit: bool) -> Record {
     }
 }
 
-/// The producer instance that owns transactional id `txn`: the one that
+/// The instance that owns transactional id `txn`: the one that
 /// initialized its current epoch (before any did, the first configured
 /// with it).
 fn owner(layout: &Layout, durable: &Durable, txn: u16) -> NodeId {
-    durable.txns[usize::from(txn)].owner.unwrap_or_else(|| {
-        layout
-            .producers
-            .iter()
-            .find(|p| p.txn == Some(txn))
-            .map_or(NodeId(0), |p| p.node)
-    })
+    durable.txns[usize::from(txn)]
+        .owner
+        .unwrap_or_else(|| layout.txn_nodes[usize::from(txn)])
 }
 
 /// Ends `pid`'s open transaction in every log that has one, writing a
@@ -231,6 +230,28 @@ fn write_markers(
             producer,
             commit,
         });
+    }
+    // The marker in `__consumer_offsets`: offsets the transaction sent
+    // become the groups' committed offsets, or are dropped.
+    for (g, gd) in durable.groups.iter_mut().enumerate() {
+        let Some(i) = gd.pending.iter().position(|t| t.pid == pid) else {
+            continue;
+        };
+        let t = gd.pending.remove(i);
+        if !commit {
+            continue;
+        }
+        let first = layout.topics[usize::from(layout.groups[g].topic)].first;
+        for (partition, offset) in t.offsets {
+            gd.committed[usize::from(partition.0 - first.0)] = Some(offset);
+            cx.record(EventKind::CommitAccepted {
+                group: GroupId(g as u16),
+                consumer: t.consumer,
+                generation: t.generation,
+                partition,
+                offset,
+            });
+        }
     }
 }
 
@@ -393,9 +414,5 @@ pub(crate) fn restart(
 }
 
 fn timeout_of(layout: &Layout, txn: u16) -> SimTime {
-    layout
-        .producers
-        .iter()
-        .find(|p| p.txn == Some(txn))
-        .map_or(SimTime::from_ms(60_000), |p| p.config.transaction_timeout)
+    layout.txn_timeouts[usize::from(txn)]
 }

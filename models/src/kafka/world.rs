@@ -9,6 +9,7 @@ use crate::model::{Cx, Model};
 use crate::murmur2::partition_for_key;
 use crate::rng::SimRng;
 use crate::store::{Store, TxBuffer};
+use crate::time::SimTime;
 
 use super::broker::{Broker, GroupDurable, SeqState};
 use super::config::{BrokerConfig, ConsumerConfig, ProducerConfig, ReplicationConfig};
@@ -103,6 +104,22 @@ pub struct GroupMeta {
     pub handler: HandlerFactory,
     /// The handler's name.
     pub handler_name: String,
+    /// Its output, for a consume-transform-produce stage.
+    pub output: Option<GroupOutput>,
+}
+
+/// The output side of a consume-transform-produce group.
+#[derive(Clone, Debug)]
+pub struct GroupOutput {
+    /// The output topic (index into `Layout::topics`).
+    pub topic: u16,
+    /// For each entity, its partition in the output topic (murmur2, as
+    /// for the workload's topic).
+    pub key_partitions: Vec<PartitionId>,
+    /// The transactional id of the group's first member; the others
+    /// follow in member order (one per member, as Kafka Streams'
+    /// `exactly_once_v2` gives each thread its own producer).
+    pub first_txn: u16,
 }
 
 /// Who is who in a run. Fixed for the whole run.
@@ -141,6 +158,11 @@ pub struct Layout {
     pub txn_ids: Vec<String>,
     /// The transaction coordinator of each transactional id.
     pub txn_coordinators: Vec<NodeId>,
+    /// The node first configured with each transactional id (a producer,
+    /// or a member of a consume-transform-produce group).
+    pub txn_nodes: Vec<NodeId>,
+    /// The `transaction.timeout.ms` of each transactional id.
+    pub txn_timeouts: Vec<SimTime>,
 }
 
 impl Layout {
@@ -496,10 +518,6 @@ impl KafkaWorld {
             Some(id) => vec![id.clone()],
             None => Vec::new(),
         };
-        let txn_coordinators: Vec<NodeId> = txn_ids
-            .iter()
-            .map(|id| broker_nodes[usize::from(coordinator_for(id, brokers))])
-            .collect();
         let producer_metas = plans
             .into_iter()
             .enumerate()
@@ -545,8 +563,45 @@ impl KafkaWorld {
                 config: gs.config.clone(),
                 handler: gs.handler.clone(),
                 handler_name: gs.handler_name.clone(),
+                output: None,
             });
         }
+        // Members of consume-transform-produce groups get a transactional
+        // id each, after the producers'.
+        let mut txn_ids = txn_ids;
+        let mut txn_nodes: Vec<NodeId> = producer_metas
+            .iter()
+            .filter(|p| p.txn.is_some() && p.standby_of.is_none())
+            .map(|p| p.node)
+            .collect();
+        let mut txn_timeouts = vec![spec.producer.config.transaction_timeout; txn_ids.len()];
+        for g in &mut groups {
+            let Some(out) = g.config.output else {
+                continue;
+            };
+            let ot = &topics[usize::from(out.topic)];
+            g.output = Some(GroupOutput {
+                topic: out.topic,
+                key_partitions: keys
+                    .iter()
+                    .map(|k| {
+                        PartitionId(
+                            ot.first.0 + partition_for_key(k.as_bytes(), ot.partitions) as u16,
+                        )
+                    })
+                    .collect(),
+                first_txn: txn_ids.len() as u16,
+            });
+            for &m in &g.members {
+                txn_ids.push(format!("{}-{}", g.name, node_names[m.index()]));
+                txn_nodes.push(m);
+                txn_timeouts.push(out.transaction_timeout);
+            }
+        }
+        let txn_coordinators: Vec<NodeId> = txn_ids
+            .iter()
+            .map(|id| broker_nodes[usize::from(coordinator_for(id, brokers))])
+            .collect();
         let mut layout = Layout {
             node_names,
             roles,
@@ -563,6 +618,8 @@ impl KafkaWorld {
             planned: Vec::new(),
             txn_ids,
             txn_coordinators,
+            txn_nodes,
+            txn_timeouts,
         };
         layout.planned = layout.count_planned();
         let durable = Durable {
@@ -624,7 +681,7 @@ impl KafkaWorld {
             ))),
             Role::Broker(_) => Node::Broker(Broker::new(&self.layout, node, inc)),
             Role::Consumer(i) => {
-                Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i))))
+                Node::Consumer(Box::new(Consumer::new(&self.layout, usize::from(i), inc)))
             }
             Role::Controller => Node::Controller(Box::new(Controller::new(&self.layout))),
         }

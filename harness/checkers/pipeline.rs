@@ -1,0 +1,265 @@
+//! Consume-transform-produce stages (groups with an `output_topic`): each
+//! input the stage handled must have its output committed exactly once.
+//!
+//! An output record is committed when a commit marker of the member's
+//! transaction follows it in its partition; a record of an aborted
+//! transaction, or of one still open at the end, is not. A message with
+//! two committed outputs violates `exactly-once` (a `read_committed`
+//! consumer of the output topic sees it twice); an input the stage handled
+//! whose output was never committed, in a run that drained, violates
+//! `no-loss`.
+
+use faultline_models::event::{EventKind, Settle};
+use faultline_models::kafka::InputOffsets;
+use faultline_models::{GroupId, MessageId, NodeId, PartitionId};
+
+use super::index::{Index, NONE};
+use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts, narrate};
+use crate::history::Names;
+
+/// What the outputs of one stage did.
+struct Outputs {
+    /// Committed output appends per message (event indices, in order).
+    committed: Vec<Vec<u32>>,
+    /// Whether the stage handled each message with `Ok` (so it owes an
+    /// output).
+    forwarded: Vec<bool>,
+}
+
+/// Walks the history for stage `g`'s outputs.
+fn outputs(ix: &Index, names: &Names<'_>, g: usize) -> Outputs {
+    let members = &names.layout.groups[g].members;
+    let mut committed = vec![Vec::new(); ix.msgs];
+    let mut forwarded = vec![false; ix.msgs];
+    // Appends of each (partition, member) since its last marker there.
+    let mut open: Vec<(PartitionId, NodeId, Vec<u32>)> = Vec::new();
+    for (i, e) in names.history.events.iter().enumerate() {
+        match e.kind {
+            EventKind::Appended {
+                partition,
+                producer,
+                ..
+            } if members.contains(&producer) => {
+                match open
+                    .iter_mut()
+                    .find(|(p, n, _)| *p == partition && *n == producer)
+                {
+                    Some((_, _, v)) => v.push(i as u32),
+                    None => open.push((partition, producer, vec![i as u32])),
+                }
+            }
+            EventKind::TxnMarker {
+                partition,
+                producer,
+                commit,
+                ..
+            } if members.contains(&producer) => {
+                let Some(j) = open
+                    .iter()
+                    .position(|(p, n, _)| *p == partition && *n == producer)
+                else {
+                    continue;
+                };
+                let (_, _, appends) = open.swap_remove(j);
+                if !commit {
+                    continue;
+                }
+                for a in appends {
+                    if let EventKind::Appended { msg, .. } = names.history.events[a as usize].kind
+                        && msg.index() < ix.msgs
+                    {
+                        committed[msg.index()].push(a);
+                    }
+                }
+            }
+            EventKind::Handled {
+                consumer,
+                msg,
+                settle: Settle::Ok,
+                ..
+            } if members.contains(&consumer) && msg.index() < ix.msgs => {
+                forwarded[msg.index()] = true;
+            }
+            _ => {}
+        }
+    }
+    for c in &mut committed {
+        c.sort_unstable();
+    }
+    Outputs {
+        committed,
+        forwarded,
+    }
+}
+
+/// Checks every stage: `(exactly-once, no-loss)` verdicts.
+pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdicts) {
+    let mut twice = (0, Vec::new());
+    let mut lost = (0, Vec::new());
+    for (g, meta) in names.layout.groups.iter().enumerate() {
+        let Some(out) = &meta.output else {
+            continue;
+        };
+        let o = outputs(ix, names, g);
+        for m in 0..ix.msgs {
+            let copies = &o.committed[m];
+            if copies.len() > 1 {
+                twice.0 += 1;
+                if twice.1.len() < FINDINGS_PER_INVARIANT_MAX {
+                    twice.1.push(duplicate(names, g, m, copies));
+                }
+            }
+            if !drained {
+                // Late is not lost; liveness judges late.
+                continue;
+            }
+            let topic = &names.layout.topics[usize::from(out.topic)].name;
+            if copies.is_empty() && o.forwarded[m] && ix.acked[m] != NONE {
+                let summary = format!(
+                    "m{m} was transformed by {} but its output was never committed to {topic}",
+                    names.group(GroupId(g as u16))
+                );
+                add_lost(&mut lost, ix, names, m, ix.acked[m] as usize, summary);
+                continue;
+            }
+            // Every group reading the output topic must handle a committed
+            // output.
+            let Some(&first) = copies.first() else {
+                continue;
+            };
+            for (d, reader) in names.layout.groups.iter().enumerate() {
+                if reader.topic == out.topic && ix.settled[d * ix.msgs + m] == NONE {
+                    let summary = format!(
+                        "the output of m{m} was committed to {topic}, but group {} never handled it",
+                        names.group(GroupId(d as u16))
+                    );
+                    add_lost(&mut lost, ix, names, m, first as usize, summary);
+                }
+            }
+        }
+    }
+    (twice, lost)
+}
+
+/// Counts a lost message, with `event` as its witness.
+fn add_lost(
+    lost: &mut Verdicts,
+    ix: &Index,
+    names: &Names<'_>,
+    m: usize,
+    event: usize,
+    summary: String,
+) {
+    lost.0 += 1;
+    if lost.1.len() < FINDINGS_PER_INVARIANT_MAX {
+        let mut f = Finding::new(Invariant::NoLoss, summary);
+        f.msg = Some(MessageId(m as u32));
+        f.key = Some(ix.keys[m]);
+        f.witness = vec![event];
+        f.explanation = narrate(&mut vec![event], names);
+        lost.1.push(f);
+    }
+}
+
+/// A finding for message `m`, whose output stage `g` committed more than
+/// once.
+fn duplicate(names: &Names<'_>, g: usize, m: usize, copies: &[u32]) -> Finding {
+    let events = &names.history.events;
+    let meta = &names.layout.groups[g];
+    let (a1, a2) = (copies[0] as usize, copies[1] as usize);
+    let (
+        EventKind::Appended {
+            partition: p1,
+            offset: o1,
+            producer: c1,
+            ..
+        },
+        EventKind::Appended {
+            offset: o2,
+            producer: c2,
+            ..
+        },
+    ) = (events[a1].kind, events[a2].kind)
+    else {
+        unreachable!("outputs index Appended events");
+    };
+    let group = names.group(GroupId(g as u16));
+    let mut f = Finding::new(
+        Invariant::ExactlyOnce,
+        format!(
+            "the output of m{m} was committed {} times by stage {group}: by {} at {} and by {} at {}",
+            copies.len(),
+            names.node(c1),
+            events[a1].time,
+            names.node(c2),
+            events[a2].time
+        ),
+    );
+    f.msg = Some(MessageId(m as u32));
+    f.partition = Some(p1);
+    f.offsets = vec![o1, o2];
+    f.nodes = if c1 == c2 { vec![c1] } else { vec![c1, c2] };
+    // Per copy: the delivery of the input it came from, and the commit
+    // of its transaction; then what happened to the two members and the
+    // group from the first delivery to the last commit.
+    let delivered = |a: usize, node: NodeId| {
+        events[..a].iter().rposition(|e| {
+            matches!(e.kind, EventKind::Delivered { consumer, msg, .. }
+                if consumer == node && msg.index() == m)
+        })
+    };
+    let committed = |a: usize, node: NodeId| {
+        events[a..]
+            .iter()
+            .position(
+                |e| matches!(e.kind, EventKind::TxnCommitted { producer, .. } if producer == node),
+            )
+            .map(|i| a + i)
+    };
+    let mut chain = vec![a1, a2];
+    chain.extend(delivered(a1, c1));
+    chain.extend(delivered(a2, c2));
+    let from = chain.iter().copied().min().unwrap_or(a1);
+    let t1 = committed(a1, c1);
+    let t2 = committed(a2, c2);
+    chain.extend(t1);
+    chain.extend(t2);
+    let to = t1.max(t2).unwrap_or(a2);
+    // The member whose copy should not have been committed: the one the
+    // group removed, or that crashed.
+    let mut culprit = None;
+    for (i, e) in events.iter().enumerate().take(to + 1).skip(from) {
+        let node = match e.kind {
+            EventKind::Crashed { node, .. } => node,
+            EventKind::CommitRejected { consumer, .. }
+            | EventKind::PollIntervalExceeded { consumer, .. }
+            | EventKind::MemberRemoved { consumer, .. } => consumer,
+            EventKind::GenerationStarted { group, .. } if group.index() == g => {
+                chain.push(i);
+                continue;
+            }
+            _ => continue,
+        };
+        if node == c1 || node == c2 {
+            chain.push(i);
+            culprit.get_or_insert((node, e.kind));
+        }
+    }
+    f.explanation = narrate(&mut chain, names);
+    f.witness = chain;
+    let c1 = names.node(culprit.map_or(c1, |(n, _)| n));
+    let mode = meta.config.output.map(|o| o.offsets);
+    f.explanation.push(match (mode, culprit.map(|(_, k)| k)) {
+        (Some(InputOffsets::TransactionUnfenced), _) => format!(
+            "{c1} sent the input offsets to its transaction with the group id only, so the group coordinator could not tell that the group had moved on from it: its transaction committed, and so did the new owner's, which had read the same input from the last committed offset. Sending consumer.groupMetadata() (input_offsets = \"transaction\") lets the coordinator refuse the old member's offsets and its transaction abort."
+        ),
+        (Some(InputOffsets::OutsideTransaction), Some(EventKind::Crashed { .. })) => format!(
+            "{c1}'s transaction committed the output, then {c1} crashed before it committed the input offsets outside the transaction, so the input was read again and transformed a second time. Sending the offsets to the transaction (input_offsets = \"transaction\") commits both or neither."
+        ),
+        (Some(InputOffsets::OutsideTransaction), _) => format!(
+            "{c1}'s transaction committed the output, but its input offsets, committed outside the transaction, were not (the group moved on first), so the input was read again and transformed a second time. Sending the offsets to the transaction (input_offsets = \"transaction\") commits both or neither."
+        ),
+        _ => "The output was committed in two transactions.".into(),
+    });
+    f
+}
