@@ -664,3 +664,22 @@ fn a_simulated_run_exports_a_history_that_check_judges() {
     let (_, _, found) = export_and_check("scenarios/kafka/idempotent-inbox.toml");
     assert!(names(&found).contains(&"duplicate"), "{found:?}");
 }
+
+#[test]
+fn a_pipeline_exports_its_stage_transactions_as_txn_ops() {
+    // Each stage transaction is one `txn` op (its batch's poll and the
+    // sends of its outputs); the exactly-once pipeline's history is valid
+    // under crashes inside and right after transactions and a fenced
+    // zombie member.
+    let (exported, code, found) = export_and_check("scenarios/kafka/eos-pipeline.toml");
+    assert!(exported.contains("\"f\":\"txn\""), "stage transactions");
+    assert_eq!(code, 0, "{found:?}");
+    let (_, code, found) = export_and_check("scenarios/kafka/eos-pipeline-chaos.toml");
+    assert_eq!(code, 0, "{found:?}");
+
+    // A zombie member without fencing commits outputs its successor
+    // committed too: the output topic holds the same values twice.
+    let (_, code, found) = export_and_check("scenarios/incidents/eos-zombie-unfenced.toml");
+    assert_eq!(code, 1);
+    assert!(names(&found).contains(&"duplicate"), "{found:?}");
+}

@@ -262,6 +262,11 @@ pub fn what(kind: &EventKind, n: &Names<'_>) -> String {
             "{} had not polled within max.poll.interval.ms and left generation {generation}",
             n.node(consumer)
         ),
+        EventKind::StageRewound { consumer, rejoin } => format!(
+            "{} gave up its batch and starts again from the committed offsets{}",
+            n.node(consumer),
+            if rejoin { ", rejoining the group" } else { "" }
+        ),
         EventKind::OffsetReset {
             consumer,
             partition,

@@ -42,6 +42,7 @@ pub fn type_name(kind: &EventKind) -> &'static str {
         EventKind::IncrementalRevoke { .. } => "incremental-revoke",
         EventKind::IncrementalAssign { .. } => "incremental-assign",
         EventKind::PollIntervalExceeded { .. } => "poll-interval-exceeded",
+        EventKind::StageRewound { .. } => "stage-rewound",
         EventKind::OffsetReset { .. } => "offset-reset",
         EventKind::Delivered { .. } => "delivered",
         EventKind::Effect { .. } => "effect",
@@ -356,6 +357,10 @@ pub fn event_json(i: usize, e: &Event, names: &Names<'_>) -> Value {
         } => {
             put("node", json!(names.node(consumer)));
             put("generation", json!(generation));
+        }
+        EventKind::StageRewound { consumer, rejoin } => {
+            put("node", json!(names.node(consumer)));
+            put("rejoin", json!(rejoin));
         }
         EventKind::OffsetReset {
             consumer,

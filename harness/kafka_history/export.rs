@@ -24,6 +24,12 @@
 //!   per send: the copy is the record's send); otherwise it is a `fail`ed
 //!   send (its transaction failed), so a poll that reads it is the field's
 //!   G1a. A read-uncommitted poll of a left-out copy shows as `duplicate`.
+//! - A consume-transform-produce member's transaction is a `txn` op of the
+//!   member: it is invoked at the first delivery of its batch and holds the
+//!   batch's poll and the sends of its outputs (the value stays the
+//!   message number, under the output partition's key); it is `ok` when
+//!   the transaction commits, `fail` when it aborts or the member gives the
+//!   batch up, and `info` when the member crashes or the run ends first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
@@ -51,14 +57,24 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
     let all_keys: Vec<String> = (0..layout.partitions.len())
         .map(|p| names.partition(PartitionId(p as u16)))
         .collect();
+    // Members of consume-transform-produce stages.
+    let stages: BTreeSet<NodeId> = layout
+        .groups
+        .iter()
+        .filter(|g| g.output.is_some())
+        .flat_map(|g| g.members.iter().copied())
+        .collect();
     let mut ex = Exporter {
         names,
         out: Vec::new(),
+        at: 0,
         sends: Vec::new(),
         incarnation: vec![1; layout.node_names.len()],
         subscribed: BTreeSet::new(),
         all_keys,
         poll: None,
+        txns: BTreeMap::new(),
+        ended: Vec::new(),
     };
     let mut pending: BTreeSet<(NodeId, MessageId, PartitionId)> = BTreeSet::new();
     let mut appended: BTreeMap<MessageId, u64> = BTreeMap::new();
@@ -81,7 +97,8 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
             _ => None,
         })
         .collect();
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
+        ex.at = i;
         match e.kind {
             EventKind::Delivered {
                 consumer,
@@ -89,7 +106,46 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
                 offset,
                 msg,
                 ..
+            } if stages.contains(&consumer) => {
+                ex.subscribe(e.time.as_us(), i, consumer);
+                ex.txns
+                    .entry(consumer)
+                    .or_insert_with(|| Txn {
+                        invoked: e.time.as_us(),
+                        first: i,
+                        reads: Vec::new(),
+                        sends: Vec::new(),
+                    })
+                    .reads
+                    .push((partition, offset, msg));
+            }
+            EventKind::Delivered {
+                consumer,
+                partition,
+                offset,
+                msg,
+                ..
             } => ex.deliver(e, consumer, partition, offset, msg),
+            EventKind::Appended {
+                producer,
+                msg,
+                partition,
+                offset,
+                ..
+            } if stages.contains(&producer) => {
+                if let Some(t) = ex.txns.get_mut(&producer) {
+                    t.sends.push((partition, offset, msg));
+                }
+            }
+            EventKind::TxnCommitted { producer, .. } if stages.contains(&producer) => {
+                ex.end_txn(e.time.as_us(), producer, "ok");
+            }
+            EventKind::TxnAborted { producer, .. } if stages.contains(&producer) => {
+                ex.end_txn(e.time.as_us(), producer, "fail");
+            }
+            EventKind::StageRewound { consumer, .. } => {
+                ex.end_txn(e.time.as_us(), consumer, "fail");
+            }
             EventKind::Acked {
                 producer,
                 msg,
@@ -127,16 +183,29 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
             }
             EventKind::Crashed { node, .. } if consumers.contains(&node) => {
                 ex.flush_poll();
+                ex.end_txn(e.time.as_us(), node, "info");
                 let process = ex.process(node);
-                ex.push(e.time.as_us(), &process, "info", "crash", Value::Null);
+                ex.push(
+                    e.time.as_us(),
+                    (i, 1),
+                    &process,
+                    "info",
+                    "crash",
+                    Value::Null,
+                );
                 ex.incarnation[node.index()] += 1;
             }
             _ => {}
         }
     }
+    ex.at = events.len();
     ex.flush_poll();
     // Records appended but neither acknowledged nor given up on.
     let end = events.last().map_or(0, |e| e.time.as_us());
+    for node in stages {
+        ex.end_txn(end, node, "info");
+    }
+    ex.write_txns();
     for (producer, msg, partition) in pending {
         ex.send(end, producer, partition, msg, "info", None);
     }
@@ -151,9 +220,23 @@ pub fn ops(names: &Names<'_>) -> Vec<Value> {
 /// A poll being gathered: one consumer's deliveries at one instant.
 struct Poll {
     time: u64,
+    /// The event of its first delivery.
+    first: usize,
     consumer: NodeId,
     /// `(partition, offset, message)` in delivery order.
     records: Vec<(PartitionId, u64, MessageId)>,
+}
+
+/// A consume-transform-produce member's open transaction.
+struct Txn {
+    /// When its batch was first delivered.
+    invoked: u64,
+    /// The event of that delivery.
+    first: usize,
+    /// `(partition, offset, message)` it read, in delivery order.
+    reads: Vec<(PartitionId, u64, MessageId)>,
+    /// `(partition, offset, message)` of its outputs, in append order.
+    sends: Vec<(PartitionId, u64, MessageId)>,
 }
 
 /// A record's send, completed.
@@ -171,8 +254,11 @@ struct Send {
 
 struct Exporter<'a, 'n> {
     names: &'a Names<'n>,
-    /// `(time, op)` in event order; sends are added by `finish`.
-    out: Vec<(u64, Value)>,
+    /// `(time, order, op)`: `order` is the event the op stems from and its
+    /// rank among that event's ops. Sends are added by `finish`.
+    out: Vec<(u64, (usize, u8), Value)>,
+    /// The event being exported.
+    at: usize,
     sends: Vec<Send>,
     /// Each node's current incarnation (1 until its first crash).
     incarnation: Vec<u32>,
@@ -180,6 +266,11 @@ struct Exporter<'a, 'n> {
     subscribed: BTreeSet<String>,
     all_keys: Vec<String>,
     poll: Option<Poll>,
+    /// Open transactions of consume-transform-produce members.
+    txns: BTreeMap<NodeId, Txn>,
+    /// Their ended transactions: `(process, transaction, (end, its
+    /// event), outcome)`.
+    ended: Vec<(String, Txn, (u64, usize), &'static str)>,
 }
 
 impl Exporter<'_, '_> {
@@ -191,9 +282,18 @@ impl Exporter<'_, '_> {
         }
     }
 
-    fn push(&mut self, time: u64, process: &str, kind: &str, f: &str, value: Value) {
+    fn push(
+        &mut self,
+        time: u64,
+        order: (usize, u8),
+        process: &str,
+        kind: &str,
+        f: &str,
+        value: Value,
+    ) {
         self.out.push((
             time,
+            order,
             json!({
                 "time": time,
                 "process": process,
@@ -229,8 +329,11 @@ impl Exporter<'_, '_> {
     fn finish(mut self) -> Vec<Value> {
         // Ranks at one instant: completions of sends, then the other ops
         // (kept in event order), then invocations of sends.
+        let mut out = std::mem::take(&mut self.out);
+        // Ops at one instant in the order of the events they stem from.
+        out.sort_by_key(|(t, order, _)| (*t, *order));
         let mut lines: Vec<(u64, u8, Value)> =
-            self.out.drain(..).map(|(t, op)| (t, 1, op)).collect();
+            out.into_iter().map(|(t, _, op)| (t, 1, op)).collect();
         let mut sends = std::mem::take(&mut self.sends);
         sends.sort_by_key(|s| (s.producer, s.msg));
         // For each producer, when each of its processes is free again.
@@ -296,6 +399,7 @@ impl Exporter<'_, '_> {
         self.poll
             .get_or_insert_with(|| Poll {
                 time: t,
+                first: self.at,
                 consumer,
                 records: Vec::new(),
             })
@@ -303,18 +407,22 @@ impl Exporter<'_, '_> {
             .push((partition, offset, msg));
     }
 
-    fn flush_poll(&mut self) {
-        let Some(poll) = self.poll.take() else {
-            return;
-        };
-        let process = self.process(poll.consumer);
+    /// A consumer process subscribes to every partition before its first
+    /// poll.
+    fn subscribe(&mut self, time: u64, first: usize, consumer: NodeId) {
+        let process = self.process(consumer);
         if self.subscribed.insert(process.clone()) {
             let keys = json!(self.all_keys);
-            self.push(poll.time, &process, "invoke", "subscribe", keys.clone());
-            self.push(poll.time, &process, "ok", "subscribe", keys);
+            let order = (first, 0);
+            self.push(time, order, &process, "invoke", "subscribe", keys.clone());
+            self.push(time, order, &process, "ok", "subscribe", keys);
         }
+    }
+
+    /// `[offset, value]` lists by key.
+    fn by_key(&self, records: &[(PartitionId, u64, MessageId)]) -> serde_json::Map<String, Value> {
         let mut by_key = serde_json::Map::new();
-        for (p, offset, msg) in poll.records {
+        for &(p, offset, msg) in records {
             let key = self.names.partition(p);
             let list = by_key
                 .entry(key)
@@ -323,7 +431,66 @@ impl Exporter<'_, '_> {
                 a.push(json!([offset, msg.0]));
             }
         }
-        self.push(poll.time, &process, "invoke", "poll", json!([["poll"]]));
-        self.push(poll.time, &process, "ok", "poll", json!([["poll", by_key]]));
+        by_key
+    }
+
+    fn flush_poll(&mut self) {
+        let Some(poll) = self.poll.take() else {
+            return;
+        };
+        self.subscribe(poll.time, poll.first, poll.consumer);
+        let process = self.process(poll.consumer);
+        let by_key = self.by_key(&poll.records);
+        let order = (poll.first, 1);
+        let invoke = json!([["poll"]]);
+        self.push(poll.time, order, &process, "invoke", "poll", invoke);
+        let done = json!([["poll", by_key]]);
+        self.push(poll.time, order, &process, "ok", "poll", done);
+    }
+
+    /// Ends `member`'s open transaction, if any, completed with `kind` at
+    /// `time` (written out by [`Exporter::write_txns`]).
+    fn end_txn(&mut self, time: u64, member: NodeId, kind: &'static str) {
+        if let Some(txn) = self.txns.remove(&member) {
+            let process = self.process(member);
+            self.ended.push((process, txn, (time, self.at), kind));
+        }
+    }
+
+    /// Writes the stages' transactions as `txn` ops. An output that a
+    /// committed transaction wrote is left out of the transactions that
+    /// failed or whose outcome is unknown (a test history's values are
+    /// unique per send: the committed copy is the output's send).
+    fn write_txns(&mut self) {
+        let committed: BTreeSet<(PartitionId, MessageId)> = self
+            .ended
+            .iter()
+            .filter(|(_, _, _, kind)| *kind == "ok")
+            .flat_map(|(_, t, _, _)| t.sends.iter().map(|&(p, _, m)| (p, m)))
+            .collect();
+        for (process, txn, (time, at), kind) in std::mem::take(&mut self.ended) {
+            let mut invoke = vec![json!(["poll"])];
+            let mut done = vec![json!(["poll", self.by_key(&txn.reads)])];
+            for &(p, offset, msg) in &txn.sends {
+                if kind != "ok" && committed.contains(&(p, msg)) {
+                    continue;
+                }
+                let key = self.names.partition(p);
+                invoke.push(json!(["send", key, msg.0]));
+                done.push(json!(["send", key, [offset, msg.0]]));
+            }
+            // The invocation after its process's subscription; the
+            // completion before the ending event's other ops (a crash).
+            let invoked = (txn.invoked, (txn.first, 1));
+            self.push(
+                invoked.0,
+                invoked.1,
+                &process,
+                "invoke",
+                "txn",
+                Value::Array(invoke),
+            );
+            self.push(time, (at, 0), &process, kind, "txn", Value::Array(done));
+        }
     }
 }

@@ -404,6 +404,16 @@ pub enum EventKind {
         generation: u32,
     },
 
+    /// A consume-transform-produce member gave up its batch (its
+    /// transaction aborted, or could not begin) and starts again from the
+    /// group's committed offsets.
+    StageRewound {
+        /// The member.
+        consumer: NodeId,
+        /// Whether it rejoins the group first (the group refused it).
+        rejoin: bool,
+    },
+
     // ----- consuming -----
     /// A consumer had no committed offset for a partition (or its offset
     /// was out of range) and reset its position by `auto.offset.reset`.

@@ -205,6 +205,7 @@ pub fn client_of(kind: &EventKind) -> Option<NodeId> {
         | EventKind::IncrementalRevoke { consumer, .. }
         | EventKind::IncrementalAssign { consumer, .. }
         | EventKind::PollIntervalExceeded { consumer, .. }
+        | EventKind::StageRewound { consumer, .. }
         | EventKind::OffsetReset { consumer, .. }
         | EventKind::Delivered { consumer, .. }
         | EventKind::Effect { consumer, .. }

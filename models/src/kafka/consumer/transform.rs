@@ -588,6 +588,10 @@ impl Consumer {
             r.clear();
         }
         let rejoin = std::mem::take(&mut o.rejoin);
+        cx.record(EventKind::StageRewound {
+            consumer: cx.me,
+            rejoin,
+        });
         self.batch.clear();
         // Answers to the abandoned transaction's requests are not awaited.
         self.pending
