@@ -666,6 +666,13 @@ impl Setup {
             });
             groups.push(group_spec(&mut c, &at, cf, (topic, output), registry));
         }
+        if let Some(i) = stage_cycle(&groups) {
+            c.err_help(
+                root.key("consumers").index(i).key("output_topic"),
+                "consume-transform-produce stages form a cycle: this stage's output comes back to its input, and every record would be forwarded forever",
+                "end the chain of stages in a topic no stage reads",
+            );
+        }
 
         let broker = broker_config(
             &mut c,
@@ -1079,6 +1086,19 @@ fn group_spec(
         Some(CommitFile::Auto) => CommitMode::Auto,
         None => registered.map_or(CommitMode::AfterBatch, |r| r.commit),
     };
+    if output.is_some() && commit != CommitMode::AfterBatch {
+        // The handler's own commit mode counts too.
+        let field = if cf.commit.is_some() {
+            "commit"
+        } else {
+            "handler"
+        };
+        c.err_help(
+            at.key(field),
+            "a consume-transform-produce stage commits its offsets with its transaction (or right after it), not before processing or automatically",
+            "remove commit, use a handler that commits after the batch (forward, process-then-commit, idempotent-inbox), and choose input_offsets",
+        );
+    }
     let session_timeout = c.ms(
         at.key("session_timeout_ms"),
         cf.session_timeout_ms,
@@ -1172,7 +1192,11 @@ fn group_spec(
             100,
             "commit_attempts_max",
         ) as u32,
-        read_committed: cf.isolation_level == Some(IsolationFile::ReadCommitted),
+        // A stage reads committed unless told otherwise, as Kafka Streams
+        // sets it under exactly-once.
+        read_committed: cf
+            .isolation_level
+            .map_or(output.is_some(), |l| l == IsolationFile::ReadCommitted),
         output,
     };
     GroupSpec {
@@ -1191,6 +1215,37 @@ fn group_spec(
             |r| r.factory.clone(),
         ),
     }
+}
+
+/// The first stage (group index) whose output topic leads back, through
+/// stages, to the topic it reads.
+fn stage_cycle(groups: &[GroupSpec]) -> Option<usize> {
+    let edges: Vec<(u16, u16)> = groups
+        .iter()
+        .filter_map(|g| g.config.output.map(|o| (g.topic, o.topic)))
+        .collect();
+    groups.iter().position(|g| {
+        let Some(out) = g.config.output else {
+            return false;
+        };
+        if out.topic == g.topic {
+            // Reported on its own.
+            return false;
+        }
+        // Topics reachable from the stage's output.
+        let mut seen = vec![out.topic];
+        let mut next = 0;
+        while next < seen.len() {
+            let t = seen[next];
+            next += 1;
+            for &(from, to) in &edges {
+                if from == t && !seen.contains(&to) {
+                    seen.push(to);
+                }
+            }
+        }
+        seen.contains(&g.topic)
+    })
 }
 
 /// Kafka's brokers refuse a transaction timeout above
@@ -1252,13 +1307,6 @@ fn output_config(
         );
         return None;
     };
-    if cf.commit == Some(CommitFile::Auto) || cf.commit == Some(CommitFile::BeforeProcess) {
-        c.err_help(
-            at.key("commit"),
-            "a consume-transform-produce stage commits its offsets with its transaction (or right after it)",
-            "remove commit, and choose input_offsets instead",
-        );
-    }
     if cf.partition_assignment_strategy == Some(AssignorFile::CooperativeSticky) {
         c.err_help(
             at.key("partition_assignment_strategy"),

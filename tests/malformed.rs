@@ -1253,3 +1253,35 @@ fn stage_on_a_replicated_topic() {
     );
     insta::assert_snapshot!("stage_on_a_replicated_topic", err);
 }
+
+#[test]
+fn stages_in_a_cycle() {
+    let src = replaced(
+        "topics = [{ name = \"orders\", partitions = 2 }]",
+        "topics = [{ name = \"orders\", partitions = 2 }, { name = \"a\", partitions = 2 }, { name = \"b\", partitions = 2 }]",
+    ) + "output_topic = \"a\"\n\n[[consumers]]\ngroup = \"s2\"\ntopic = \"a\"\nhandler = \"forward\"\noutput_topic = \"b\"\n\n[[consumers]]\ngroup = \"s3\"\ntopic = \"b\"\nhandler = \"forward\"\noutput_topic = \"a\"\n";
+    let err = run_bad(&src);
+    assert!(
+        err.contains("consumers[1].output_topic: consume-transform-produce stages form a cycle"),
+        "{err}"
+    );
+    insta::assert_snapshot!("stages_in_a_cycle", err);
+}
+
+#[test]
+fn stage_with_a_handler_that_commits_before_processing() {
+    let src = staged("output_topic = \"payments\"\n").replacen(
+        "handler = \"idempotent-inbox\"",
+        "handler = \"commit-before-process\"",
+        1,
+    );
+    let err = run_bad(&src);
+    assert_diag(
+        &err,
+        &src,
+        "handler = \"commit-before-process\"",
+        "consumers[0].handler",
+        "not before processing or automatically",
+    );
+    insta::assert_snapshot!("stage_with_a_handler_that_commits_before_processing", err);
+}

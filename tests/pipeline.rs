@@ -186,3 +186,121 @@ fn a_new_owner_waits_for_a_transaction_holding_its_offsets() {
         );
     }
 }
+
+/// Two stages in a chain: the second reads the first's transactional
+/// output, whose partitions end in commit markers. Its committed offsets
+/// must step over them (it commits positions), or it never drains.
+const CHAIN: &str = r#"name = "two chained stages"
+seed = 1
+
+[topology]
+brokers = 1
+topics = [{ name = "orders", partitions = 2 }, { name = "a", partitions = 2 }, { name = "b", partitions = 2 }]
+
+[workload]
+topic = "orders"
+records = 50
+keys = 5
+rate_per_sec = 100
+
+[[consumers]]
+group = "s1"
+handler = "forward"
+auto_offset_reset = "earliest"
+output_topic = "a"
+
+[[consumers]]
+group = "s2"
+topic = "a"
+handler = "forward"
+auto_offset_reset = "earliest"
+output_topic = "b"
+
+[[consumers]]
+group = "ledger"
+topic = "b"
+handler = "process-then-commit"
+auto_offset_reset = "earliest"
+isolation_level = "read_committed"
+
+[expect]
+hold = ["no-loss", "exactly-once", "per-key-order", "idempotent", "liveness", "aborted-read"]
+"#;
+
+#[test]
+fn chained_stages_commit_past_the_markers_and_drain() {
+    let (_, setup) = parse_with("chain.toml", CHAIN, &Registry::with_built_ins());
+    for seed in 0..SEEDS {
+        let run = faultline::run(&setup, seed);
+        let unmet = common::unmet(std::path::Path::new("chain.toml"), seed, &run);
+        assert!(unmet.is_empty(), "{}", unmet.join("\n"));
+        let s2 = GroupId(1);
+        let a0 = run
+            .sim
+            .world
+            .layout()
+            .partitions
+            .iter()
+            .position(|p| p.name == "a-0")
+            .map(|i| faultline_models::PartitionId(i as u16))
+            .expect("a-0");
+        assert_eq!(
+            run.sim.world.committed(s2, a0),
+            Some(run.sim.world.visible_end(a0)),
+            "seed {seed}: s2's committed offset is the log end, past the last marker"
+        );
+    }
+}
+
+/// A member that sends more than 2^20 requests before it restarts: its
+/// transactional requests after the restart are new ones to the
+/// coordinator, not copies of old ones (they are numbered apart).
+const MANY_REQUESTS: &str = r#"name = "a member restarts after a million requests"
+seed = 1
+
+[topology]
+brokers = 1
+topics = [{ name = "orders", partitions = 32 }, { name = "payments", partitions = 1 }]
+
+[workload]
+topic = "orders"
+records = 150
+keys = 10
+rate_per_sec = 1
+
+[[consumers]]
+group = "enricher"
+handler = "forward"
+auto_offset_reset = "earliest"
+output_topic = "payments"
+fetch_max_wait_ms = 1
+request_timeout_ms = 1000
+
+[[faults.timeline]]
+at_ms = 130000
+crash = "c1"
+restart_after_ms = 100
+
+[expect]
+hold = ["no-loss", "exactly-once", "liveness"]
+
+[limits]
+liveness_ms = 30000
+events_max = 50000000
+"#;
+
+#[test]
+fn a_member_restarting_after_a_million_requests_initializes_again() {
+    let (_, setup) = parse_with("many.toml", MANY_REQUESTS, &Registry::with_built_ins());
+    let run = faultline::run(&setup, 1);
+    let unmet = common::unmet(std::path::Path::new("many.toml"), 1, &run);
+    assert!(unmet.is_empty(), "{}", unmet.join("\n"));
+    let inits = run
+        .sim
+        .history
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ProducerInitialized { .. }))
+        .count();
+    assert_eq!(inits, 2, "initialized at start and after the restart");
+}

@@ -269,7 +269,7 @@ fn reason(
     match in_log {
         InLog::Retried => return "The log holds the message more than once (a producer retry appended it again), and the handler did not recognise the copy.".into(),
         InLog::Resent => return "The log holds the message more than once: its producer crashed before the send was answered, and after the restart the application sent it again, as a new producer (a new producer id, or none without idempotence), so the broker could not tell the copy from a new record; the handler did not recognise it either.".into(),
-        InLog::Output => return "The topic holds the message more than once: the consume-transform-produce stage that writes it committed its output twice (see that stage's exactly-once finding), and the handler did not recognise the copy.".into(),
+        InLog::Output => return "The topic holds the message more than once: consume-transform-produce stages committed it there more than once (a stage committing one input twice, copies in a stage's input, or two stages writing the topic), and the handler did not recognise the copy.".into(),
         InLog::Once => {}
     }
     "The message was delivered again and the handler did not recognise it.".into()

@@ -3,14 +3,17 @@
 //!
 //! An output record is committed when a commit marker of the member's
 //! transaction follows it in its partition; a record of an aborted
-//! transaction, or of one still open at the end, is not. A message with
-//! two committed outputs violates `exactly-once` (a `read_committed`
-//! consumer of the output topic sees it twice); an input the stage handled
-//! whose output was never committed, in a run that drained, violates
-//! `no-loss`.
+//! transaction, or of one still open at the end, is not. A stage owes one
+//! committed output per copy of a message in its input (a copy a producer
+//! retry or another stage put there is forwarded as a copy): more violate
+//! `exactly-once` (a `read_committed` consumer of the output topic sees
+//! them); an input the stage last handled `Ok` whose output was never
+//! committed, in a run that drained, violates `no-loss`.
 
 use faultline_models::event::{EventKind, Settle};
 use faultline_models::kafka::InputOffsets;
+use std::collections::BTreeSet;
+
 use faultline_models::{GroupId, MessageId, NodeId, PartitionId};
 
 use super::index::{Index, NONE};
@@ -21,19 +24,43 @@ use crate::history::Names;
 struct Outputs {
     /// Committed output appends per message (event indices, in order).
     committed: Vec<Vec<u32>>,
-    /// Whether the stage handled each message with `Ok` (so it owes an
+    /// Whether the stage last settled each message `Ok` (so it owes an
     /// output).
     forwarded: Vec<bool>,
+    /// Copies of each message in the stage's input topic that no aborted
+    /// transaction holds.
+    inputs: Vec<u32>,
 }
 
 /// Walks the history for stage `g`'s outputs.
 fn outputs(ix: &Index, names: &Names<'_>, g: usize) -> Outputs {
-    let members = &names.layout.groups[g].members;
+    let layout = names.layout;
+    let members = &layout.groups[g].members;
+    let input = layout.groups[g].topic;
     let mut committed = vec![Vec::new(); ix.msgs];
     let mut forwarded = vec![false; ix.msgs];
+    let mut inputs = vec![0u32; ix.msgs];
+    let aborted: BTreeSet<(PartitionId, u64)> = names
+        .history
+        .events
+        .iter()
+        .filter_map(|e| e.kind.aborted_record())
+        .collect();
     // Appends of each (partition, member) since its last marker there.
     let mut open: Vec<(PartitionId, NodeId, Vec<u32>)> = Vec::new();
     for (i, e) in names.history.events.iter().enumerate() {
+        if let EventKind::Appended {
+            partition,
+            offset,
+            msg,
+            ..
+        } = e.kind
+            && layout.partitions[partition.index()].topic == input
+            && msg.index() < ix.msgs
+            && !aborted.contains(&(partition, offset))
+        {
+            inputs[msg.index()] += 1;
+        }
         match e.kind {
             EventKind::Appended {
                 partition,
@@ -75,10 +102,13 @@ fn outputs(ix: &Index, names: &Names<'_>, g: usize) -> Outputs {
             EventKind::Handled {
                 consumer,
                 msg,
-                settle: Settle::Ok,
+                settle,
                 ..
-            } if members.contains(&consumer) && msg.index() < ix.msgs => {
-                forwarded[msg.index()] = true;
+            } if members.contains(&consumer)
+                && msg.index() < ix.msgs
+                && settle != Settle::Retry =>
+            {
+                forwarded[msg.index()] = settle == Settle::Ok;
             }
             _ => {}
         }
@@ -89,6 +119,7 @@ fn outputs(ix: &Index, names: &Names<'_>, g: usize) -> Outputs {
     Outputs {
         committed,
         forwarded,
+        inputs,
     }
 }
 
@@ -103,10 +134,11 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdict
         let o = outputs(ix, names, g);
         for m in 0..ix.msgs {
             let copies = &o.committed[m];
-            if copies.len() > 1 {
+            let owed = o.inputs[m].max(1) as usize;
+            if copies.len() > owed {
                 twice.0 += 1;
                 if twice.1.len() < FINDINGS_PER_INVARIANT_MAX {
-                    twice.1.push(duplicate(names, g, m, copies));
+                    twice.1.push(duplicate(names, g, m, (copies, owed)));
                 }
             }
             if !drained {
@@ -163,10 +195,11 @@ fn add_lost(
 
 /// A finding for message `m`, whose output stage `g` committed more than
 /// once.
-fn duplicate(names: &Names<'_>, g: usize, m: usize, copies: &[u32]) -> Finding {
+fn duplicate(names: &Names<'_>, g: usize, m: usize, (copies, owed): (&[u32], usize)) -> Finding {
     let events = &names.history.events;
     let meta = &names.layout.groups[g];
-    let (a1, a2) = (copies[0] as usize, copies[1] as usize);
+    // The last copy owed, and the first one too many.
+    let (a1, a2) = (copies[owed - 1] as usize, copies[owed] as usize);
     let (
         EventKind::Appended {
             partition: p1,
@@ -187,8 +220,13 @@ fn duplicate(names: &Names<'_>, g: usize, m: usize, copies: &[u32]) -> Finding {
     let mut f = Finding::new(
         Invariant::ExactlyOnce,
         format!(
-            "the output of m{m} was committed {} times by stage {group}: by {} at {} and by {} at {}",
+            "the output of m{m} was committed {} times by stage {group}{}: by {} at {} and by {} at {}",
             copies.len(),
+            if owed > 1 {
+                format!(" (its input holds it {owed} times)")
+            } else {
+                String::new()
+            },
             names.node(c1),
             events[a1].time,
             names.node(c2),

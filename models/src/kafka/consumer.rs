@@ -220,10 +220,10 @@ impl Consumer {
             .iter()
             .position(|m| *m == node)
             .unwrap_or(0);
-        let output = Output::new(layout, group.index(), member);
+        let output = Output::new(layout, group.index(), member, incarnation);
         // A transactional member's request ids grow across its
-        // incarnations, so its coordinators can tell copies from new
-        // requests (see `txn::copy_of`).
+        // incarnations, so answers to an earlier incarnation's requests
+        // are not taken for answers to its own.
         let next_req = if output.is_some() {
             incarnation << 20
         } else {
@@ -298,8 +298,23 @@ impl Consumer {
         self.next_req
     }
 
+    /// Takes the pending request `req` (of any kind but a transactional
+    /// one, whose ids are counted apart: see [`Consumer::take_txn_pending`]).
     fn take_pending(&mut self, req: u32) -> Option<Pending> {
-        let i = self.pending.iter().position(|(r, _, _, _)| *r == req)?;
+        self.take_entry((req, false))
+    }
+
+    /// Takes the pending transactional request `req`, if it is one.
+    fn take_txn_pending(&mut self, req: u32) -> bool {
+        self.take_entry((req, true)).is_some()
+    }
+
+    /// Takes the pending request `req`, transactional (`txn`) or not.
+    fn take_entry(&mut self, (req, txn): (u32, bool)) -> Option<Pending> {
+        let i = self
+            .pending
+            .iter()
+            .position(|(r, _, p, _)| *r == req && matches!(p, Pending::Txn) == txn)?;
         Some(self.pending.remove(i).2)
     }
 
@@ -329,11 +344,11 @@ impl Consumer {
         peer: NodeId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let failed: Vec<u32> = self
+        let failed: Vec<(u32, bool)> = self
             .pending
             .iter()
             .filter(|(_, to, _, _)| *to == peer)
-            .map(|(r, _, _, _)| *r)
+            .map(|(r, _, p, _)| (*r, matches!(p, Pending::Txn)))
             .collect();
         for req in failed {
             if cx.crashed().is_some() {
@@ -629,11 +644,11 @@ impl Consumer {
         layout: &Layout,
         durable: &mut Durable,
         scratch: &mut TxBuffer,
-        req: u32,
+        req: (u32, bool),
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let cfg = &layout.groups[self.group.index()].config;
-        let Some(pending) = self.take_pending(req) else {
+        let Some(pending) = self.take_entry(req) else {
             return;
         };
         match pending {
@@ -1151,6 +1166,13 @@ impl Consumer {
                 );
                 return;
             }
+        } else if self.output.is_some() && !self.uncommitted().is_empty() {
+            // A stage whose poll moved past transaction markers only
+            // commits those positions in a transaction of their own, as
+            // Kafka Streams commits `consumer.position()` (KAFKA-6607):
+            // else its committed offset would stay on the marker.
+            self.batch.clear();
+            return self.output_batch_done(layout, durable, scratch, cx);
         }
         self.ensure_fetches(layout, durable, cx);
     }

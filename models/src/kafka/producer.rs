@@ -193,6 +193,9 @@ pub(crate) struct Producer {
     /// request.
     timeouts: Vec<Deadlines>,
     next_req: u32,
+    /// Request ids of transactional requests, from `incarnation << 24` on
+    /// (see `txn::copy_of`).
+    next_txn_req: u32,
     next_batch: u32,
     /// Every batch below this id is finished (or not closed yet).
     unfinished_from: usize,
@@ -250,8 +253,8 @@ impl Producer {
             leader_slots[leader].push(slot);
         }
         // A transactional producer's request ids grow across its
-        // incarnations, so its coordinator can tell copies from new
-        // requests (see `txn::seen`).
+        // incarnations, so answers to an earlier incarnation's requests
+        // are not taken for answers to its own.
         let next_req = if meta.txn.is_some() {
             incarnation << 20
         } else {
@@ -273,6 +276,7 @@ impl Producer {
             in_flight: vec![VecDeque::new(); layout.brokers.len()],
             timeouts: vec![Deadlines::default(); layout.brokers.len()],
             next_req,
+            next_txn_req: incarnation.wrapping_shl(24),
             next_batch: 0,
             unfinished_from: 0,
             empty: Arc::from(Vec::new()),
@@ -981,8 +985,8 @@ impl Producer {
         let Some(t) = &mut self.txn else {
             return;
         };
-        let req = self.next_req;
-        self.next_req += 1;
+        let req = self.next_txn_req;
+        self.next_txn_req = req.wrapping_add(1);
         let msg = build(req);
         t.pending = Some(msg.clone());
         cx.send(layout.txn_coordinators[usize::from(t.id)], msg);
@@ -1122,12 +1126,14 @@ impl Producer {
             .is_some_and(|t| t.step == TxnStep::Recovering)
         {
             let settled = self.take_settled();
-            let (next_req, next_batch) = (self.next_req, self.next_batch);
+            let (next_req, next_txn_req, next_batch) =
+                (self.next_req, self.next_txn_req, self.next_batch);
             *self = Producer::new(layout, self.index, self.incarnation, settled);
             // Request and batch ids go on from where they were, so the old
             // batches' responses and timers (still on their way) find
             // finished placeholders and are ignored.
             self.next_req = next_req;
+            self.next_txn_req = next_txn_req;
             self.next_batch = next_batch;
             let leader = self.slot_leader.first().copied().unwrap_or(0);
             let placeholder = Batch::placeholder(self.first, leader, &self.empty);

@@ -135,6 +135,12 @@ pub enum TxnAnswer {
 /// has moved on.
 pub type Answered = Vec<(NodeId, u32, TxnAnswer)>;
 
+/// How far below a node's last request id a copy may be: ids further
+/// below (or above) are new requests. Clients number their transactional
+/// requests from `incarnation << 24` on, so a restarted client's ids are
+/// new even when the counter wraps.
+const COPY_WINDOW: u32 = 1 << 16;
+
 /// What a request `req` from `from` about `txn` is: `None` if new,
 /// `Some(answer)` if a copy of one handled (`Some(None)` if its sender no
 /// longer waits for an answer).
@@ -146,7 +152,7 @@ pub(crate) fn copy_of(
 ) -> Option<Option<TxnAnswer>> {
     let &(_, last, answer) = durable.txn_answers[usize::from(txn)]
         .iter()
-        .find(|&&(node, last, _)| node == from && req <= last)?;
+        .find(|&&(node, last, _)| node == from && last.wrapping_sub(req) < COPY_WINDOW)?;
     Some((req == last).then_some(answer))
 }
 

@@ -99,12 +99,21 @@ pub(super) struct Output {
     /// Re-initializing after a failure: start over from the committed
     /// offsets once initialized.
     recovering: bool,
+    /// Request ids of transactional requests, from `incarnation << 24` on,
+    /// so the coordinators tell a restarted member's requests from copies
+    /// of its earlier ones (see `txn::copy_of`).
+    next_txn_req: u32,
 }
 
 impl Output {
     /// The producer of member `member` (index within its group) of a
     /// consume-transform-produce group.
-    pub(super) fn new(layout: &Layout, group: usize, member: usize) -> Option<Box<Output>> {
+    pub(super) fn new(
+        layout: &Layout,
+        group: usize,
+        member: usize,
+        incarnation: u32,
+    ) -> Option<Box<Output>> {
         let out = layout.groups[group].output.as_ref()?;
         let topic = &layout.topics[usize::from(out.topic)];
         let parts = topic.partitions as usize;
@@ -122,6 +131,7 @@ impl Output {
             next_batch: 0,
             rejoin: false,
             recovering: false,
+            next_txn_req: incarnation.wrapping_shl(24),
         }))
     }
 
@@ -188,7 +198,9 @@ impl Consumer {
         scratch: &mut TxBuffer,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let offsets = self.batch_offsets();
+        // The positions, which a poll moves past transaction markers too
+        // (not the last record's offset + 1).
+        let offsets = self.uncommitted();
         let group_metadata = self.member.map(|m| (m, self.generation));
         let Some(o) = self.output.as_deref_mut() else {
             return;
@@ -210,10 +222,14 @@ impl Consumer {
 
     /// Sends the request the current step waits for.
     fn send_step(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
-        if self.output.is_none() {
+        let Some(o) = self.output.as_deref_mut() else {
+            return;
+        };
+        if matches!(o.step, Step::Ready | Step::Producing) {
             return;
         }
-        let req = self.req();
+        let req = o.next_txn_req;
+        o.next_txn_req = req.wrapping_add(1);
         let o = self.output.as_deref().expect("checked above");
         let (txn, pid, epoch) = (o.txn, o.pid, o.epoch);
         let mut to = layout.txn_coordinators[usize::from(txn)];
@@ -315,7 +331,7 @@ impl Consumer {
     ) {
         match msg {
             Msg::InitProducerIdResponse { req, result } => {
-                if !matches!(self.take_pending(req), Some(Pending::Txn)) {
+                if !self.take_txn_pending(req) {
                     return;
                 }
                 let o = self.output.as_deref_mut().expect("only sent with one");
@@ -347,7 +363,7 @@ impl Consumer {
                 }
             }
             Msg::TxnResponse { req, result } => {
-                if !matches!(self.take_pending(req), Some(Pending::Txn)) {
+                if !self.take_txn_pending(req) {
                     return;
                 }
                 let o = self.output.as_deref_mut().expect("only sent with one");
@@ -392,9 +408,11 @@ impl Consumer {
                             self.after_outputs(layout, durable, scratch, cx);
                         }
                     }
-                    ProduceResult::InvalidEpoch => self.reinit(layout, cx),
-                    ProduceResult::OutOfOrderSequence => {
-                        self.output_failed(layout, durable, scratch, false, cx);
+                    // A stale epoch, or a gap in the sequence: since
+                    // KIP-360 the producer bumps its epoch (which aborts
+                    // the transaction) and starts its sequences over.
+                    ProduceResult::InvalidEpoch | ProduceResult::OutOfOrderSequence => {
+                        self.reinit(layout, cx);
                     }
                     _ => {
                         let cfg = &layout.groups[self.group.index()].config;
@@ -408,7 +426,7 @@ impl Consumer {
                 }
             }
             Msg::TxnOffsetCommitResponse { req, result } => {
-                if !matches!(self.take_pending(req), Some(Pending::Txn)) {
+                if !self.take_txn_pending(req) {
                     return;
                 }
                 if self.output.as_deref().map(|o| o.step) != Some(Step::Offsets) {
