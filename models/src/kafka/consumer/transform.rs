@@ -94,7 +94,7 @@ pub(super) struct Output {
     /// `consumer.groupMetadata()` gave the application for this batch.
     group_metadata: Option<(u32, u32)>,
     next_batch: u32,
-    /// After the abort or re-initialization: rejoin the group too.
+    /// After the abort: rejoin the group too.
     rejoin: bool,
     /// Re-initializing after a failure: start over from the committed
     /// offsets once initialized.
@@ -212,7 +212,7 @@ impl Consumer {
             // The member knows it has left the group: its generation
             // cannot commit these offsets. Start over from the committed
             // ones.
-            self.output_failed(layout, durable, scratch, true, cx);
+            self.output_refused(layout, durable, scratch, cx);
             return;
         }
         let o = self.output.as_deref_mut().expect("checked above");
@@ -373,7 +373,7 @@ impl Consumer {
                             producer: cx.me,
                             epoch: o.epoch,
                         });
-                        self.produce_outputs(layout, durable, scratch, cx);
+                        self.produce_outputs(layout, durable, cx);
                     }
                     (Step::Committing, Ok(())) => {
                         self.output_committed(layout, durable, scratch, cx)
@@ -405,7 +405,7 @@ impl Consumer {
                     r if r.is_success() => {
                         o.sends[i].done = true;
                         if o.sends.iter().all(|s| s.done) {
-                            self.after_outputs(layout, durable, scratch, cx);
+                            self.after_outputs(layout, cx);
                         }
                     }
                     // A stale epoch, or a gap in the sequence: since
@@ -437,7 +437,7 @@ impl Consumer {
                     Err(CommitError::InvalidProducerEpoch) => self.reinit(layout, cx),
                     // The group has moved on (KIP-447's fencing): abort,
                     // rejoin, and start over from the committed offsets.
-                    Err(_) => self.output_failed(layout, durable, scratch, true, cx),
+                    Err(_) => self.output_refused(layout, durable, scratch, cx),
                 }
             }
             _ => {}
@@ -445,13 +445,7 @@ impl Consumer {
     }
 
     /// Sends the batch's outputs, one request per output partition.
-    fn produce_outputs(
-        &mut self,
-        layout: &Layout,
-        durable: &mut Durable,
-        scratch: &mut TxBuffer,
-        cx: &mut Cx<'_, Msg, Timer>,
-    ) {
+    fn produce_outputs(&mut self, layout: &Layout, durable: &Durable, cx: &mut Cx<'_, Msg, Timer>) {
         let o = self.output.as_deref_mut().expect("only with one");
         o.step = Step::Producing;
         o.sends.clear();
@@ -481,7 +475,7 @@ impl Consumer {
         }
         let n = o.sends.len();
         if n == 0 {
-            self.after_outputs(layout, durable, scratch, cx);
+            self.after_outputs(layout, cx);
             return;
         }
         for i in 0..n {
@@ -491,13 +485,7 @@ impl Consumer {
 
     /// Every output is appended: the offsets go to the transaction (or
     /// the transaction commits).
-    fn after_outputs(
-        &mut self,
-        layout: &Layout,
-        _durable: &mut Durable,
-        _scratch: &mut TxBuffer,
-        cx: &mut Cx<'_, Msg, Timer>,
-    ) {
+    fn after_outputs(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
         if self.offsets_mode(layout) == Some(InputOffsets::OutsideTransaction) {
             self.commit_transaction(layout, cx);
         } else {
@@ -558,18 +546,17 @@ impl Consumer {
         self.poll(layout, durable, scratch, cx);
     }
 
-    /// The transaction cannot commit: abort it (`rejoin`: the group
-    /// refused this member), then start over from the committed offsets.
-    fn output_failed(
+    /// The group refused this member (or it knows it left): abort the
+    /// transaction, rejoin, and start over from the committed offsets.
+    fn output_refused(
         &mut self,
         layout: &Layout,
         durable: &mut Durable,
         scratch: &mut TxBuffer,
-        rejoin: bool,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let o = self.output.as_deref_mut().expect("only with one");
-        o.rejoin |= rejoin;
+        o.rejoin = true;
         match o.step {
             Step::Adding | Step::Producing | Step::Offsets | Step::Committing => {
                 o.step = Step::Aborting;
