@@ -1506,7 +1506,9 @@ impl Consumer {
         }
         let settle = match result {
             Ok(Outcome::Ok) => {
-                self.emit(layout, &item, me);
+                if self.output.is_some() {
+                    self.emit(layout, &item, me);
+                }
                 Settle::Ok
             }
             Ok(Outcome::Fail) => Settle::DeadLettered,

@@ -168,6 +168,7 @@ impl Consumer {
     /// The transformed record of a handled one goes to the current
     /// transaction: same key, value and message, in the output topic's
     /// partition for its key (a keyless record keeps its partition number).
+    #[inline(never)]
     pub(super) fn emit(&mut self, layout: &Layout, item: &Item, me: crate::ids::NodeId) {
         let Some(o) = self.output.as_deref_mut() else {
             return;
