@@ -151,7 +151,8 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdict
                     "m{m} was transformed by {} but its output was never committed to {topic}",
                     names.group(GroupId(g as u16))
                 );
-                add_lost(&mut lost, ix, names, m, ix.acked[m] as usize, summary);
+                let chain = lost_output(names, g, m, ix.acked[m] as usize);
+                add_lost(&mut lost, ix, names, m, chain, summary);
                 continue;
             }
             // Every group reading the output topic must handle a committed
@@ -165,7 +166,7 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdict
                         "the output of m{m} was committed to {topic}, but group {} never handled it",
                         names.group(GroupId(d as u16))
                     );
-                    add_lost(&mut lost, ix, names, m, first as usize, summary);
+                    add_lost(&mut lost, ix, names, m, vec![first as usize], summary);
                 }
             }
         }
@@ -173,13 +174,43 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdict
     (twice, lost)
 }
 
-/// Counts a lost message, with `event` as its witness.
+/// The witness of a stage's lost output of `m`: its acknowledgement, the
+/// stage's last handling of it, and how the member's transaction after
+/// that ended (aborted, given up, crashed) if it did.
+fn lost_output(names: &Names<'_>, g: usize, m: usize, acked: usize) -> Vec<usize> {
+    let events = &names.history.events;
+    let members = &names.layout.groups[g].members;
+    let mut chain = vec![acked];
+    let handled = events.iter().rposition(|e| {
+        matches!(e.kind, EventKind::Handled { consumer, msg, settle: Settle::Ok, .. }
+            if msg.index() == m && members.contains(&consumer))
+    });
+    let Some(h) = handled else {
+        return chain;
+    };
+    chain.push(h);
+    let EventKind::Handled { consumer: c, .. } = events[h].kind else {
+        return chain;
+    };
+    let ended = events[h..].iter().position(|e| match e.kind {
+        EventKind::TxnCommitted { producer, .. } | EventKind::TxnAborted { producer, .. } => {
+            producer == c
+        }
+        EventKind::StageRewound { consumer, .. } => consumer == c,
+        EventKind::Crashed { node, .. } => node == c,
+        _ => false,
+    });
+    chain.extend(ended.map(|i| h + i));
+    chain
+}
+
+/// Counts a lost message, with `chain` (event indices) as its witness.
 fn add_lost(
     lost: &mut Verdicts,
     ix: &Index,
     names: &Names<'_>,
     m: usize,
-    event: usize,
+    mut chain: Vec<usize>,
     summary: String,
 ) {
     lost.0 += 1;
@@ -187,8 +218,8 @@ fn add_lost(
         let mut f = Finding::new(Invariant::NoLoss, summary);
         f.msg = Some(MessageId(m as u32));
         f.key = Some(ix.keys[m]);
-        f.witness = vec![event];
-        f.explanation = narrate(&mut vec![event], names);
+        f.explanation = narrate(&mut chain, names);
+        f.witness = chain;
         lost.1.push(f);
     }
 }
