@@ -216,8 +216,14 @@ impl Consumer {
             self.output_refused(layout, durable, scratch, cx);
             return;
         }
-        let o = self.output.as_deref_mut().expect("checked above");
-        o.step = Step::Adding;
+        self.enter(Step::Adding, layout, cx);
+    }
+
+    /// Moves to `step` and sends the request it waits for.
+    fn enter(&mut self, step: Step, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
+        if let Some(o) = self.output.as_deref_mut() {
+            o.step = step;
+        }
         self.send_step(layout, cx);
     }
 
@@ -358,8 +364,7 @@ impl Consumer {
                     }
                     Err(_) => {
                         // Its epoch is gone: initialize afresh.
-                        o.step = Step::Init { current: false };
-                        self.send_step(layout, cx);
+                        self.enter(Step::Init { current: false }, layout, cx);
                     }
                 }
             }
@@ -490,9 +495,7 @@ impl Consumer {
         if self.offsets_mode(layout) == Some(InputOffsets::OutsideTransaction) {
             self.commit_transaction(layout, cx);
         } else {
-            let o = self.output.as_deref_mut().expect("only with one");
-            o.step = Step::Offsets;
-            self.send_step(layout, cx);
+            self.enter(Step::Offsets, layout, cx);
         }
     }
 
@@ -502,9 +505,7 @@ impl Consumer {
         if cx.crash_point(CrashPoint::AfterHandleBeforeCommit, None) {
             return;
         }
-        let o = self.output.as_deref_mut().expect("only with one");
-        o.step = Step::Committing;
-        self.send_step(layout, cx);
+        self.enter(Step::Committing, layout, cx);
     }
 
     /// The transaction committed.
@@ -560,8 +561,7 @@ impl Consumer {
         o.rejoin = true;
         match o.step {
             Step::Adding | Step::Producing | Step::Offsets | Step::Committing => {
-                o.step = Step::Aborting;
-                self.send_step(layout, cx);
+                self.enter(Step::Aborting, layout, cx);
             }
             // Nothing began.
             _ => self.rewind(layout, durable, scratch, cx),
@@ -571,10 +571,10 @@ impl Consumer {
     /// The producer's epoch is stale: `InitProducerId` with it aborts what
     /// is open and gives a new epoch (KIP-360), then the member starts over.
     fn reinit(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
-        let o = self.output.as_deref_mut().expect("only with one");
-        o.step = Step::Init { current: true };
-        o.recovering = true;
-        self.send_step(layout, cx);
+        if let Some(o) = self.output.as_deref_mut() {
+            o.recovering = true;
+        }
+        self.enter(Step::Init { current: true }, layout, cx);
     }
 
     /// Forgets the batch and every position, and starts again from the
