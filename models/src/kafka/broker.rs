@@ -2,8 +2,6 @@
 //! deduplication), follower of replicated partitions (see
 //! [`super::replica`]) and group coordinator.
 
-use std::collections::VecDeque;
-
 use crate::event::{CommitError, EventKind, RemoveReason};
 use crate::ids::{GroupId, NodeId, PartitionId};
 use crate::model::{Cx, Deadlines};
@@ -27,8 +25,29 @@ const PRODUCER_WINDOW: usize = 5;
 pub(crate) struct SeqState {
     epoch: u16,
     next_seq: u32,
-    /// `(base_seq, base_offset)` of the last batches.
-    recent: VecDeque<(u32, u64)>,
+    /// `(base_seq, base_offset)` of the last batches, oldest first: the
+    /// first `len` entries.
+    recent: [(u32, u64); PRODUCER_WINDOW],
+    len: u8,
+}
+
+impl SeqState {
+    /// The last batches, oldest first.
+    fn recent(&self) -> &[(u32, u64)] {
+        &self.recent[..usize::from(self.len)]
+    }
+
+    /// Remembers a batch, forgetting the oldest beyond the window.
+    fn remember(&mut self, batch: (u32, u64)) {
+        let len = usize::from(self.len);
+        if len < PRODUCER_WINDOW {
+            self.recent[len] = batch;
+            self.len += 1;
+        } else {
+            self.recent.copy_within(1.., 0);
+            self.recent[PRODUCER_WINDOW - 1] = batch;
+        }
+    }
 }
 
 /// Records an appended batch in its producer's sequence state (on the
@@ -41,10 +60,7 @@ pub(crate) fn apply_seq(st: &mut SeqState, epoch: u16, base_seq: u32, n: u32, ba
         };
     }
     st.next_seq = base_seq.wrapping_add(n);
-    st.recent.push_back((base_seq, base_offset));
-    if st.recent.len() > PRODUCER_WINDOW {
-        st.recent.pop_front();
-    }
+    st.remember((base_seq, base_offset));
 }
 
 /// Moves a producer's sequence state to `epoch` (a transaction
@@ -93,7 +109,7 @@ pub(crate) fn append_produce(
             };
         }
         if base_seq != st.next_seq {
-            if let Some(&(_, base_offset)) = st.recent.iter().find(|(s, _)| *s == base_seq) {
+            if let Some(&(_, base_offset)) = st.recent().iter().find(|(s, _)| *s == base_seq) {
                 cx.record(EventKind::DuplicateBatch {
                     broker,
                     partition,

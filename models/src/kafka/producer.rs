@@ -46,6 +46,9 @@ fn bit(set: &[u64], i: u32) -> bool {
 /// `slot_leader` of a partition without a leader.
 const NO_LEADER: usize = usize::MAX;
 
+/// Spent record buffers kept per batch length for reuse.
+const SPENT_PER_LENGTH: usize = 64;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BatchState {
     Queued,
@@ -184,6 +187,9 @@ pub(crate) struct Producer {
     leader_slots: Vec<Vec<usize>>,
     /// Round-robin start for draining, per broker.
     drain_from: Vec<usize>,
+    /// Per broker, how many batch ids the queues of the slots it leads
+    /// hold (ready or backing off): a drain stops once none is left.
+    queued: Vec<u32>,
     /// Requests in flight per broker connection, in the order they were
     /// sent, with the response if it has already arrived. Responses are
     /// taken in send order, as a TCP stream delivers them: a response that
@@ -202,6 +208,9 @@ pub(crate) struct Producer {
     /// Records of batch ids reserved but not closed yet (shared, so
     /// placeholders do not allocate).
     empty: Arc<[Record]>,
+    /// Per length, record buffers of finished batches that no request
+    /// holds any more, for closing batches to fill instead of allocating.
+    spent: Vec<Vec<Arc<[Record]>>>,
     /// Idempotent sequence numbering per partition.
     numbering: Vec<Numbering>,
     /// Idempotent epoch per partition, bumped when a batch fails for good.
@@ -270,9 +279,12 @@ impl Producer {
             leader_slots,
             open: vec![None; parts],
             spare: vec![Vec::new(); parts],
-            batches: Vec::new(),
+            // A batch holds at least one record (the ids a transactional
+            // producer's recovery skips come on top).
+            batches: Vec::with_capacity(meta.plan.len()),
             queues: vec![VecDeque::new(); parts],
             drain_from: vec![0; layout.brokers.len()],
+            queued: vec![0; layout.brokers.len()],
             in_flight: vec![VecDeque::new(); layout.brokers.len()],
             timeouts: vec![Deadlines::default(); layout.brokers.len()],
             next_req,
@@ -280,6 +292,7 @@ impl Producer {
             next_batch: 0,
             unfinished_from: 0,
             empty: Arc::from(Vec::new()),
+            spent: Vec::new(),
             // A batch holds at least one record: room for as many batches
             // as records planned for the partition.
             numbering: layout.planned_per_partition()[usize::from(topic.first.0)..][..parts]
@@ -464,13 +477,16 @@ impl Producer {
             if want == old {
                 continue;
             }
+            let queued = self.queues[slot].len() as u32;
             if old != NO_LEADER {
                 self.leader_slots[old].retain(|&s| s != slot);
+                self.queued[old] -= queued;
             }
             if want != NO_LEADER {
                 let list = &mut self.leader_slots[want];
                 let at = list.partition_point(|&s| s < slot);
                 list.insert(at, slot);
+                self.queued[want] += queued;
             }
             self.slot_leader[slot] = want;
         }
@@ -695,7 +711,7 @@ impl Producer {
         let batch = Batch {
             partition,
             leader,
-            records: Arc::from(&open.records[..]),
+            records: self.shared(&open.records),
             place,
             attempt: 0,
             created: open.created,
@@ -722,6 +738,7 @@ impl Producer {
         }
         self.queues[slot].push_back(open.batch);
         if leader != NO_LEADER {
+            self.queued[leader] += 1;
             self.send_ready(layout, leader, cx);
         }
     }
@@ -730,6 +747,19 @@ impl Producer {
     /// connection has room, one partition after another (in slot order,
     /// round robin from where the last drain stopped).
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
+        debug_assert_eq!(
+            self.queued[leader] as usize,
+            self.leader_slots[leader]
+                .iter()
+                .map(|&s| self.queues[s].len())
+                .sum::<usize>(),
+            "queued ids per broker"
+        );
+        // Nothing queued for this broker: nothing to expire or send (the
+        // common case after an acknowledgement).
+        if self.queued[leader] == 0 {
+            return;
+        }
         let cfg = &layout.producers[self.index].config;
         let k = self.leader_slots[leader].len();
         if self.may_expire(cfg.delivery_timeout, cx.now) {
@@ -745,26 +775,38 @@ impl Producer {
         }
         let n = self.queues.len();
         // The first of the leader's slots at or after the round-robin start
-        // (wrapping around; `drain_from` is always below `n`). Indices wrap
-        // by comparison: a division per step would cost more than the rest.
+        // (wrapping around; `drain_from` is always below `n`). A leader
+        // leads a few slots: a linear scan beats a binary search.
         let start = self.drain_from[leader];
-        let mut j = self.leader_slots[leader].partition_point(|&s| s < start);
-        if j == k {
-            j = 0;
-        }
-        let mut idle = 0;
-        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && idle < k {
-            let slot = self.leader_slots[leader][j];
-            j = if j + 1 == k { 0 } else { j + 1 };
-            let ready = self.queues[slot]
-                .front()
-                .is_some_and(|&id| self.batches[id as usize].state == BatchState::Queued);
-            if !ready {
-                idle += 1;
-                continue;
-            }
-            idle = 0;
+        let mut j = self.leader_slots[leader]
+            .iter()
+            .position(|&s| s >= start)
+            .unwrap_or(0);
+        // Once nothing is queued any more, the rest of the round would
+        // only find empty queues.
+        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && self.queued[leader] != 0
+        {
+            // The next ready slot within one round from `j`; none in a
+            // whole round ends the drain.
+            let slots = &self.leader_slots[leader];
+            let (queues, batches) = (&self.queues, &self.batches);
+            let ready = |&s: &usize| {
+                queues[s]
+                    .front()
+                    .is_some_and(|&id| batches[id as usize].state == BatchState::Queued)
+            };
+            let Some(at) = slots[j..]
+                .iter()
+                .position(ready)
+                .map(|i| j + i)
+                .or_else(|| slots[..j].iter().position(ready))
+            else {
+                break;
+            };
+            let slot = slots[at];
+            j = if at + 1 == k { 0 } else { at + 1 };
             let id = self.queues[slot].pop_front().expect("checked non-empty");
+            self.queued[leader] -= 1;
             self.drain_from[leader] = if slot + 1 == n { 0 } else { slot + 1 };
             let req = self.next_req;
             self.next_req += 1;
@@ -819,31 +861,60 @@ impl Producer {
     fn finish(&mut self, id: u32, base_offset: Option<u64>, cx: &mut Cx<'_, Msg, Timer>) {
         let b = &mut self.batches[id as usize];
         b.state = BatchState::Done;
-        for (i, r) in b.records.iter().enumerate() {
+        // Done for good: its records are in the history now.
+        let records = std::mem::replace(&mut b.records, self.empty.clone());
+        let (partition, place) = (b.partition, b.place);
+        for (i, r) in records.iter().enumerate() {
             cx.history.record(
                 cx.now,
                 EventKind::Acked {
                     producer: cx.me,
                     msg: r.msg,
-                    partition: b.partition,
+                    partition,
                     offset: base_offset.map(|o| o + i as u64),
                 },
             );
         }
-        self.outstanding -= b.records.len();
+        self.outstanding -= records.len();
         if self.pid != 0 {
-            let slot = usize::from(b.partition.0 - self.first.0);
-            self.numbering[slot].finished(b.place, b.records.len() as u32);
+            let slot = usize::from(partition.0 - self.first.0);
+            self.numbering[slot].finished(place, records.len() as u32);
         }
-        // Done for good: its records are in the history now.
-        let records = std::mem::replace(&mut b.records, self.empty.clone());
         if let Some(t) = &mut self.txn {
             // Answered only when the transaction commits.
             t.acked.extend(records.iter().map(|r| r.msg.0));
+        } else {
+            for r in records.iter() {
+                self.settle(r.msg.0);
+            }
+        }
+        self.recycle(records);
+    }
+
+    /// `records` in a shared buffer, reusing a spent one of that length
+    /// when there is one.
+    fn shared(&mut self, records: &[Record]) -> Arc<[Record]> {
+        if let Some(mut spent) = self.spent.get_mut(records.len()).and_then(Vec::pop)
+            && let Some(buf) = Arc::get_mut(&mut spent)
+        {
+            buf.copy_from_slice(records);
+            return spent;
+        }
+        Arc::from(records)
+    }
+
+    /// Keeps the records of a finished batch for reuse if nothing else
+    /// holds them (a request still travelling, or a duplicate of it, may).
+    fn recycle(&mut self, records: Arc<[Record]>) {
+        let n = records.len();
+        if n == 0 || Arc::strong_count(&records) != 1 {
             return;
         }
-        for r in records.iter() {
-            self.settle(r.msg.0);
+        if self.spent.len() <= n {
+            self.spent.resize_with(n + 1, Vec::new);
+        }
+        if self.spent[n].len() < SPENT_PER_LENGTH {
+            self.spent[n].push(records);
         }
     }
 
@@ -864,6 +935,9 @@ impl Producer {
         b.state = BatchState::Backoff;
         let partition = b.partition;
         let slot = self.slot(layout, partition);
+        if self.slot_leader[slot] != NO_LEADER {
+            self.queued[self.slot_leader[slot]] += 1;
+        }
         let queue = &mut self.queues[slot];
         if self.pid != 0 {
             // In sequence order (`insertInSequenceOrder`): a partition's
@@ -920,11 +994,15 @@ impl Producer {
         for r in done.iter() {
             self.settle(r.msg.0);
         }
+        self.recycle(done);
         let slot = self.slot(layout, partition);
         // Only a queued batch is in the queue (near its head: a retried
         // batch, or the oldest one expiring); one in flight is not.
         if queued && let Some(i) = self.queues[slot].iter().position(|&q| q == id) {
             self.queues[slot].remove(i);
+            if self.slot_leader[slot] != NO_LEADER {
+                self.queued[self.slot_leader[slot]] -= 1;
+            }
         }
         if self.pid == 0 {
             return;
