@@ -18,6 +18,12 @@ const DENSE_MIN: usize = 64;
 /// handler keying rows by sparse integers cannot make it waste memory.
 const SLOTS_PER_ROW_MAX: usize = 4;
 
+/// The vector may cover keys below this however few rows the table holds
+/// (a few tens of kilobytes at most), so ids that count up but arrive out of
+/// order (message ids from several partitions) go straight to their slot
+/// instead of through the map while the table is young.
+const DENSE_FREE: usize = 1024;
+
 /// Integer-keyed rows, ordered by key.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IntRows {
@@ -100,7 +106,7 @@ impl IntRows {
             .checked_add(1)?
             .checked_next_power_of_two()?
             .max(DENSE_MIN);
-        if want > SLOTS_PER_ROW_MAX * (self.len() + 1).max(DENSE_MIN / SLOTS_PER_ROW_MAX) {
+        if want > DENSE_FREE && want > SLOTS_PER_ROW_MAX * (self.len() + 1) {
             return None;
         }
         let old = self.dense.len();
@@ -143,18 +149,22 @@ mod tests {
     #[test]
     fn growing_moves_covered_rows_into_the_vector() {
         let mut rows = IntRows::default();
-        // 1000 lands in the map (the vector would be too sparse) ...
+        // A key below the free allowance goes to the vector at once ...
         rows.insert(1000, Value::Int(1));
-        assert_eq!(rows.dense.len(), 0);
+        assert_eq!(rows.dense.len(), DENSE_FREE);
+        // ... 3000 lands in the map (the vector would be too sparse) ...
+        rows.insert(3000, Value::Int(3));
+        assert_eq!(rows.dense.len(), DENSE_FREE);
         // ... until enough rows arrive to cover it densely.
-        for k in 0..600 {
+        for k in 0..1100 {
             rows.insert(k, Value::Int(k));
         }
-        assert!(rows.dense.len() > 1000, "{}", rows.dense.len());
+        assert!(rows.dense.len() > 3000, "{}", rows.dense.len());
         assert!(rows.sparse.is_empty());
-        assert_eq!(rows.len(), 601);
-        assert_eq!(rows.get(1000), Some(&Value::Int(1)));
-        assert_eq!(keys(&rows).last(), Some(&1000));
+        assert_eq!(rows.len(), 1101);
+        assert_eq!(rows.get(1000), Some(&Value::Int(1000)));
+        assert_eq!(rows.get(3000), Some(&Value::Int(3)));
+        assert_eq!(keys(&rows).last(), Some(&3000));
     }
 
     #[test]

@@ -1,18 +1,17 @@
 //! String-keyed rows of one table.
 //!
 //! Handlers key rows by a handful of entity names far more often than by
-//! many distinct strings, so a table's string rows start as a sorted vector
-//! searched by bisection. Past [`SMALL_MAX`] rows, where inserting into the
-//! middle of a vector would start to cost, they move to an ordered map for
-//! good.
+//! many distinct strings, so a table's string rows start as a sorted vector.
+//! Past [`SMALL_MAX`] rows, where inserting into the middle of a vector
+//! would start to cost, they move to an ordered map for good.
 //!
-//! The bisection runs over a second vector holding each key's first eight
-//! bytes as an integer (which order keys first), so it compares plain
-//! integers; whole keys are compared only where those bytes are equal. A
-//! transaction may read a row before it writes it back, so the vector also
-//! remembers where its last search ended and checks there first.
+//! A second vector holds each key's first eight bytes as an integer (which
+//! order keys first), and a small open-addressed hash index over those
+//! integers finds an existing row in one or two probes; whole keys are
+//! compared only where those bytes are equal. Only a key that is not there
+//! yet (an insert) bisects the vector for its place. The index is rebuilt
+//! when a row comes or goes, which is rare next to lookups.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use super::key::{KeyStr, Value};
@@ -35,8 +34,14 @@ pub(crate) struct Small {
     /// `rows[i].0.head()`, for every `i`.
     heads: Vec<u64>,
     rows: Vec<(KeyStr, Value)>,
-    /// Where the last search found a row.
-    last: Cell<usize>,
+    /// Hash index over `heads`, open-addressed with linear probing: a slot
+    /// holds a row's index plus one, or 0 when empty. Its length is a power
+    /// of two at least twice the number of rows (empty while there are
+    /// none).
+    index: Vec<u16>,
+    /// `64 - log2(index.len())`: how far a hashed head is shifted to give
+    /// its first slot.
+    shift: u32,
 }
 
 impl Default for StrRows {
@@ -46,33 +51,96 @@ impl Default for StrRows {
 }
 
 impl Small {
-    /// Where `key` is (`Ok`) or would go (`Err`), trying the remembered
-    /// place first.
+    /// The first index slot to probe for a key with first bytes `head`.
+    #[inline]
+    fn slot(&self, head: u64) -> usize {
+        // Short keys differ only in their high bytes: fold them down, then
+        // take the top bits of a Fibonacci hash.
+        let h = head ^ (head >> 29);
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// Where `key` is, if it is there.
+    #[inline]
+    fn find(&self, key: &KeyStr) -> Option<usize> {
+        if self.index.is_empty() {
+            return None;
+        }
+        let mask = self.index.len() - 1;
+        let mut s = self.slot(key.head()) & mask;
+        loop {
+            let i = usize::from(self.index[s]).checked_sub(1)?;
+            if self.rows[i].0 == *key {
+                return Some(i);
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
+    /// Where `key` is (`Ok`) or would go (`Err`).
     #[inline]
     fn search(&self, key: &KeyStr) -> Result<usize, usize> {
+        match self.find(key) {
+            Some(i) => Ok(i),
+            None => Err(self.place(key)),
+        }
+    }
+
+    /// Where `key`, which is not there, would go in order.
+    #[cold]
+    fn place(&self, key: &KeyStr) -> usize {
         let head = key.head();
-        let last = self.last.get();
-        if self.heads.get(last) == Some(&head) && self.rows[last].0 == *key {
-            return Ok(last);
-        }
         let mut i = self.heads.partition_point(|&h| h < head);
-        while self.heads.get(i) == Some(&head) {
-            match self.rows[i].0.cmp(key) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Equal => {
-                    self.last.set(i);
-                    return Ok(i);
-                }
-                std::cmp::Ordering::Greater => break,
-            }
+        while self.heads.get(i) == Some(&head) && self.rows[i].0 < *key {
+            i += 1;
         }
-        Err(i)
+        i
     }
 
     fn insert_at(&mut self, i: usize, key: KeyStr, value: Value) {
         self.heads.insert(i, key.head());
         self.rows.insert(i, (key, value));
-        self.last.set(i);
+        if self.index.len() < 2 * self.rows.len() {
+            return self.reindex();
+        }
+        // The rows from `i` on moved one place along.
+        let moved = i as u16;
+        for slot in &mut self.index {
+            *slot += u16::from(*slot > moved);
+        }
+        self.index_row(i);
+    }
+
+    fn remove_at(&mut self, i: usize) -> Value {
+        self.heads.remove(i);
+        let (_, value) = self.rows.remove(i);
+        self.reindex();
+        value
+    }
+
+    /// Rebuilds the hash index after rows moved.
+    fn reindex(&mut self) {
+        self.index.clear();
+        if self.rows.is_empty() {
+            return;
+        }
+        let len = (self.rows.len() * 2).next_power_of_two().max(8);
+        self.index.resize(len, 0);
+        self.shift = 64 - len.trailing_zeros();
+        for i in 0..self.rows.len() {
+            self.index_row(i);
+        }
+    }
+
+    /// Enters row `i` in the hash index, which has room for it.
+    fn index_row(&mut self, i: usize) {
+        let mask = self.index.len() - 1;
+        let mut s = self.slot(self.heads[i]) & mask;
+        while self.index[s] != 0 {
+            s = (s + 1) & mask;
+        }
+        // At most SMALL_MAX rows, so the index fits.
+        self.index[s] = (i + 1) as u16;
     }
 }
 
@@ -81,7 +149,7 @@ impl StrRows {
     #[inline]
     pub fn get(&self, key: &KeyStr) -> Option<&Value> {
         match self {
-            StrRows::Small(small) => small.search(key).ok().map(|i| &small.rows[i].1),
+            StrRows::Small(small) => small.find(key).map(|i| &small.rows[i].1),
             StrRows::Large(rows) => rows.get(key),
         }
     }
@@ -134,9 +202,8 @@ impl StrRows {
     pub fn remove(&mut self, key: &KeyStr) -> Option<Value> {
         match self {
             StrRows::Small(small) => {
-                let i = small.search(key).ok()?;
-                small.heads.remove(i);
-                Some(small.rows.remove(i).1)
+                let i = small.find(key)?;
+                Some(small.remove_at(i))
             }
             StrRows::Large(rows) => rows.remove(key),
         }
@@ -190,6 +257,32 @@ mod tests {
         rows.remove(&KeyStr::from("e3"));
         assert_eq!(rows.get(&KeyStr::from("e3")), None);
         assert_eq!(rows.len(), 599);
+    }
+
+    #[test]
+    fn every_row_stays_found_while_rows_come_and_go() {
+        let mut rows = StrRows::default();
+        // A permutation of 0..200, so inserts land all over the vector.
+        let names: Vec<String> = (0..200u32).map(|i| format!("k{}", (i * 7) % 200)).collect();
+        for (n, name) in names.iter().enumerate() {
+            assert_eq!(rows.get(&KeyStr::from(name.as_str())), None);
+            rows.insert(&KeyStr::from(name.as_str()), Value::Int(n as i64));
+            for (m, earlier) in names[..=n].iter().enumerate() {
+                let got = rows.get(&KeyStr::from(earlier.as_str()));
+                assert_eq!(got, Some(&Value::Int(m as i64)), "{earlier} after {name}");
+            }
+        }
+        for (n, name) in names.iter().enumerate().step_by(3) {
+            assert_eq!(
+                rows.remove(&KeyStr::from(name.as_str())),
+                Some(Value::Int(n as i64))
+            );
+        }
+        for (n, name) in names.iter().enumerate() {
+            let want = (n % 3 != 0).then_some(Value::Int(n as i64));
+            assert_eq!(rows.get(&KeyStr::from(name.as_str())), want.as_ref());
+        }
+        assert!(matches!(rows, StrRows::Small(_)));
     }
 
     #[test]
