@@ -38,9 +38,9 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
         if Some(names.layout.groups[g].topic) != workload_topic {
             continue;
         }
-        for m in 0..ix.msgs {
-            let x = &ix.messages[m];
-            if x.acked == NONE || ix.receipt(g, m).settled != NONE {
+        let receipts = &ix.receipts[g * ix.msgs..(g + 1) * ix.msgs];
+        for (m, (x, r)) in ix.messages.iter().zip(receipts).enumerate() {
+            if x.acked == NONE || r.settled != NONE {
                 continue;
             }
             let Some(last) = some(x.last_append) else {
