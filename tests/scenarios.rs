@@ -194,3 +194,37 @@ fn a_duplicate_from_a_producer_restart_is_explained_by_the_crash() {
         f.explanation
     );
 }
+
+#[test]
+fn the_index_shortcuts_of_exactly_once_and_per_key_order_never_hide_a_finding() {
+    use faultline::checkers::{Index, exactly_once, per_key_order};
+    let mut judged = 0;
+    for path in bundled() {
+        let (_, setup) = load(&path);
+        if long_run(&setup) {
+            continue;
+        }
+        for seed in std::iter::once(setup.seed).chain(0..4) {
+            let run = faultline::run(&setup, seed);
+            let names = run.sim.names();
+            let ix = Index::build(names.history, names.layout);
+            let mut full = ix.clone();
+            full.one_invocation = false;
+            full.in_order = false;
+            let at = format!("{} --seed {seed}", path.display());
+            let (once, order) = (
+                exactly_once::check(&full, &names),
+                per_key_order::check(&full, &names),
+            );
+            judged += usize::from(once.0 > 0) + usize::from(order.0 > 0);
+            assert_eq!(exactly_once::check(&ix, &names), once, "{at}");
+            assert_eq!(per_key_order::check(&ix, &names), order, "{at}");
+            assert!(!ix.one_invocation || once.0 == 0, "{at}");
+            assert!(!ix.in_order || order.0 == 0, "{at}");
+        }
+    }
+    assert!(
+        judged > 0,
+        "no run violated either invariant: the test could not fail"
+    );
+}

@@ -18,6 +18,11 @@ use crate::history::Names;
 /// invocation. (One invocation that commits two transactions with the same
 /// label applies that effect once, in two steps.)
 pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
+    if ix.one_invocation {
+        // Each message's effects come from one invocation: none was
+        // applied twice.
+        return (0, Vec::new());
+    }
     let labels = names.history.labels.len().max(1);
     let slot =
         |g: u16, m: u32, l: u16| (usize::from(g) * ix.msgs + m as usize) * labels + usize::from(l);
@@ -29,7 +34,8 @@ pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
     let mut first = vec![u32::MAX; n];
     let mut count = 0;
     let mut found = Vec::new();
-    for (&(g, m, l, i), &inv) in ix.effects.iter().zip(&ix.invocations) {
+    for e in &ix.effects {
+        let (g, m, l, i, inv) = (e.group, e.msg, e.label, e.event, e.invocation);
         let s = slot(g, m, l);
         if last[s] == inv {
             continue;
@@ -67,7 +73,7 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
         unreachable!("effects index Effect events");
     };
     let label = names.history.label_name(label);
-    let key = ix.keys[m as usize];
+    let key = ix.messages[m as usize].key;
     let d1 = delivery_before(events, e1, c1, msg);
     let d2 = delivery_before(events, e2, c2, msg);
     let mut f = Finding::new(
@@ -123,12 +129,13 @@ fn witness(ix: &Index, names: &Names<'_>, m: u32, e1: usize, e2: usize, times: u
     chain.extend(&because);
     let mut in_log = InLog::Once;
     let mut aborted = false;
-    if ix.appends[m as usize] > 1 {
+    if ix.messages[m as usize].appends > 1 {
         // The log holds the message more than once: by a retry, or by a
         // resend after its producer crashed between the two appends (maybe
         // a copy in an aborted transaction).
         in_log = InLog::Retried;
-        let (first, last) = (ix.first_append[m as usize], ix.last_append[m as usize]);
+        let x = &ix.messages[m as usize];
+        let (first, last) = (x.first_append, x.last_append);
         if let EventKind::Appended { producer, .. } = events[first as usize].kind
             && let Some(i) = (first as usize..last as usize).find(
                 |&i| matches!(events[i].kind, EventKind::Crashed { node, .. } if node == producer),

@@ -15,7 +15,7 @@ use faultline_models::kafka::{KafkaWorld, Layout, Record};
 use faultline_models::model::NoFaults;
 use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
-use faultline_models::{GroupId, History, MessageId, NodeId, SimRng, Store, TxBuffer};
+use faultline_models::{GroupId, History, MessageId, SimRng, Store, TxBuffer};
 
 use super::index::{Index, NONE};
 use super::narrate;
@@ -73,15 +73,15 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
         let mut effects: Vec<_> = ix
             .effects
             .iter()
-            .filter(|e| usize::from(e.0) == g)
+            .filter(|e| usize::from(e.group) == g)
             .copied()
             .collect();
-        effects.sort_by_key(|&(_, m, l, _)| (m, l));
+        effects.sort_by_key(|e| (e.msg, e.label));
         let mut repeated = Vec::new();
         for w in effects.windows(2) {
-            if (w[0].1, w[0].2) == (w[1].1, w[1].2) {
-                repeated.push(w[0].3 as usize);
-                repeated.push(w[1].3 as usize);
+            if (w[0].msg, w[0].label) == (w[1].msg, w[1].label) {
+                repeated.push(w[0].event as usize);
+                repeated.push(w[1].event as usize);
             }
             if repeated.len() >= 6 {
                 break;
@@ -125,23 +125,17 @@ pub struct AppliedOnce {
 }
 
 impl AppliedOnce {
-    /// A fold for the groups and nodes `ix` knows, before any event.
-    pub fn new(ix: &Index, nodes: usize) -> AppliedOnce {
+    /// A fold for `groups` groups of `msgs` messages and `nodes` nodes,
+    /// before any event.
+    pub fn new(msgs: usize, groups: usize, nodes: usize) -> AppliedOnce {
         AppliedOnce {
-            msgs: ix.msgs,
-            ok: vec![true; ix.groups],
+            msgs,
+            ok: vec![true; groups],
             open: vec![None; nodes],
-            applying: vec![false; ix.groups * ix.msgs],
-            placed: vec![false; ix.groups * ix.msgs],
+            applying: vec![false; groups * msgs],
+            placed: vec![false; groups * msgs],
             crashed: vec![None; nodes],
         }
-    }
-
-    /// The group of `node` if the shortcut is still possible for it.
-    #[inline]
-    fn live(&self, ix: &Index, node: NodeId) -> Option<usize> {
-        let g = usize::from(ix.group_of(node)?);
-        self.ok[g].then_some(g)
     }
 
     /// Closes an invocation of group `g`; false when its message was
@@ -156,38 +150,38 @@ impl AppliedOnce {
         }
     }
 
-    /// A `delivered` event.
+    /// A `delivered` event of consumer node `c` of group `g`.
     #[inline]
-    pub fn delivered(&mut self, ix: &Index, consumer: NodeId, msg: MessageId) {
-        let Some(g) = self.live(ix, consumer) else {
+    pub fn delivered(&mut self, g: usize, c: usize, msg: MessageId) {
+        if !self.ok[g] {
             return;
-        };
-        let prev = self.open[consumer.index()].replace((msg, false));
+        }
+        let prev = self.open[c].replace((msg, false));
         if !self.close(g, prev) || msg.index() >= self.msgs {
             self.ok[g] = false;
         }
     }
 
-    /// An `effect` event.
+    /// An `effect` event of consumer node `c` of group `g`.
     #[inline]
-    pub fn effect(&mut self, ix: &Index, consumer: NodeId, msg: MessageId) {
-        let Some(g) = self.live(ix, consumer) else {
+    pub fn effect(&mut self, g: usize, c: usize, msg: MessageId) {
+        if !self.ok[g] {
             return;
-        };
+        }
         let placed = msg.index() < self.msgs && self.placed[g * self.msgs + msg.index()];
-        match &mut self.open[consumer.index()] {
+        match &mut self.open[c] {
             Some((m, applied)) if *m == msg && !placed => *applied = true,
             _ => self.ok[g] = false,
         }
     }
 
-    /// A `handled` event.
+    /// A `handled` event of consumer node `c` of group `g`.
     #[inline]
-    pub fn handled(&mut self, ix: &Index, consumer: NodeId, msg: MessageId, settle: Settle) {
-        let Some(g) = self.live(ix, consumer) else {
+    pub fn handled(&mut self, g: usize, c: usize, msg: MessageId, settle: Settle) {
+        if !self.ok[g] {
             return;
-        };
-        let inv = self.open[consumer.index()].take();
+        }
+        let inv = self.open[c].take();
         if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv) {
             self.ok[g] = false;
             return;
@@ -200,41 +194,40 @@ impl AppliedOnce {
         }
         if settle == Settle::Retry {
             // The next attempt is another invocation of it.
-            self.open[consumer.index()] = Some((msg, false));
+            self.open[c] = Some((msg, false));
         }
     }
 
-    /// A `crashed` event.
-    pub fn crashed(&mut self, ix: &Index, node: NodeId) {
-        let Some(g) = self.live(ix, node) else {
+    /// A `crashed` event of consumer node `c` of group `g`.
+    pub fn crashed(&mut self, g: usize, c: usize) {
+        if !self.ok[g] {
             return;
-        };
-        let inv = self.open[node.index()].take();
-        self.crashed[node.index()] = inv;
+        }
+        let inv = self.open[c].take();
+        self.crashed[c] = inv;
         if !self.close(g, inv) {
             self.ok[g] = false;
         }
     }
 
-    /// A `cut-short` event: if the crash just before cut the invocation
-    /// short after it had applied something, that was a partial
-    /// application.
-    pub fn cut_short(&mut self, ix: &Index, consumer: NodeId) {
-        let Some(g) = self.live(ix, consumer) else {
+    /// A `cut-short` event of consumer node `c` of group `g`: if the crash
+    /// just before cut the invocation short after it had applied
+    /// something, that was a partial application.
+    pub fn cut_short(&mut self, g: usize, c: usize) {
+        if !self.ok[g] {
             return;
-        };
-        if self.crashed[consumer.index()].is_some_and(|(_, applied)| applied) {
+        }
+        if self.crashed[c].is_some_and(|(_, applied)| applied) {
             self.ok[g] = false;
         }
     }
 
     /// Per group, whether the shortcut holds: no invocation still open at
-    /// the end had applied something.
-    pub fn finish(mut self, ix: &Index) -> Vec<bool> {
-        for (node, inv) in self.open.iter().enumerate() {
-            if inv.is_some_and(|(_, applied)| applied)
-                && let Some(g) = ix.group_of(NodeId(node as u16))
-            {
+    /// the end had applied something. `node_group` is each node's group
+    /// (`u16::MAX` when not a consumer).
+    pub fn finish(mut self, node_group: &[u16]) -> Vec<bool> {
+        for (inv, &g) in self.open.iter().zip(node_group) {
+            if inv.is_some_and(|(_, applied)| applied) && g != u16::MAX {
                 self.ok[usize::from(g)] = false;
             }
         }
@@ -256,13 +249,14 @@ pub fn reference_store(
     let events = &names.history.events;
     let layout = names.layout;
     let mut first = vec![NONE; ix.msgs];
-    for &(eg, m, _, i) in &ix.effects {
-        if usize::from(eg) == g && first[m as usize] == NONE {
-            first[m as usize] = i;
+    for e in &ix.effects {
+        if usize::from(e.group) == g && first[e.msg as usize] == NONE {
+            first[e.msg as usize] = e.event;
         }
     }
-    let settled = &ix.settled[g * ix.msgs..(g + 1) * ix.msgs];
-    for (f, &s) in first.iter_mut().zip(settled) {
+    let receipts = &ix.receipts[g * ix.msgs..(g + 1) * ix.msgs];
+    for (f, r) in first.iter_mut().zip(receipts) {
+        let s = r.settled;
         if s != NONE
             && matches!(
                 events[s as usize].kind,

@@ -6,7 +6,7 @@
 
 use faultline_models::event::{EventKind, Settle};
 use faultline_models::kafka::Layout;
-use faultline_models::{History, KeyId, MessageId, NodeId};
+use faultline_models::{History, KeyId, NodeId, PartitionId};
 
 use super::idempotent::AppliedOnce;
 
@@ -35,6 +35,74 @@ impl Tally {
     }
 }
 
+/// Facts about one message of the workload.
+#[derive(Clone, Copy, Debug)]
+pub struct Message {
+    /// First `Appended` event (of the workload's producers: a stage's
+    /// outputs are left out).
+    pub first_append: u32,
+    /// Last `Appended` event.
+    pub last_append: u32,
+    /// Number of times it was appended.
+    pub appends: u32,
+    /// First `Acked` event.
+    pub acked: u32,
+    /// Its entity key.
+    pub key: KeyId,
+    /// Its position among its key's messages, from 1.
+    pub seq: u32,
+}
+
+impl Message {
+    const UNSEEN: Message = Message {
+        first_append: NONE,
+        last_append: NONE,
+        appends: 0,
+        acked: NONE,
+        key: KeyId(0),
+        seq: 0,
+    };
+}
+
+/// Facts about one message in one consumer group.
+#[derive(Clone, Copy, Debug)]
+pub struct Receipt {
+    /// First `Delivered` event.
+    pub first_delivery: u32,
+    /// Number of deliveries.
+    pub deliveries: u32,
+    /// First settling `Handled` event.
+    pub settled: u32,
+    /// The handler invocation of its first effect ([`NONE`] without
+    /// effects).
+    pub effected: u32,
+}
+
+impl Receipt {
+    const UNSEEN: Receipt = Receipt {
+        first_delivery: NONE,
+        deliveries: 0,
+        settled: NONE,
+        effected: NONE,
+    };
+}
+
+/// One applied effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// The consumer group.
+    pub group: u16,
+    /// The effect's label.
+    pub label: u16,
+    /// The message.
+    pub msg: u32,
+    /// The `Effect` event.
+    pub event: u32,
+    /// The handler invocation it belongs to (a number that changes with
+    /// every delivery, retry attempt and crash of the consumer).
+    pub invocation: u32,
+}
+
 /// Per-message facts, in flat vectors indexed by message id (and group).
 #[derive(Clone, Debug, Default)]
 pub struct Index {
@@ -44,32 +112,12 @@ pub struct Index {
     pub groups: usize,
     /// Group of each node (`u16::MAX` when not a consumer).
     pub node_group: Vec<u16>,
-    /// First `Appended` event per message (of the workload's producers:
-    /// a stage's outputs are left out).
-    pub first_append: Vec<u32>,
-    /// Last `Appended` event per message.
-    pub last_append: Vec<u32>,
-    /// Number of times each message was appended.
-    pub appends: Vec<u32>,
-    /// `Acked` event per message.
-    pub acked: Vec<u32>,
-    /// First settling `Handled` event per `(group, message)`.
-    pub settled: Vec<u32>,
-    /// First `Delivered` event per `(group, message)`.
-    pub first_delivery: Vec<u32>,
-    /// Deliveries per `(group, message)`.
-    pub deliveries: Vec<u32>,
-    /// Every effect: `(group, message, label, event index)`, in history
-    /// order.
-    pub effects: Vec<(u16, u32, u16, u32)>,
-    /// For each effect, the handler invocation it belongs to (a number
-    /// that changes with every delivery, retry attempt and crash of the
-    /// consumer).
-    pub invocations: Vec<u32>,
-    /// Entity key of each message.
-    pub keys: Vec<KeyId>,
-    /// Position of each message among its key's messages, from 1.
-    pub seqs: Vec<u32>,
+    /// Per message.
+    pub messages: Vec<Message>,
+    /// Per `(group, message)`, at `group * msgs + message`.
+    pub receipts: Vec<Receipt>,
+    /// Every effect, in history order.
+    pub effects: Vec<Applied>,
     /// The last committed offset per `(group, partition)` (the offset the
     /// group resumes from), by `CommitAccepted` events.
     pub committed: Vec<Option<u64>>,
@@ -91,6 +139,15 @@ pub struct Index {
     /// invocation, and none was cut short after applying something (see
     /// `idempotent`).
     pub applied_once: Vec<bool>,
+    /// Records of aborted transactions, `(partition, offset)`, sorted
+    /// (`RecordAborted` events).
+    pub aborted: Vec<(PartitionId, u64)>,
+    /// Every `(group, message)`'s effects come from one handler invocation,
+    /// so no effect was applied twice (see `exactly_once`).
+    pub one_invocation: bool,
+    /// In every group, each message's first effect came after the first
+    /// effects of its key's earlier messages only (see `per_key_order`).
+    pub in_order: bool,
 }
 
 impl Index {
@@ -100,49 +157,46 @@ impl Index {
         let groups = layout.groups.len().max(1);
         let nodes = layout.node_names.len();
         let partitions = layout.partitions.len();
+        let key_count = layout.keys.len();
         let mut node_group = vec![u16::MAX; nodes];
         for (node, g) in &layout.consumers {
             node_group[node.index()] = g.0;
         }
-        let mut ix = Index {
-            msgs,
-            groups,
-            node_group,
-            first_append: vec![NONE; msgs],
-            last_append: vec![NONE; msgs],
-            appends: vec![0; msgs],
-            acked: vec![NONE; msgs],
-            settled: vec![NONE; msgs * groups],
-            first_delivery: vec![NONE; msgs * groups],
-            deliveries: vec![0; msgs * groups],
-            effects: Vec::with_capacity(msgs),
-            invocations: Vec::with_capacity(msgs),
-            keys: vec![KeyId(0); msgs],
-            seqs: vec![0; msgs],
-            committed: vec![None; layout.groups.len() * partitions],
-            partitions,
-            panics: Vec::new(),
-            redelivered: Tally::default(),
-            reappended: Tally::default(),
-            dead_lettered: Tally::default(),
-            produce_failed: Tally::default(),
-            applied_once: Vec::new(),
-        };
-        for r in layout.producers.iter().flat_map(|p| p.plan.iter()) {
-            if r.msg.index() < msgs {
-                ix.keys[r.msg.index()] = r.entity;
-                ix.seqs[r.msg.index()] = r.seq;
+        let mut messages = vec![Message::UNSEEN; msgs];
+        for p in &layout.producers {
+            for r in &p.plan {
+                if let Some(x) = messages.get_mut(r.msg.index()) {
+                    x.key = r.entity;
+                    x.seq = r.seq;
+                }
             }
         }
-        let mut once = AppliedOnce::new(&ix, nodes);
-        // The handler invocation each node is in.
-        let mut invocation = vec![0u32; nodes];
+        let mut receipts = vec![Receipt::UNSEEN; msgs * groups];
+        // Per `(group, key)`: the highest position among the key's
+        // messages effected so far.
+        let mut high = vec![0u32; key_count * groups];
+        let mut effects = Vec::with_capacity(msgs);
+        let mut committed = vec![None; layout.groups.len() * partitions];
+        let mut panics = Vec::new();
+        let mut aborted = Vec::new();
+        let mut redelivered = Tally::default();
+        let mut reappended = Tally::default();
+        let mut dead_lettered = Tally::default();
+        let mut produce_failed = Tally::default();
+        let mut one_invocation = true;
+        let mut in_order = true;
+        let mut once = AppliedOnce::new(msgs, groups, nodes);
+        // Per node: its group (`u16::MAX` when not a consumer) and the
+        // handler invocation it is in (0 before its first). Nodes outside
+        // groups have no effects, so their invocations are not counted.
+        let mut node: Vec<(u16, u32)> = node_group.iter().map(|&g| (g, 0)).collect();
         let mut next_invocation = 1u32;
-        let mut next = |node: NodeId, invocation: &mut Vec<u32>| {
-            if let Some(slot) = invocation.get_mut(node.index()) {
-                *slot = next_invocation;
-                next_invocation += 1;
-            }
+        // The consumer node's slot and group, if it is a consumer.
+        let member = |node: &[(u16, u32)], n: NodeId| {
+            let c = n.index();
+            node.get(c)
+                .filter(|s| s.0 != u16::MAX)
+                .map(|s| (c, usize::from(s.0)))
         };
         for (i, e) in history.events.iter().enumerate() {
             let i = i as u32;
@@ -150,37 +204,43 @@ impl Index {
                 EventKind::Appended { msg, producer, .. } => {
                     // A consume-transform-produce stage's output is not
                     // an append of the workload's record (see `pipeline`).
-                    if let Some(m) = ix.slot(msg)
-                        && ix.group_of(producer).is_none()
+                    if let Some(x) = messages.get_mut(msg.index())
+                        && member(&node, producer).is_none()
                     {
-                        if ix.first_append[m] == NONE {
-                            ix.first_append[m] = i;
+                        if x.first_append == NONE {
+                            x.first_append = i;
                         }
-                        ix.last_append[m] = i;
-                        ix.appends[m] += 1;
-                        if ix.appends[m] == 2 {
-                            ix.reappended.add(i);
+                        x.last_append = i;
+                        x.appends += 1;
+                        if x.appends == 2 {
+                            reappended.add(i);
                         }
                     }
                 }
                 EventKind::Acked { msg, .. } => {
-                    if let Some(m) = ix.slot(msg)
-                        && ix.acked[m] == NONE
+                    if let Some(x) = messages.get_mut(msg.index())
+                        && x.acked == NONE
                     {
-                        ix.acked[m] = i;
+                        x.acked = i;
                     }
                 }
-                EventKind::ProduceFailed { .. } => ix.produce_failed.add(i),
+                EventKind::ProduceFailed { .. } => produce_failed.add(i),
                 EventKind::Delivered { consumer, msg, .. } => {
-                    next(consumer, &mut invocation);
-                    once.delivered(&ix, consumer, msg);
-                    if let Some(s) = ix.group_slot(consumer, msg) {
-                        if ix.first_delivery[s] == NONE {
-                            ix.first_delivery[s] = i;
+                    let Some((c, g)) = member(&node, consumer) else {
+                        continue;
+                    };
+                    node[c].1 = next_invocation;
+                    next_invocation += 1;
+                    once.delivered(g, c, msg);
+                    let m = msg.index();
+                    if m < msgs {
+                        let r = &mut receipts[g * msgs + m];
+                        if r.first_delivery == NONE {
+                            r.first_delivery = i;
                         }
-                        ix.deliveries[s] += 1;
-                        if ix.deliveries[s] == 2 {
-                            ix.redelivered.add(i);
+                        r.deliveries += 1;
+                        if r.deliveries == 2 {
+                            redelivered.add(i);
                         }
                     }
                 }
@@ -190,17 +250,28 @@ impl Index {
                     settle,
                     ..
                 } => {
-                    once.handled(&ix, consumer, msg, settle);
+                    let at = member(&node, consumer);
+                    if let Some((c, g)) = at {
+                        once.handled(g, c, msg, settle);
+                    }
                     match settle {
-                        Settle::Retry => next(consumer, &mut invocation),
+                        Settle::Retry => {
+                            if let Some((c, _)) = at {
+                                node[c].1 = next_invocation;
+                                next_invocation += 1;
+                            }
+                        }
                         settle => {
-                            if let Some(s) = ix.group_slot(consumer, msg)
-                                && ix.settled[s] == NONE
+                            if let Some((_, g)) = at
+                                && msg.index() < msgs
                             {
-                                ix.settled[s] = i;
+                                let r = &mut receipts[g * msgs + msg.index()];
+                                if r.settled == NONE {
+                                    r.settled = i;
+                                }
                             }
                             if settle == Settle::DeadLettered {
-                                ix.dead_lettered.add(i);
+                                dead_lettered.add(i);
                             }
                         }
                     }
@@ -211,17 +282,52 @@ impl Index {
                     label,
                     ..
                 } => {
-                    once.effect(&ix, consumer, msg);
-                    if let (Some(_), Some(g)) = (ix.slot(msg), ix.group_of(consumer)) {
-                        ix.effects.push((g, msg.0, label.0, i));
-                        ix.invocations
-                            .push(invocation.get(consumer.index()).copied().unwrap_or(0));
+                    let Some((c, g)) = member(&node, consumer) else {
+                        continue;
+                    };
+                    once.effect(g, c, msg);
+                    let Some(x) = messages.get(msg.index()) else {
+                        continue;
+                    };
+                    let invocation = node[c].1;
+                    effects.push(Applied {
+                        group: g as u16,
+                        label: label.0,
+                        msg: msg.0,
+                        event: i,
+                        invocation,
+                    });
+                    let r = &mut receipts[g * msgs + msg.index()];
+                    if r.effected == NONE {
+                        r.effected = invocation;
+                        // The message's first effect in its group: does it
+                        // follow its key's order?
+                        let k = x.key.index();
+                        match high.get_mut(g * key_count + k) {
+                            Some(h) if k < key_count => {
+                                if x.seq < *h {
+                                    in_order = false;
+                                } else {
+                                    *h = x.seq;
+                                }
+                            }
+                            _ => in_order = false,
+                        }
+                    } else if r.effected != invocation {
+                        one_invocation = false;
                     }
                 }
-                EventKind::CutShort { consumer, .. } => once.cut_short(&ix, consumer),
-                EventKind::Crashed { node, .. } => {
-                    next(node, &mut invocation);
-                    once.crashed(&ix, node);
+                EventKind::CutShort { consumer, .. } => {
+                    if let Some((c, g)) = member(&node, consumer) {
+                        once.cut_short(g, c);
+                    }
+                }
+                EventKind::Crashed { node: n, .. } => {
+                    if let Some((c, g)) = member(&node, n) {
+                        node[c].1 = next_invocation;
+                        next_invocation += 1;
+                        once.crashed(g, c);
+                    }
                 }
                 EventKind::CommitAccepted {
                     group,
@@ -229,35 +335,48 @@ impl Index {
                     offset,
                     ..
                 } => {
-                    if let Some(c) = ix
-                        .committed
-                        .get_mut(group.index() * partitions + partition.index())
+                    if let Some(c) =
+                        committed.get_mut(group.index() * partitions + partition.index())
                     {
                         *c = Some(offset);
                     }
                 }
+                EventKind::RecordAborted {
+                    partition, offset, ..
+                } => aborted.push((partition, offset)),
                 EventKind::HandlerPanicked { .. } | EventKind::HandlerFactoryPanicked { .. } => {
-                    ix.panics.push(i);
+                    panics.push(i);
                 }
                 _ => {}
             }
         }
-        ix.applied_once = once.finish(&ix);
-        ix
-    }
-
-    fn slot(&self, m: MessageId) -> Option<usize> {
-        (m.index() < self.msgs).then_some(m.index())
-    }
-
-    /// The `(group, message)` slot of a consumer's event.
-    #[inline]
-    pub fn group_slot(&self, consumer: NodeId, m: MessageId) -> Option<usize> {
-        let g = *self.node_group.get(consumer.index())?;
-        if g == u16::MAX || m.index() >= self.msgs {
-            return None;
+        aborted.sort_unstable();
+        let applied_once = once.finish(&node_group);
+        Index {
+            msgs,
+            groups,
+            node_group,
+            messages,
+            receipts,
+            effects,
+            committed,
+            partitions,
+            panics,
+            redelivered,
+            reappended,
+            dead_lettered,
+            produce_failed,
+            applied_once,
+            aborted,
+            one_invocation,
+            in_order,
         }
-        Some(usize::from(g) * self.msgs + m.index())
+    }
+
+    /// The facts about message `m` in group `g`.
+    #[inline]
+    pub fn receipt(&self, g: usize, m: usize) -> &Receipt {
+        &self.receipts[g * self.msgs + m]
     }
 
     /// The group of a consumer node.

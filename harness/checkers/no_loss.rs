@@ -31,22 +31,19 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
     let mut found = Vec::new();
     let workload_topic = names.layout.producers.first().map(|p| p.topic);
     // Records of aborted transactions, sorted (none without transactions).
-    let mut aborted: Vec<(PartitionId, u64)> = events
-        .iter()
-        .filter_map(|e| e.kind.aborted_record())
-        .collect();
-    aborted.sort_unstable();
+    let aborted = &ix.aborted;
     for g in 0..groups {
         // The workload writes one topic; a group reading another has
         // nothing to lose.
         if Some(names.layout.groups[g].topic) != workload_topic {
             continue;
         }
-        for m in 0..ix.msgs {
-            if ix.acked[m] == NONE || ix.settled[g * ix.msgs + m] != NONE {
+        let receipts = &ix.receipts[g * ix.msgs..(g + 1) * ix.msgs];
+        for (m, (x, r)) in ix.messages.iter().zip(receipts).enumerate() {
+            if x.acked == NONE || r.settled != NONE {
                 continue;
             }
-            let Some(last) = some(ix.last_append[m]) else {
+            let Some(last) = some(x.last_append) else {
                 // Acknowledged without an append: acks=0 records the
                 // network lost before they reached the broker.
                 count += 1;
@@ -81,7 +78,7 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> Verdicts {
 
 fn unappended(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     let events = &names.history.events;
-    let acked = ix.acked[m] as usize;
+    let acked = ix.messages[m].acked as usize;
     let mut f = Finding::new(
         Invariant::NoLoss,
         format!(
@@ -105,7 +102,7 @@ fn unappended(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
 
 fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     let events = &names.history.events;
-    let first = ix.first_append[m] as usize;
+    let first = ix.messages[m].first_append as usize;
     let EventKind::Appended {
         partition, offset, ..
     } = events[first].kind
@@ -114,7 +111,7 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     };
     let group = GroupId(g as u16);
     let msg = faultline_models::MessageId(m as u32);
-    let key = Some(ix.keys[m]);
+    let key = Some(ix.messages[m].key);
     let mut f = Finding::new(
         Invariant::NoLoss,
         format!(
@@ -128,11 +125,11 @@ fn witness(ix: &Index, names: &Names<'_>, g: usize, m: usize) -> Finding {
     f.key = key;
     f.partition = Some(partition);
     f.offsets.push(offset);
-    let mut chain = vec![first, ix.acked[m] as usize];
+    let mut chain = vec![first, ix.messages[m].acked as usize];
     // Who received it, and what became of them.
-    let delivered = some(ix.first_delivery[g * ix.msgs + m]);
+    let delivered = some(ix.receipt(g, m).first_delivery);
     if delivered.is_none()
-        && let Some(lost) = truncation(events, ix.last_append[m] as usize)
+        && let Some(lost) = truncation(events, ix.messages[m].last_append as usize)
     {
         chain.extend(lost);
         f.explanation = narrate(&mut chain, names);

@@ -15,6 +15,10 @@ use crate::history::Names;
 
 /// Checks `per-key-order`.
 pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
+    if ix.in_order {
+        // The index saw every first effect in its key's order.
+        return (0, Vec::new());
+    }
     let keys = names.layout.keys.len();
     let mut count = 0;
     let mut found = Vec::new();
@@ -23,13 +27,19 @@ pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
         // Per key: (highest seq effected, its message, its effect event).
         let mut high: Vec<Option<(u32, u32, u32)>> = vec![None; keys];
         let mut reported = vec![false; keys];
-        for &(eg, m, _, i) in &ix.effects {
+        for &super::index::Applied {
+            group: eg,
+            msg: m,
+            event: i,
+            ..
+        } in &ix.effects
+        {
             if usize::from(eg) != g || seen[m as usize] {
                 continue;
             }
             seen[m as usize] = true;
-            let k = ix.keys[m as usize].index();
-            let seq = ix.seqs[m as usize];
+            let k = ix.messages[m as usize].key.index();
+            let seq = ix.messages[m as usize].seq;
             match high[k] {
                 Some((hs, hm, hi)) if seq < hs => {
                     count += 1;
@@ -47,7 +57,7 @@ pub fn check(ix: &Index, names: &Names<'_>) -> Verdicts {
 
 /// Where a message sat: its first append's partition and offset.
 fn placement(events: &[Event], ix: &Index, m: u32) -> Option<(usize, PartitionId, u64)> {
-    let i = super::index::some(ix.first_append[m as usize])?;
+    let i = super::index::some(ix.messages[m as usize].first_append)?;
     match events[i].kind {
         EventKind::Appended {
             partition, offset, ..
@@ -66,8 +76,11 @@ fn witness(
     early_effect: usize,
 ) -> Finding {
     let events = &names.history.events;
-    let key = ix.keys[late as usize];
-    let (ls, es) = (ix.seqs[late as usize], ix.seqs[early as usize]);
+    let key = ix.messages[late as usize].key;
+    let (ls, es) = (
+        ix.messages[late as usize].seq,
+        ix.messages[early as usize].seq,
+    );
     let mut f = Finding::new(
         Invariant::PerKeyOrder,
         format!(

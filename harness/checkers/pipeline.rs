@@ -146,12 +146,12 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdict
                 continue;
             }
             let topic = &names.layout.topics[usize::from(out.topic)].name;
-            if copies.is_empty() && o.forwarded[m] && ix.acked[m] != NONE {
+            if copies.is_empty() && o.forwarded[m] && ix.messages[m].acked != NONE {
                 let summary = format!(
                     "m{m} was transformed by {} but its output was never committed to {topic}",
                     names.group(GroupId(g as u16))
                 );
-                let chain = lost_output(names, g, m, ix.acked[m] as usize);
+                let chain = lost_output(names, g, m, ix.messages[m].acked as usize);
                 add_lost(&mut lost, ix, names, m, chain, summary);
                 continue;
             }
@@ -161,7 +161,7 @@ pub fn check(ix: &Index, names: &Names<'_>, drained: bool) -> (Verdicts, Verdict
                 continue;
             };
             for (d, reader) in names.layout.groups.iter().enumerate() {
-                if reader.topic == out.topic && ix.settled[d * ix.msgs + m] == NONE {
+                if reader.topic == out.topic && ix.receipt(d, m).settled == NONE {
                     let summary = format!(
                         "the output of m{m} was committed to {topic}, but group {} never handled it",
                         names.group(GroupId(d as u16))
@@ -217,7 +217,7 @@ fn add_lost(
     if lost.1.len() < FINDINGS_PER_INVARIANT_MAX {
         let mut f = Finding::new(Invariant::NoLoss, summary);
         f.msg = Some(MessageId(m as u32));
-        f.key = Some(ix.keys[m]);
+        f.key = Some(ix.messages[m].key);
         f.explanation = narrate(&mut chain, names);
         f.witness = chain;
         lost.1.push(f);
