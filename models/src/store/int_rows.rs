@@ -155,13 +155,17 @@ mod tests {
         // ... 3000 lands in the map (the vector would be too sparse) ...
         rows.insert(3000, Value::Int(3));
         assert_eq!(rows.dense.len(), DENSE_FREE);
-        // ... until enough rows arrive to cover it densely.
+        // ... until enough rows arrive to cover it densely: the vector
+        // grows when a key beyond it arrives, and takes in the map's rows
+        // it now covers.
         for k in 0..1100 {
             rows.insert(k, Value::Int(k));
         }
+        assert_eq!(rows.sparse.len(), 1, "3000 is still beyond the vector");
+        rows.insert(2100, Value::Int(2100));
         assert!(rows.dense.len() > 3000, "{}", rows.dense.len());
         assert!(rows.sparse.is_empty());
-        assert_eq!(rows.len(), 1101);
+        assert_eq!(rows.len(), 1102);
         assert_eq!(rows.get(1000), Some(&Value::Int(1000)));
         assert_eq!(rows.get(3000), Some(&Value::Int(3)));
         assert_eq!(keys(&rows).last(), Some(&3000));
