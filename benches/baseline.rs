@@ -242,7 +242,7 @@ struct Workload {
 
 impl Workload {
     fn from_setup(setup: &Setup) -> Workload {
-        let spec = &setup.spec;
+        let spec = setup.spec();
         let group = &spec.groups[0].config;
         let (_, partitions) = spec.topics[usize::from(spec.workload_topic)];
         assert_eq!(spec.workload.producers, 1, "the baseline has one producer");

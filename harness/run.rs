@@ -45,7 +45,9 @@ pub fn simulate(setup: &Setup, seed: u64) -> Simulation {
 /// Simulates `setup` with `seed` under `plan` instead of its own faults
 /// (a swarm mix, or a shrinker's candidate).
 pub fn simulate_with(setup: &Setup, plan: &FaultPlan, seed: u64) -> Simulation {
-    let world = KafkaWorld::new(&setup.spec, &mut SimRng::new(seed, Stream::Workload));
+    let world = setup
+        .world()
+        .world(&mut SimRng::new(seed, Stream::Workload));
     let mut engine = Engine::new(
         world,
         seed,

@@ -8,7 +8,7 @@ use faultline_models::CrashPoint;
 use faultline_models::kafka::{
     Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, InputOffsets, KafkaSpec,
     KeyDistribution, MESSAGE_KINDS, OffsetReset, OutputConfig, ProducerConfig, ProducerSpec,
-    ReplicationConfig, Role, WorkloadSpec,
+    ReplicationConfig, Role, WorkloadSpec, WorldTemplate,
 };
 use faultline_models::{NodeId, SimTime};
 
@@ -99,8 +99,8 @@ pub struct Setup {
     pub description: String,
     /// The seed in the file.
     pub seed: u64,
-    /// The Kafka world to build.
-    pub spec: KafkaSpec,
+    /// The Kafka world to build, with what no seed changes built once.
+    world: WorldTemplate,
     /// The faults.
     pub plan: FaultPlan,
     /// Network latency.
@@ -334,6 +334,17 @@ fn kind_of(c: &mut Checker, field: FieldPath, kind: &str) -> Option<&'static str
 }
 
 impl Setup {
+    /// The Kafka world to build.
+    pub fn spec(&self) -> &KafkaSpec {
+        self.world.spec()
+    }
+
+    /// The Kafka world to build, with its seed-independent layout (worlds
+    /// for each seed are built from it).
+    pub fn world(&self) -> &WorldTemplate {
+        &self.world
+    }
+
     /// Checks and resolves a scenario file.
     pub fn from_file(file: &ScenarioFile, registry: &Registry) -> Result<Setup, Vec<Problem>> {
         let mut c = Checker {
@@ -873,7 +884,7 @@ impl Setup {
             name: file.name.clone(),
             description: file.description.clone(),
             seed: file.seed,
-            spec,
+            world: WorldTemplate::new(spec),
             plan,
             latency,
             limits,

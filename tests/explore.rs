@@ -99,7 +99,7 @@ fn every_bundled_scenario_explores_identically_with_one_and_two_jobs_and_as_merg
         // The long-run benchmark (100,000 records a seed) is the standard
         // scenario made longer; exploring it seven times over would make
         // the suite slow for no more coverage.
-        if common::load(&path).1.spec.workload.records > 10_000 {
+        if common::load(&path).1.spec().workload.records > 10_000 {
             continue;
         }
         let seeds = 0..12;

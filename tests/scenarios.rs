@@ -15,7 +15,7 @@ const SEEDS: u64 = 12;
 const LONG_RUN_RECORDS: u32 = 10_000;
 
 fn long_run(setup: &faultline::Setup) -> bool {
-    setup.spec.workload.records > LONG_RUN_RECORDS
+    setup.spec().workload.records > LONG_RUN_RECORDS
 }
 
 #[test]

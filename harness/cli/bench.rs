@@ -51,7 +51,7 @@ pub fn bench(path: &Path, seeds: u64, records: Option<u64>, jobs: Option<u64>) -
         failed += u64::from(!run.verdict.pass);
     }
     let secs = start.elapsed().as_secs_f64();
-    let produced = u64::from(setup.spec.workload.records) * seeds;
+    let produced = u64::from(setup.spec().workload.records) * seeds;
 
     // Baseline: the same number of events through a bare queue with one
     // ChaCha8 draw each, no models, no network, no checks.

@@ -65,5 +65,5 @@ pub use txn::{TxnLog, TxnPhase, TxnState};
 pub use workload::{KeyDistribution, PlannedRecord, WorkloadSpec, plan};
 pub use world::{
     GroupMeta, GroupOutput, GroupSpec, KafkaSpec, KafkaWorld, Layout, PartitionMeta, ProducerMeta,
-    ProducerSpec, Role, TopicMeta, coordinator_for, java_string_hash,
+    ProducerSpec, Role, TopicMeta, WorldTemplate, coordinator_for, java_string_hash,
 };

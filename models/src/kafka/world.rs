@@ -455,11 +455,38 @@ pub struct KafkaWorld {
     scratch: TxBuffer,
 }
 
-impl KafkaWorld {
-    /// Builds the world: names nodes and partitions, places partition
-    /// leaders and group coordinators, and draws the workload from
-    /// `workload_rng`.
-    pub fn new(spec: &KafkaSpec, workload_rng: &mut SimRng) -> KafkaWorld {
+/// A spec with the part of its world that no seed changes (names,
+/// partitions, leaders, coordinators, entity keys) built once: worlds for
+/// many seeds are built from it without naming everything again.
+#[derive(Clone)]
+pub struct WorldTemplate {
+    spec: KafkaSpec,
+    /// The layout with every producer's plan empty.
+    layout: Layout,
+}
+
+impl WorldTemplate {
+    /// Builds the seed-independent layout of `spec`.
+    pub fn new(spec: KafkaSpec) -> WorldTemplate {
+        let layout = Layout::unplanned(&spec);
+        WorldTemplate { spec, layout }
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &KafkaSpec {
+        &self.spec
+    }
+
+    /// The world for one seed: the workload drawn from `workload_rng`.
+    pub fn world(&self, workload_rng: &mut SimRng) -> KafkaWorld {
+        KafkaWorld::from_layout(self.layout.clone(), &self.spec.workload, workload_rng)
+    }
+}
+
+impl Layout {
+    /// Names nodes and partitions, places partition leaders and group
+    /// coordinators; producers' plans are left empty.
+    fn unplanned(spec: &KafkaSpec) -> Layout {
         let brokers = spec.brokers.max(1);
         let (node_names, roles) = spec.nodes();
         let broker_nodes: Vec<NodeId> = roles
@@ -507,26 +534,24 @@ impl KafkaWorld {
                 PartitionId(wt.first.0 + partition_for_key(k.as_bytes(), wt.partitions) as u16)
             })
             .collect();
-        let plans = plan(&spec.workload, workload_rng);
-        let many = plans.len() > 1;
+        // As many as `plan` draws plans for.
+        let producers = usize::from(spec.workload.producers.max(1));
         let txn_ids: Vec<String> = match &spec.producer.config.transactional_id {
             // One transactional id per producer instance, as each needs its
             // own.
-            Some(id) if many => (0..plans.len())
-                .map(|i| format!("{id}-{}", i + 1))
-                .collect(),
+            Some(id) if producers > 1 => {
+                (0..producers).map(|i| format!("{id}-{}", i + 1)).collect()
+            }
             Some(id) => vec![id.clone()],
             None => Vec::new(),
         };
-        let producer_metas = plans
-            .into_iter()
-            .enumerate()
-            .map(|(i, plan)| ProducerMeta {
+        let producer_metas = (0..producers)
+            .map(|i| ProducerMeta {
                 node: NodeId(i as u16),
                 topic: spec.workload_topic,
                 config: spec.producer.config.clone(),
                 keyless: spec.workload.keyless,
-                plan,
+                plan: Vec::new(),
                 txn: (!txn_ids.is_empty()).then_some(i as u16),
                 standby_of: None,
             })
@@ -602,7 +627,7 @@ impl KafkaWorld {
             .iter()
             .map(|id| broker_nodes[usize::from(coordinator_for(id, brokers))])
             .collect();
-        let mut layout = Layout {
+        Layout {
             node_names,
             roles,
             topics,
@@ -620,8 +645,48 @@ impl KafkaWorld {
             txn_coordinators,
             txn_nodes,
             txn_timeouts,
-        };
+        }
+    }
+}
+
+impl KafkaWorld {
+    /// Builds the world: names nodes and partitions, places partition
+    /// leaders and group coordinators, and draws the workload from
+    /// `workload_rng`. (To build worlds of one spec for many seeds,
+    /// [`WorldTemplate`] names everything once.)
+    pub fn new(spec: &KafkaSpec, workload_rng: &mut SimRng) -> KafkaWorld {
+        KafkaWorld::from_layout(Layout::unplanned(spec), &spec.workload, workload_rng)
+    }
+
+    /// The world of an unplanned `layout`: draws the producers' plans and
+    /// builds the durable state and the nodes.
+    fn from_layout(
+        mut layout: Layout,
+        workload: &WorkloadSpec,
+        workload_rng: &mut SimRng,
+    ) -> KafkaWorld {
+        let mut plans = plan(workload, workload_rng);
+        debug_assert_eq!(
+            plans.len(),
+            layout
+                .producers
+                .iter()
+                .filter(|p| p.standby_of.is_none())
+                .count(),
+            "one plan per producer"
+        );
+        // A standby instance (last) sends what the producer it stands in
+        // for sends.
+        let standby = layout.producers.iter().find_map(|p| p.standby_of);
+        if let Some(of) = standby {
+            let copy = plans[usize::from(of)].clone();
+            plans.push(copy);
+        }
+        for (meta, plan) in layout.producers.iter_mut().zip(plans) {
+            meta.plan = plan;
+        }
         layout.planned = layout.count_planned();
+        let logs = layout.partitions.iter().map(|m| m.replicas.len()).sum();
         let durable = Durable {
             logs: layout
                 .partitions
