@@ -925,6 +925,52 @@ fn bench_times_the_same_seeds_on_several_threads() {
 }
 
 #[test]
+fn bench_repeats_its_rounds_and_reports_the_spread() {
+    let assert = faultline()
+        .arg("bench")
+        .arg(bundled("kafka/process-then-commit.toml"))
+        .args(["--seeds", "3", "--rounds", "3", "--jobs", "2"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::is_empty());
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("rounds"))
+        .unwrap_or_else(|| panic!("no rounds line:\n{stdout}"));
+    assert!(
+        line.starts_with("rounds          3 (the figures above are medians; seeds/s "),
+        "{line}"
+    );
+    // Each spread is a low and a high figure.
+    let spread = line
+        .split("seeds/s ")
+        .nth(1)
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .unwrap_or_else(|| panic!("no spread on {line:?}"));
+    let (lo, hi) = spread
+        .split_once('\u{2013}')
+        .unwrap_or_else(|| panic!("not a range: {spread:?}"));
+    let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
+    assert!(0.0 < lo && lo <= hi, "{line}");
+    assert!(line.contains(", jobs 2 "), "{line}");
+    // The seeds are counted once, not once per round.
+    assert!(
+        stdout.contains("seeds           3 (0 not meeting their expectations)"),
+        "{stdout}"
+    );
+    // One round (the default) prints no spread.
+    let one = faultline()
+        .arg("bench")
+        .arg(bundled("kafka/process-then-commit.toml"))
+        .args(["--seeds", "2", "--jobs", "1"])
+        .assert()
+        .code(0);
+    let one = String::from_utf8(one.get_output().stdout.clone()).unwrap();
+    assert!(!one.contains("rounds"), "{one}");
+}
+
+#[test]
 fn bench_scales_the_record_count_and_reports_peak_memory() {
     let assert = faultline()
         .arg("bench")

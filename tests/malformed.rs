@@ -895,8 +895,16 @@ fn a_two_letter_typo_is_not_matched_to_an_unrelated_node() {
 }
 
 #[test]
-fn bench_with_zero_seeds_is_a_usage_error() {
+fn bench_with_zero_seeds_or_rounds_out_of_range_is_a_usage_error() {
     faultline().args(["bench", "--seeds", "0"]).assert().code(2);
+    faultline()
+        .args(["bench", "--rounds", "0"])
+        .assert()
+        .code(2);
+    faultline()
+        .args(["bench", "--rounds", "101"])
+        .assert()
+        .code(2);
 }
 
 // ----- replication -----

@@ -190,6 +190,11 @@ enum Command {
         /// it).
         #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..=1024))]
         jobs: Option<u64>,
+        /// Measure this many times, one round after another, and report
+        /// the medians and the spread: on a shared machine speeds vary
+        /// from minute to minute.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+        rounds: u64,
     },
 }
 
@@ -312,7 +317,8 @@ pub fn main() -> ExitCode {
             seeds,
             records,
             jobs,
-        } => bench::bench(&scenario, seeds, records, jobs),
+            rounds,
+        } => bench::bench(&scenario, seeds, records, jobs, rounds),
     };
     status.code()
 }
