@@ -23,7 +23,7 @@ use crate::time::SimTime;
 use super::{
     Acks, Assignor, BrokerConfig, CommitMode, ConsumerConfig, GroupSpec, KafkaSpec, KafkaWorld,
     KeyDistribution, Msg, OffsetReset, ProduceResult, ProducerConfig, ProducerSpec, Record,
-    ReplicationConfig, Timer, WorkloadSpec,
+    ReplicationConfig, Timer, WorkloadSpec, WorldTemplate,
 };
 
 // ----- the driver -----
@@ -2120,4 +2120,45 @@ fn unclean_election_loses_what_the_isr_of_one_acknowledged() {
             assert_eq!(sim.log_msgs(P0).len(), 10);
         }
     }
+}
+
+/// A world built from a template is the world `KafkaWorld::new` builds for
+/// the same seed, whatever seeds the template served before, with a standby
+/// producer and transactional ids in the layout.
+#[test]
+fn a_template_builds_the_world_new_builds() {
+    let mut s = spec(4);
+    s.workload.records = 40;
+    s.workload.keys = 7;
+    s.workload.producers = 2;
+    s.producer.config.transactional_id = Some("tx".to_string());
+    let template = WorldTemplate::new(s.clone());
+    for seed in [3, 1, 3] {
+        let from_template = template.world(&mut SimRng::new(seed, Stream::Workload));
+        let fresh = KafkaWorld::new(&s, &mut SimRng::new(seed, Stream::Workload));
+        let (a, b) = (from_template.layout(), fresh.layout());
+        assert_eq!(a.node_names, b.node_names);
+        assert_eq!(a.keys, b.keys);
+        assert_eq!(a.key_partitions, b.key_partitions);
+        assert_eq!(a.txn_ids, vec!["tx-1".to_string(), "tx-2".to_string()]);
+        assert_eq!(a.txn_ids, b.txn_ids);
+        assert_eq!(a.planned_per_partition(), b.planned_per_partition());
+        assert_eq!(a.producers.len(), 2);
+        for (pa, pb) in a.producers.iter().zip(&b.producers) {
+            assert_eq!(pa.plan, pb.plan);
+            assert_eq!(pa.txn, pb.txn);
+        }
+        let total: usize = a.producers.iter().map(|p| p.plan.len()).sum();
+        assert_eq!(total, 40);
+    }
+    // A standby instance sends what the producer it stands in for sends.
+    let mut s = spec(2);
+    s.workload.records = 12;
+    s.producer.config.takeover = Some(ms(100));
+    let world = WorldTemplate::new(s).world(&mut SimRng::new(9, Stream::Workload));
+    let producers = &world.layout().producers;
+    assert_eq!(producers.len(), 2);
+    assert_eq!(producers[1].standby_of, Some(0));
+    assert_eq!(producers[1].plan, producers[0].plan);
+    assert_eq!(producers[0].plan.len(), 12);
 }
