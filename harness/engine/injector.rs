@@ -528,6 +528,28 @@ impl Env for Injector {
         if !armed && !chaos {
             return None;
         }
+        self.crash_here(now, node, point, label, chaos)
+    }
+
+    fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
+        self.slow[node.index()].map(|(t, _)| t)
+    }
+}
+
+impl Injector {
+    /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit
+    /// (`chaos`: chaos crashes consumers at this point). Kept out of line:
+    /// most passes are of points nothing can hit, and they return early
+    /// without the setup this needs.
+    #[inline(never)]
+    fn crash_here(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+        chaos: bool,
+    ) -> Option<u32> {
         self.instant.pass(now, node, point, label);
         let mut hit = None;
         for (i, a) in self.armed.iter_mut().enumerate() {
@@ -552,9 +574,5 @@ impl Env for Injector {
             return Some(self.instant.last_pass_number());
         }
         None
-    }
-
-    fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
-        self.slow[node.index()].map(|(t, _)| t)
     }
 }
