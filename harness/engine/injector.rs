@@ -514,7 +514,35 @@ impl Env for Injector {
         point: CrashPoint,
         label: Option<&'static str>,
     ) -> Option<u32> {
-        let armed = !self.armed.is_empty();
+        // Most passes are of points nothing can hit: answered here without
+        // any setup (a crash point the handler names is left to
+        // `crash_here`, as matching it takes a search).
+        let chaos_may = self.chaos_on
+            && self.consumers[node.index()]
+            && self.chaos.consumer_crash.is_some()
+            && point_bit(point).is_none_or(|bit| self.crash_points & bit != 0);
+        if self.armed.is_empty() && !chaos_may {
+            return None;
+        }
+        self.crash_here(now, node, point, label)
+    }
+
+    fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
+        self.slow[node.index()].map(|(t, _)| t)
+    }
+}
+
+impl Injector {
+    /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
+    /// kept out of line.
+    #[inline(never)]
+    fn crash_here(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+    ) -> Option<u32> {
         let chaos = self.chaos_on
             && self.consumers[node.index()]
             && self
@@ -525,31 +553,9 @@ impl Env for Injector {
                     Some(bit) => self.crash_points & bit != 0,
                     None => c.points.iter().any(|p| p.matches(point, label)),
                 });
-        if !armed && !chaos {
+        if self.armed.is_empty() && !chaos {
             return None;
         }
-        self.crash_here(now, node, point, label, chaos)
-    }
-
-    fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
-        self.slow[node.index()].map(|(t, _)| t)
-    }
-}
-
-impl Injector {
-    /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit
-    /// (`chaos`: chaos crashes consumers at this point). Kept out of line:
-    /// most passes are of points nothing can hit, and they return early
-    /// without the setup this needs.
-    #[inline(never)]
-    fn crash_here(
-        &mut self,
-        now: SimTime,
-        node: NodeId,
-        point: CrashPoint,
-        label: Option<&'static str>,
-        chaos: bool,
-    ) -> Option<u32> {
         self.instant.pass(now, node, point, label);
         let mut hit = None;
         for (i, a) in self.armed.iter_mut().enumerate() {
