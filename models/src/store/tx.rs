@@ -38,9 +38,15 @@ impl Undo {
     /// Whether the entry owns memory (a long key or a text value).
     #[inline]
     fn owns_memory(&self) -> bool {
-        matches!(self.old, Some(Value::Text(_)))
-            || matches!(&self.key, RowKey::Str(k) if k.is_heap())
+        owns_memory(&self.key, &self.old)
     }
+}
+
+/// Whether an entry with `key` and `old` owns memory (a long key or a text
+/// value).
+#[inline(always)]
+fn owns_memory(key: &RowKey, old: &Option<Value>) -> bool {
+    matches!(old, Some(Value::Text(_))) || matches!(key, RowKey::Str(k) if k.is_heap())
 }
 
 /// The log of what writes replaced, latest last, so they can be undone.
@@ -109,17 +115,20 @@ impl UndoLog {
         }
     }
 
-    /// Logs `entry`.
+    /// Logs that the row at `table`/`key` held `old`.
     #[inline(always)]
-    fn log(&mut self, entry: Undo) {
+    fn log(&mut self, table: &'static str, key: RowKey, old: Option<Value>) {
         if self.len == self.entries.len() {
             self.grow();
         }
-        self.owning += usize::from(entry.owns_memory());
-        // The slot holds a filler, which owns nothing: writing over it
-        // without dropping it (which would keep `entry` aside across a
-        // possible deallocation) leaks nothing.
-        std::mem::forget(std::mem::replace(&mut self.entries[self.len], entry));
+        self.owning += usize::from(owns_memory(&key, &old));
+        // The slot holds a filler, which owns nothing: writing over its
+        // fields without dropping them (which would keep the new ones aside
+        // across a possible deallocation) leaks nothing.
+        let slot = &mut self.entries[self.len];
+        slot.table = table;
+        std::mem::forget(std::mem::replace(&mut slot.key, key));
+        std::mem::forget(std::mem::replace(&mut slot.old, old));
         self.len += 1;
     }
 
@@ -194,14 +203,14 @@ impl<'a> Tx<'a> {
     pub fn add(&mut self, table: &'static str, key: impl Into<RowKey>, delta: i64) -> i64 {
         let key = key.into();
         let (new, old) = self.store.add(table, &key, delta);
-        self.undo.log(Undo { table, key, old });
+        self.undo.log(table, key, old);
         new
     }
 
     #[inline]
     fn write(&mut self, table: &'static str, key: RowKey, value: Option<Value>) {
         let old = self.store.replace(table, &key, value);
-        self.undo.log(Undo { table, key, old });
+        self.undo.log(table, key, old);
     }
 
     /// Rolls the transaction back when it ends: none of its writes apply.
