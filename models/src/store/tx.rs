@@ -184,6 +184,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Whether a row exists at `table`/`key`.
+    #[inline]
     pub fn contains(&self, table: &'static str, key: impl Into<RowKey>) -> bool {
         self.store.get_ref(table, &key.into()).is_some()
     }
