@@ -190,6 +190,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Writes `value` at `table`/`key`.
+    #[inline]
     pub fn put(&mut self, table: &'static str, key: impl Into<RowKey>, value: impl Into<Value>) {
         self.write(table, key.into(), Some(value.into()));
     }
