@@ -202,6 +202,7 @@ impl<'a> Tx<'a> {
 
     /// Adds `delta` to the integer at `table`/`key` (missing counts as 0)
     /// and returns the new value.
+    #[inline]
     pub fn add(&mut self, table: &'static str, key: impl Into<RowKey>, delta: i64) -> i64 {
         let key = key.into();
         let (new, old) = self.store.add(table, &key, delta);
