@@ -44,17 +44,19 @@ struct Instant {
     at: SimTime,
     /// How many messages went on each `(directed link, kind)` so far.
     sent: Vec<((usize, &'static str), u32)>,
-    /// How many passes each `(node, point, label)` made so far.
-    passed: Vec<(Passed, u32)>,
+    /// Every crash point passed so far, in order. A pass's number (how
+    /// many passes of the same point the node made before it) is needed
+    /// only when a crash fires there, which is rare, so recording a pass is
+    /// a push and the counting waits for a crash.
+    passed: Vec<Passed>,
 }
 
 /// A crash point a node passed: `(node, point, label)`.
 type Passed = (NodeId, CrashPoint, Option<&'static str>);
 
 /// Adds one to `key`'s count in `counts` and returns the count before.
-/// There are few distinct keys in an instant (a handful of points per
-/// node, a few kinds per link), however many messages or passes, so a
-/// linear search over them stays short.
+/// There are few distinct keys in an instant (a few kinds per link),
+/// however many messages, so a linear search over them stays short.
 fn bump<K: PartialEq>(counts: &mut Vec<(K, u32)>, key: K) -> u32 {
     match counts.iter_mut().find(|(k, _)| *k == key) {
         Some((_, n)) => {
@@ -84,16 +86,20 @@ impl Instant {
         bump(&mut self.at(now).sent, (link, kind))
     }
 
-    /// Records a pass and returns how many passes of the same point the
-    /// node made earlier in this instant.
-    fn pass(
-        &mut self,
-        now: SimTime,
-        node: NodeId,
-        point: CrashPoint,
-        label: Option<&'static str>,
-    ) -> u32 {
-        bump(&mut self.at(now).passed, (node, point, label))
+    /// Records a pass; [`Instant::last_pass_number`] numbers it.
+    #[inline]
+    fn pass(&mut self, now: SimTime, node: NodeId, point: CrashPoint, label: Option<&'static str>) {
+        self.at(now).passed.push((node, point, label));
+    }
+
+    /// How many passes of the same point the node made earlier in this
+    /// instant than the one recorded last.
+    #[cold]
+    fn last_pass_number(&self) -> u32 {
+        match self.passed.split_last() {
+            Some((last, earlier)) => earlier.iter().filter(|p| *p == last).count() as u32,
+            None => 0,
+        }
     }
 }
 
@@ -508,7 +514,35 @@ impl Env for Injector {
         point: CrashPoint,
         label: Option<&'static str>,
     ) -> Option<u32> {
-        let armed = !self.armed.is_empty();
+        // Most passes are of points nothing can hit: answered here without
+        // any setup (a crash point the handler names is left to
+        // `crash_here`, as matching it takes a search).
+        let chaos_may = self.chaos_on
+            && self.consumers[node.index()]
+            && self.chaos.consumer_crash.is_some()
+            && point_bit(point).is_none_or(|bit| self.crash_points & bit != 0);
+        if self.armed.is_empty() && !chaos_may {
+            return None;
+        }
+        self.crash_here(now, node, point, label)
+    }
+
+    fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
+        self.slow[node.index()].map(|(t, _)| t)
+    }
+}
+
+impl Injector {
+    /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
+    /// kept out of line.
+    #[inline(never)]
+    fn crash_here(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+    ) -> Option<u32> {
         let chaos = self.chaos_on
             && self.consumers[node.index()]
             && self
@@ -519,10 +553,10 @@ impl Env for Injector {
                     Some(bit) => self.crash_points & bit != 0,
                     None => c.points.iter().any(|p| p.matches(point, label)),
                 });
-        if !armed && !chaos {
+        if self.armed.is_empty() && !chaos {
             return None;
         }
-        let pass = self.instant.pass(now, node, point, label);
+        self.instant.pass(now, node, point, label);
         let mut hit = None;
         for (i, a) in self.armed.iter_mut().enumerate() {
             if a.node == node && a.point.matches(point, label) {
@@ -536,19 +570,15 @@ impl Env for Injector {
         if let Some(i) = hit {
             let a = self.armed.remove(i);
             self.restart[node.index()] = Some(a.restart_after);
-            return Some(pass);
+            return Some(self.instant.last_pass_number());
         }
         let c = self.chaos.consumer_crash.as_ref().filter(|_| chaos)?;
         if self.streams.consumer_crash.chance(c.probability) {
             let range = c.restart_after;
             let d = self.restart_delay(range);
             self.restart[node.index()] = Some(Some(d));
-            return Some(pass);
+            return Some(self.instant.last_pass_number());
         }
         None
-    }
-
-    fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
-        self.slow[node.index()].map(|(t, _)| t)
     }
 }

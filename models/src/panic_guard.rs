@@ -15,6 +15,7 @@ pub fn in_user_code() -> bool {
 
 /// Runs `f` (user code) with panics caught, marking the thread meanwhile.
 /// Returns the panic message when `f` panicked.
+#[inline]
 pub fn run_user_code<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     let was = IN_USER_CODE.with(|c| c.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));

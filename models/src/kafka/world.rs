@@ -220,6 +220,7 @@ impl Layout {
     }
 
     /// The [`Delivery`] a handler sees for `record` at `partition`/`offset`.
+    #[inline]
     pub fn delivery<'a>(
         &'a self,
         partition: PartitionId,

@@ -33,6 +33,12 @@ enum Repr {
 }
 
 impl KeyStr {
+    /// Whether the key is too long to be stored inline (it owns memory).
+    #[inline]
+    pub(crate) fn is_heap(&self) -> bool {
+        matches!(self.repr, Repr::Heap(_))
+    }
+
     /// The key's first eight bytes (zero-padded) as a big-endian integer:
     /// keys order by it first.
     #[inline]
@@ -96,16 +102,21 @@ impl From<&str> for KeyStr {
     fn from(s: &str) -> Self {
         let head_of = |b: &[u8]| u64::from_be_bytes(b[..8].try_into().expect("8 bytes"));
         if s.len() <= INLINE_MAX {
-            // Copied once; the zero padding is what `head` needs too.
-            let mut bytes = [0u8; INLINE_MAX];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            KeyStr {
-                head: head_of(&bytes),
+            // Copied once, straight into place (a key built first and
+            // moved in costs a second, unaligned copy); the zero padding is
+            // what `head` needs too.
+            let mut key = KeyStr {
+                head: 0,
                 repr: Repr::Inline {
                     len: s.len() as u8,
-                    bytes,
+                    bytes: [0u8; INLINE_MAX],
                 },
+            };
+            if let Repr::Inline { bytes, .. } = &mut key.repr {
+                bytes[..s.len()].copy_from_slice(s.as_bytes());
+                key.head = head_of(bytes);
             }
+            key
         } else {
             KeyStr {
                 head: head_of(s.as_bytes()),

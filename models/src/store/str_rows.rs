@@ -61,7 +61,7 @@ impl Small {
     }
 
     /// Where `key` is, if it is there.
-    #[inline]
+    #[inline(always)]
     fn find(&self, key: &KeyStr) -> Option<usize> {
         if self.index.is_empty() {
             return None;
