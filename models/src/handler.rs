@@ -20,7 +20,7 @@ use crate::event::{CrashPoint, EventKind, History};
 use crate::ids::{KeyId, MessageId, NodeId};
 use crate::model::Env;
 use crate::rng::SimRng;
-use crate::store::{Mark, RowKey, Store, Tx, TxBuffer, UndoLog, Value};
+use crate::store::{RowKey, Store, Tx, TxBuffer, Undo, Value};
 use crate::time::SimTime;
 
 /// How a handler settled a delivery.
@@ -166,7 +166,7 @@ pub struct HandlerCx<'a> {
     /// What the writes of transactions that "committed" after the crash
     /// replaced: those writes are visible to the handler's later reads and
     /// undone when the context ends.
-    undo: &'a mut UndoLog,
+    undo: &'a mut Vec<Undo>,
     history: &'a mut History,
     env: &'a mut dyn Env,
     rng: &'a mut SimRng,
@@ -215,7 +215,7 @@ impl<'a> HandlerCx<'a> {
     /// an effect of this message. Right after it commits, the process may
     /// crash (the `mid-handle` crash point).
     pub fn transaction<R>(&mut self, label: &'static str, f: impl FnOnce(&mut Tx<'_>) -> R) -> R {
-        let start = self.undo.mark();
+        let start = self.undo.len();
         let (r, wrote) = {
             let mut tx = Tx::begin(self.store, self.undo);
             let r = f(&mut tx);
@@ -229,7 +229,7 @@ impl<'a> HandlerCx<'a> {
             self.cut_short(label, false);
             return r;
         }
-        self.undo.forget(start);
+        self.undo.truncate(start);
         self.effect(label, false);
         self.check(CrashPoint::MidHandle, None);
         r
@@ -307,7 +307,7 @@ impl<'a> HandlerCx<'a> {
     /// Ends the handler's work: writes made after the crash are undone.
     fn finish(&mut self) {
         if !self.undo.is_empty() {
-            self.store.roll_back(self.undo, Mark::default());
+            self.store.roll_back(self.undo, 0);
         }
     }
 

@@ -33,12 +33,6 @@ enum Repr {
 }
 
 impl KeyStr {
-    /// Whether the key is too long to be stored inline (it owns memory).
-    #[inline]
-    pub(crate) fn is_heap(&self) -> bool {
-        matches!(self.repr, Repr::Heap(_))
-    }
-
     /// The key's first eight bytes (zero-padded) as a big-endian integer:
     /// keys order by it first.
     #[inline]

@@ -15,7 +15,7 @@ mod str_rows;
 pub mod tx;
 
 pub use key::{KeyStr, RowKey, Value};
-pub(crate) use tx::{Mark, UndoLog};
+pub(crate) use tx::Undo;
 pub use tx::{Tx, TxBuffer};
 
 use int_rows::IntRows;
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn transaction_reads_its_own_writes_and_rolls_back_whole() {
         let mut store = Store::new();
-        let mut undo = UndoLog::default();
+        let mut undo = Vec::new();
         {
             let mut tx = Tx::begin(&mut store, &mut undo);
             assert_eq!(tx.add("balance", 1u32, 5), 5);
@@ -262,7 +262,7 @@ mod tests {
         }
         assert_eq!(store.get("balance", 1u32), Some(&Value::Int(10)));
         assert_eq!(store.len(), 2);
-        undo.forget(Mark::default());
+        undo.clear();
         {
             let mut tx = Tx::begin(&mut store, &mut undo);
             tx.put("balance", 1u32, 7);

@@ -15,7 +15,7 @@ use super::key::{RowKey, Value};
 /// handling a message does not allocate.
 #[derive(Clone, Debug, Default)]
 pub struct TxBuffer {
-    pub(crate) undo: UndoLog,
+    pub(crate) undo: Vec<Undo>,
 }
 
 /// What one write replaced: the row at `table`/`key` held `old` (`None`:
@@ -27,136 +27,14 @@ pub(crate) struct Undo {
     pub old: Option<Value>,
 }
 
-impl Undo {
-    /// An entry that owns no memory, for slots outside the log.
-    const FILLER: Undo = Undo {
-        table: "",
-        key: RowKey::Int(0),
-        old: None,
-    };
-
-    /// Whether the entry owns memory (a long key or a text value).
-    #[inline]
-    fn owns_memory(&self) -> bool {
-        owns_memory(&self.key, &self.old)
-    }
-}
-
-/// Whether an entry with `key` and `old` owns memory (a long key or a text
-/// value).
-#[inline(always)]
-fn owns_memory(key: &RowKey, old: &Option<Value>) -> bool {
-    matches!(old, Some(Value::Text(_))) || matches!(key, RowKey::Str(k) if k.is_heap())
-}
-
-/// The log of what writes replaced, latest last, so they can be undone.
-///
-/// Slots past the log's length are kept, holding entries that own no
-/// memory, to be written over: logging an entry writes it straight into
-/// place, and forgetting entries (what a commit does) is lowering the
-/// length, once the few entries that own memory (a long key, a text value)
-/// are dropped.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct UndoLog {
-    /// `entries[..len]` is the log.
-    entries: Vec<Undo>,
-    len: usize,
-    /// How many entries of the log own memory.
-    owning: usize,
-}
-
-/// A position in an [`UndoLog`]: entries logged after it can be undone or
-/// forgotten back to it. The default is the empty log.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Mark {
-    len: usize,
-    owning: usize,
-}
-
-impl UndoLog {
-    /// The current end of the log.
-    #[inline]
-    pub(crate) fn mark(&self) -> Mark {
-        Mark {
-            len: self.len,
-            owning: self.owning,
-        }
-    }
-
-    /// Whether nothing is logged.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Whether anything was logged after `mark`.
-    #[inline]
-    pub(crate) fn grew_since(&self, mark: Mark) -> bool {
-        self.len > mark.len
-    }
-
-    /// Forgets the entries logged after `mark` (their writes stand).
-    #[inline]
-    pub(crate) fn forget(&mut self, mark: Mark) {
-        if self.owning > mark.owning {
-            self.drop_owning(mark.len);
-        }
-        self.len = mark.len;
-        self.owning = mark.owning;
-    }
-
-    /// Drops the entries from `from` on that own memory, leaving fillers.
-    #[cold]
-    fn drop_owning(&mut self, from: usize) {
-        for u in &mut self.entries[from..self.len] {
-            if u.owns_memory() {
-                *u = Undo::FILLER;
-            }
-        }
-    }
-
-    /// Logs that the row at `table`/`key` held `old`.
-    #[inline(always)]
-    fn log(&mut self, table: &'static str, key: RowKey, old: Option<Value>) {
-        if self.len == self.entries.len() {
-            self.grow();
-        }
-        self.owning += usize::from(owns_memory(&key, &old));
-        // The slot holds a filler, which owns nothing: writing over its
-        // fields without dropping them (which would keep the new ones aside
-        // across a possible deallocation) leaks nothing.
-        let slot = &mut self.entries[self.len];
-        slot.table = table;
-        std::mem::forget(std::mem::replace(&mut slot.key, key));
-        std::mem::forget(std::mem::replace(&mut slot.old, old));
-        self.len += 1;
-    }
-
-    /// Adds a slot for the next entry.
-    #[cold]
-    #[inline(never)]
-    fn grow(&mut self) {
-        self.entries.push(Undo::FILLER);
-    }
-
-    /// Takes the latest entry off the log.
-    #[inline]
-    fn pop(&mut self) -> Option<Undo> {
-        self.len = self.len.checked_sub(1)?;
-        let u = std::mem::replace(&mut self.entries[self.len], Undo::FILLER);
-        self.owning -= usize::from(u.owns_memory());
-        Some(u)
-    }
-}
-
 /// An open transaction on a [`Store`]: reads see the transaction's own
 /// writes; they last only if the transaction commits.
 pub struct Tx<'a> {
     store: &'a mut Store,
-    undo: &'a mut UndoLog,
-    /// The log's end when the transaction began: entries from here on are
-    /// this transaction's.
-    start: Mark,
+    undo: &'a mut Vec<Undo>,
+    /// The log's length when the transaction began: entries from here on
+    /// are this transaction's.
+    start: usize,
     aborted: bool,
     /// Until [`Tx::close`]: a transaction dropped open (a panic unwound
     /// through it) undoes its writes.
@@ -167,8 +45,8 @@ impl<'a> Tx<'a> {
     /// A transaction on `store` logging what it replaces in `undo` (which
     /// may already hold the entries of earlier writes that are still to be
     /// undone).
-    pub(crate) fn begin(store: &'a mut Store, undo: &'a mut UndoLog) -> Self {
-        let start = undo.mark();
+    pub(crate) fn begin(store: &'a mut Store, undo: &'a mut Vec<Undo>) -> Self {
+        let start = undo.len();
         Tx {
             store,
             undo,
@@ -206,14 +84,14 @@ impl<'a> Tx<'a> {
     pub fn add(&mut self, table: &'static str, key: impl Into<RowKey>, delta: i64) -> i64 {
         let key = key.into();
         let (new, old) = self.store.add(table, &key, delta);
-        self.undo.log(table, key, old);
+        self.undo.push(Undo { table, key, old });
         new
     }
 
     #[inline]
     fn write(&mut self, table: &'static str, key: RowKey, value: Option<Value>) {
         let old = self.store.replace(table, &key, value);
-        self.undo.log(table, key, old);
+        self.undo.push(Undo { table, key, old });
     }
 
     /// Rolls the transaction back when it ends: none of its writes apply.
@@ -229,7 +107,7 @@ impl<'a> Tx<'a> {
         if self.aborted {
             self.store.roll_back(self.undo, self.start);
         }
-        self.undo.grew_since(self.start)
+        self.undo.len() > self.start
     }
 }
 
@@ -242,49 +120,12 @@ impl Drop for Tx<'_> {
 }
 
 impl Store {
-    /// Undoes the writes logged in `undo` after `from`, latest first, and
-    /// drops them from the log.
-    pub(crate) fn roll_back(&mut self, undo: &mut UndoLog, from: Mark) {
-        while undo.grew_since(from) {
+    /// Undoes the writes logged in `undo[from..]`, latest first, and drops
+    /// them from the log.
+    pub(crate) fn roll_back(&mut self, undo: &mut Vec<Undo>, from: usize) {
+        while undo.len() > from {
             let Some(u) = undo.pop() else { break };
             self.replace(u.table, &u.key, u.old);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn forgetting_drops_what_entries_own_and_slots_are_reused() {
-        let long = "a key too long to be stored inline in a row key";
-        let mut store = Store::new();
-        let mut undo = UndoLog::default();
-        let start = undo.mark();
-        {
-            let mut tx = Tx::begin(&mut store, &mut undo);
-            tx.put("t", long, "text");
-            tx.put("t", 1u32, 1);
-            assert!(tx.close());
-        }
-        assert_eq!(undo.owning, 1);
-        undo.forget(start);
-        assert!(undo.is_empty());
-        assert_eq!(undo.owning, 0);
-        assert!(undo.entries.iter().all(|u| !u.owns_memory()));
-        {
-            // Replaces the text (an entry owning memory), then aborts.
-            let mut tx = Tx::begin(&mut store, &mut undo);
-            tx.put("t", long, 5);
-            tx.add("t", 1u32, 1);
-            tx.abort();
-            assert!(!tx.close());
-        }
-        assert_eq!(undo.mark(), start);
-        assert_eq!(store.get("t", long), Some(&Value::from("text")));
-        assert_eq!(store.get("t", 1u32), Some(&Value::Int(1)));
-        assert_eq!(undo.entries.len(), 2, "the two slots were reused");
-        assert!(undo.entries.iter().all(|u| !u.owns_memory()));
     }
 }
