@@ -114,11 +114,14 @@ pub fn bench(
                 .fold((f64::INFINITY, 0.0f64), |(lo, hi), x| {
                     (lo.min(x), hi.max(x))
                 });
-            format!("{lo:.0}\u{2013}{hi:.0}")
+            // Two decimals for a long run's few seeds a second.
+            let digits = if lo < 10.0 { 2 } else { 0 };
+            format!("{lo:.digits$}\u{2013}{hi:.digits$}")
         };
         let mut line = format!(
-            "{rounds} (the figures above are medians; seeds/s {}",
-            spread(&|r: &Round| seeds as f64 / r.secs)
+            "{rounds} (the figures above are medians; seeds/s {}, records/s {}",
+            spread(&|r: &Round| seeds as f64 / r.secs),
+            spread(&|r: &Round| produced as f64 / r.secs)
         );
         if parallel_secs.is_some() {
             line += &format!(
