@@ -515,13 +515,8 @@ impl Env for Injector {
         label: Option<&'static str>,
     ) -> Option<u32> {
         // Most passes are of points nothing can hit: answered here without
-        // any setup (a crash point the handler names is left to
-        // `crash_here`, as matching it takes a search).
-        let chaos_may = self.chaos_on
-            && self.consumers[node.index()]
-            && self.chaos.consumer_crash.is_some()
-            && point_bit(point).is_none_or(|bit| self.crash_points & bit != 0);
-        if self.armed.is_empty() && !chaos_may {
+        // any setup.
+        if self.armed.is_empty() && !self.chaos_may_crash(node, point) {
             return None;
         }
         self.crash_here(now, node, point, label)
@@ -533,6 +528,18 @@ impl Env for Injector {
 }
 
 impl Injector {
+    /// Whether the chaos mix may crash `node` at `point`: exact for the
+    /// loop's own points; for a point the handler names, whether its label
+    /// is one the mix lists is left to [`Injector::crash_here`], as it takes
+    /// a search.
+    #[inline(always)]
+    fn chaos_may_crash(&self, node: NodeId, point: CrashPoint) -> bool {
+        self.chaos_on
+            && self.consumers[node.index()]
+            && self.chaos.consumer_crash.is_some()
+            && point_bit(point).is_none_or(|bit| self.crash_points & bit != 0)
+    }
+
     /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
     /// kept out of line.
     #[inline(never)]
@@ -543,16 +550,13 @@ impl Injector {
         point: CrashPoint,
         label: Option<&'static str>,
     ) -> Option<u32> {
-        let chaos = self.chaos_on
-            && self.consumers[node.index()]
-            && self
-                .chaos
-                .consumer_crash
-                .as_ref()
-                .is_some_and(|c| match point_bit(point) {
-                    Some(bit) => self.crash_points & bit != 0,
-                    None => c.points.iter().any(|p| p.matches(point, label)),
-                });
+        let chaos = self.chaos_may_crash(node, point)
+            && (point_bit(point).is_some()
+                || self
+                    .chaos
+                    .consumer_crash
+                    .as_ref()
+                    .is_some_and(|c| c.points.iter().any(|p| p.matches(point, label))));
         if self.armed.is_empty() && !chaos {
             return None;
         }
