@@ -841,6 +841,10 @@ impl Broker {
         partition: PartitionId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
+        // No fetch waits here: nothing to answer.
+        if self.parked.is_empty() {
+            return;
+        }
         match visible(layout, durable, self.replicas.as_deref(), partition) {
             Some((log, end)) => self.answer_parked(
                 layout,
