@@ -913,8 +913,14 @@ impl Producer {
         if self.spent.len() <= n {
             self.spent.resize_with(n + 1, Vec::new);
         }
-        if self.spent[n].len() < SPENT_PER_LENGTH {
-            self.spent[n].push(records);
+        let pool = &mut self.spent[n];
+        if pool.len() < SPENT_PER_LENGTH {
+            if pool.capacity() == 0 {
+                // Room for the whole pool at once, rather than growing it
+                // step by step as batches of this length come back.
+                pool.reserve_exact(SPENT_PER_LENGTH);
+            }
+            pool.push(records);
         }
     }
 
