@@ -217,8 +217,10 @@ pub struct Engine<M: Model> {
     incarnation: Vec<u32>,
     partition_open: Vec<bool>,
     unfired: Unfired,
-    /// Connection number per pair of nodes (index `min * n + max`): a lost
-    /// message breaks the connection, and what was in flight on it is gone.
+    /// Connection number per pair of nodes, in both orders (index `from *
+    /// n + to`; the two entries of a pair are always equal, so a sender
+    /// looks its connection up without ordering the pair): a lost message
+    /// breaks the connection, and what was in flight on it is gone.
     connections: Vec<u32>,
     outbox: Outbox<M::Msg, M::Timer>,
     partitions: PartitionSides,
@@ -506,8 +508,9 @@ impl<M: Model> Engine<M> {
             // both ends see it close. A partition black-holes instead, and
             // the ends notice only by their timeouts.
             if cause == DropCause::Loss {
-                let pair = self.pair(from, to);
-                self.connections[pair] = self.connections[pair].wrapping_add(1);
+                let (there, back) = (self.pair(from, to), self.pair(to, from));
+                self.connections[there] = self.connections[there].wrapping_add(1);
+                self.connections[back] = self.connections[there];
                 let (fi, ti) = (self.incarnation[from.index()], self.incarnation[to.index()]);
                 self.disconnect(from, fi, to);
                 self.disconnect(to, ti, from);
@@ -567,11 +570,10 @@ impl<M: Model> Engine<M> {
         }
     }
 
-    /// The index of the connection between two nodes.
+    /// The index of the connection from `a` to `b` (the one from `b` to
+    /// `a` holds the same number).
     fn pair(&self, a: NodeId, b: NodeId) -> usize {
-        let n = self.up.len();
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        lo.index() * n + hi.index()
+        a.index() * self.up.len() + b.index()
     }
 
     /// Tells `node` (if it is still the same incarnation) that its
