@@ -12,7 +12,9 @@
 //!   after seed: simulation with the chaos mix on, then every checker. A
 //!   second row runs the same file with its `[faults]` replaced by an empty
 //!   fault window, for a like-for-like comparison with the fault-free
-//!   turmoil workload.
+//!   turmoil workload. A third runs it in the turmoil side's shape as
+//!   well: no faults, one broker and one consumer (three hosts, as on
+//!   turmoil), every other setting unchanged.
 //! - **turmoil**: the same records (each seed draws them with faultline's own
 //!   workload planner, so both sides see the same keys, values and send
 //!   times) on three turmoil hosts talking over turmoil's simulated TCP with
@@ -71,24 +73,31 @@ fn main() {
         Setup::load(&path, &registry).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let (_, fault_free) = Setup::parse(&path, without_faults(&loaded.source), &registry)
         .unwrap_or_else(|e| panic!("{} without faults: {e}", path.display()));
+    let (_, same_shape) = Setup::parse(&path, turmoil_shape(&loaded.source), &registry)
+        .unwrap_or_else(|e| panic!("{} in the turmoil side's shape: {e}", path.display()));
     let workload = Workload::from_setup(&setup);
 
     // Warm up caches and the allocator; show that turmoil repeats a seed.
     for s in 0..faultline_seeds.min(20) {
-        std::hint::black_box((faultline::run(&setup, s), faultline::run(&fault_free, s)));
+        std::hint::black_box((
+            faultline::run(&setup, s),
+            faultline::run(&fault_free, s),
+            faultline::run(&same_shape, s),
+        ));
     }
     let (a, b) = (turmoil_seed(&workload, 0), turmoil_seed(&workload, 0));
     assert_eq!(a, b, "turmoil seed 0 ran differently twice");
 
     // Interleaved, so a burst of load elsewhere on the machine hits one
     // round of each rather than all of one side.
-    let mut by_side: [Vec<Measurement>; 3] = Default::default();
+    let mut by_side: [Vec<Measurement>; 4] = Default::default();
     for _ in 0..rounds {
         by_side[0].push(time_faultline(&setup, faultline_seeds));
         by_side[1].push(time_faultline(&fault_free, faultline_seeds));
-        by_side[2].push(time_turmoil(&workload, turmoil_seeds));
+        by_side[2].push(time_faultline(&same_shape, faultline_seeds));
+        by_side[3].push(time_turmoil(&workload, turmoil_seeds));
     }
-    let [chaos, quiet, turmoil] = by_side.each_ref().map(|xs| median(xs));
+    let [chaos, quiet, shaped, turmoil] = by_side.each_ref().map(|xs| median(xs));
 
     let records = workload.records;
     println!(
@@ -105,6 +114,7 @@ fn main() {
     for (name, m) in [
         ("faultline, chaos mix", &chaos),
         ("faultline, no faults", &quiet),
+        ("faultline, 3 nodes", &shaped),
         ("turmoil, no faults", &turmoil),
     ] {
         println!(
@@ -122,7 +132,11 @@ fn main() {
         (f.virtual_ms as f64 / f.secs) / (t.virtual_ms as f64 / t.secs)
     };
     println!("faultline / turmoil          seeds/s   virtual time per wall second");
-    for (name, f) in [("chaos mix", &chaos), ("no faults", &quiet)] {
+    for (name, f) in [
+        ("chaos mix", &chaos),
+        ("no faults", &quiet),
+        ("3 nodes", &shaped),
+    ] {
         println!(
             "  faultline, {name:<15} {:>8.1}x {:>13.1}x",
             ratio(f, &turmoil),
@@ -146,6 +160,23 @@ fn without_faults(source: &str) -> String {
         &source[..start],
         &source[end..]
     )
+}
+
+/// The scenario's text in the turmoil side's shape: its faults removed, one
+/// broker instead of three and one consumer instead of three (the producer,
+/// the topic, the workload and every setting stay), so that both sides run
+/// three hosts and the same work.
+fn turmoil_shape(source: &str) -> String {
+    let one = |s: &str, from: &str, to: &str| {
+        assert!(s.contains(from), "the scenario sets `{from}`");
+        s.replacen(from, to, 1)
+    };
+    let s = one(
+        &without_faults(source),
+        "\nbrokers = 3\n",
+        "\nbrokers = 1\n",
+    );
+    one(&s, "\nmembers = 3\n", "\nmembers = 1\n")
 }
 
 /// A positive count from the environment, or `default`.
