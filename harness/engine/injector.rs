@@ -516,10 +516,11 @@ impl Env for Injector {
     ) -> Option<u32> {
         // Most passes are of points nothing can hit: answered here without
         // any setup.
-        if self.armed.is_empty() && !self.chaos_may_crash(node, point) {
+        let chaos = self.chaos_may_crash(node, point);
+        if self.armed.is_empty() && !chaos {
             return None;
         }
-        self.crash_here(now, node, point, label)
+        self.crash_here(now, node, point, label, chaos)
     }
 
     fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
@@ -541,7 +542,8 @@ impl Injector {
     }
 
     /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
-    /// kept out of line.
+    /// kept out of line. `chaos_may`: what [`Injector::chaos_may_crash`]
+    /// said of this pass.
     #[inline(never)]
     fn crash_here(
         &mut self,
@@ -549,8 +551,9 @@ impl Injector {
         node: NodeId,
         point: CrashPoint,
         label: Option<&'static str>,
+        chaos_may: bool,
     ) -> Option<u32> {
-        let chaos = self.chaos_may_crash(node, point)
+        let chaos = chaos_may
             && (point_bit(point).is_some()
                 || self
                     .chaos
