@@ -474,6 +474,9 @@ impl Injector {
         Self::sample(self.latency, &mut self.streams.connection)
     }
 
+    /// One message's network latency. Inlined: it is asked for every
+    /// message, and a call costs more than the draw's arithmetic.
+    #[inline(always)]
     fn sample_latency(&mut self) -> SimTime {
         Self::sample(self.latency, &mut self.streams.network)
     }
