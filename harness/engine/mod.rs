@@ -213,8 +213,10 @@ pub struct Engine<M: Model> {
     injector: Injector,
     plan: FaultPlan,
     roles: Roles,
-    up: Vec<bool>,
-    incarnation: Vec<u32>,
+    /// Per node, its life: its incarnation (how many times it crashed)
+    /// times two, plus one while it is down. Whether an item is for the
+    /// node as it is now, up, is one comparison (see [`Engine::live`]).
+    lives: Vec<u32>,
     partition_open: Vec<bool>,
     unfired: Unfired,
     /// Connection number per pair of nodes, in both orders (index `from *
@@ -267,8 +269,7 @@ impl<M: Model> Engine<M> {
             injector: Injector::new(seed, n, plan.chaos.clone(), latency, consumers),
             plan,
             roles,
-            up: vec![true; n],
-            incarnation: vec![0; n],
+            lives: vec![0; n],
             partition_open: Vec::new(),
             unfired: Vec::new(),
             connections: vec![0; n * n],
@@ -378,7 +379,7 @@ impl<M: Model> Engine<M> {
                 // A crash closes the node's connections: what was in flight
                 // to the old incarnation is gone, and the sender's end of
                 // the connection breaks.
-                if self.up[to.index()] && self.incarnation[to.index()] == incarnation {
+                if self.live(to, incarnation) {
                     self.step(to, |m, cx| m.on_message(to, from, msg, cx));
                 } else {
                     self.disconnect(from, from_incarnation, to);
@@ -389,7 +390,7 @@ impl<M: Model> Engine<M> {
                 incarnation,
                 peer,
             } => {
-                if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                if self.live(node, incarnation) {
                     self.step(node, |m, cx| m.on_disconnect(node, peer, cx));
                 }
             }
@@ -398,19 +399,19 @@ impl<M: Model> Engine<M> {
                 incarnation,
                 timer,
             } => {
-                if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                if self.live(node, incarnation) {
                     self.step(node, |m, cx| m.on_timer(node, timer, cx));
                 }
             }
             Item::Fault(i) => self.fault(i),
             Item::Start(node) => {
                 // A node crashed before it started starts when it restarts.
-                if self.up[node.index()] && self.incarnation[node.index()] == 0 {
+                if self.live(node, 0) {
                     self.step(node, |m, cx| m.start(node, cx));
                 }
             }
             Item::Restart { node, incarnation } => {
-                if !self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                if self.lives[node.index()] == (incarnation << 1 | 1) {
                     self.restart(node);
                 }
             }
@@ -468,7 +469,7 @@ impl<M: Model> Engine<M> {
             self.outbox.sends = sends;
         }
         if !self.outbox.timers.is_empty() {
-            let incarnation = self.incarnation[node.index()];
+            let incarnation = self.incarnation(node);
             let mut timers = std::mem::take(&mut self.outbox.timers);
             timers.reverse();
             while let Some((at, timer)) = timers.pop() {
@@ -511,7 +512,7 @@ impl<M: Model> Engine<M> {
                 let (there, back) = (self.pair(from, to), self.pair(to, from));
                 self.connections[there] = self.connections[there].wrapping_add(1);
                 self.connections[back] = self.connections[there];
-                let (fi, ti) = (self.incarnation[from.index()], self.incarnation[to.index()]);
+                let (fi, ti) = (self.incarnation(from), self.incarnation(to));
                 self.disconnect(from, fi, to);
                 self.disconnect(to, ti, from);
             }
@@ -530,8 +531,8 @@ impl<M: Model> Engine<M> {
                 },
             );
         }
-        let incarnation = self.incarnation[to.index()];
-        let from_incarnation = self.incarnation[from.index()];
+        let incarnation = self.incarnation(to);
+        let from_incarnation = self.incarnation(from);
         let connection = self.connections[self.pair(from, to)];
         if let Some(t2) = times[1] {
             self.history.record(
@@ -573,13 +574,30 @@ impl<M: Model> Engine<M> {
     /// The index of the connection from `a` to `b` (the one from `b` to
     /// `a` holds the same number).
     fn pair(&self, a: NodeId, b: NodeId) -> usize {
-        a.index() * self.up.len() + b.index()
+        a.index() * self.lives.len() + b.index()
+    }
+
+    /// Whether `node` is up and in its `incarnation`.
+    #[inline(always)]
+    fn live(&self, node: NodeId, incarnation: u32) -> bool {
+        self.lives[node.index()] == incarnation << 1
+    }
+
+    /// Whether `node` is up.
+    fn up(&self, node: NodeId) -> bool {
+        self.lives[node.index()] & 1 == 0
+    }
+
+    /// How many times `node` crashed.
+    #[inline(always)]
+    fn incarnation(&self, node: NodeId) -> u32 {
+        self.lives[node.index()] >> 1
     }
 
     /// Tells `node` (if it is still the same incarnation) that its
     /// connection to `peer` broke, one network latency from now.
     fn disconnect(&mut self, node: NodeId, incarnation: u32, peer: NodeId) {
-        if !self.up[node.index()] || self.incarnation[node.index()] != incarnation {
+        if !self.live(node, incarnation) {
             return;
         }
         let at = self.now + self.injector.detection_delay();
@@ -596,7 +614,7 @@ impl<M: Model> Engine<M> {
     /// Crashes a node. `recorded`: the crash event is already in the
     /// history (the node crashed at one of its points).
     fn crash(&mut self, node: NodeId, recorded: bool) {
-        if !self.up[node.index()] {
+        if !self.up(node) {
             return;
         }
         if !recorded {
@@ -610,15 +628,15 @@ impl<M: Model> Engine<M> {
             );
         }
         self.model.crash(node);
-        self.up[node.index()] = false;
-        self.incarnation[node.index()] += 1;
-        let incarnation = self.incarnation[node.index()];
+        // Down, in the next incarnation.
+        self.lives[node.index()] += 3;
+        let incarnation = self.incarnation(node);
         // The operating system closes a crashed process's connections:
         // every peer sees its connection to the node reset.
-        for i in 0..self.up.len() {
+        for i in 0..self.lives.len() {
             if i != node.index() {
                 let peer = NodeId(i as u16);
-                self.disconnect(peer, self.incarnation[i], node);
+                self.disconnect(peer, self.incarnation(peer), node);
             }
         }
         match self.injector.take_restart(node) {
@@ -637,7 +655,7 @@ impl<M: Model> Engine<M> {
     }
 
     fn restart(&mut self, node: NodeId) {
-        self.up[node.index()] = true;
+        self.lives[node.index()] &= !1;
         self.history.record(self.now, EventKind::Restarted { node });
         self.step(node, |m, cx| m.start(node, cx));
     }
@@ -654,7 +672,7 @@ impl<M: Model> Engine<M> {
                 restart_after,
                 ..
             } => {
-                if self.up[node.index()] && self.model.crashable(node) {
+                if self.up(node) && self.model.crashable(node) {
                     self.injector.set_restart(node, restart_after);
                     self.crash(node, false);
                 }
@@ -749,7 +767,7 @@ impl<M: Model> Engine<M> {
             .brokers
             .iter()
             .copied()
-            .filter(|b| self.up[b.index()])
+            .filter(|b| self.up(*b))
             .collect();
         if !up.is_empty() {
             let node = up[self.episodes[BROKER_CRASH].below(up.len() as u64) as usize];
@@ -841,8 +859,8 @@ impl<M: Model> Engine<M> {
                     .record(self.now, EventKind::PartitionHealed { id: id as u32 });
             }
         }
-        for i in 0..self.up.len() {
-            if !self.up[i] {
+        for i in 0..self.lives.len() {
+            if !self.up(NodeId(i as u16)) {
                 self.restart(NodeId(i as u16));
             }
         }
