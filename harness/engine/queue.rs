@@ -101,13 +101,22 @@ impl<T> Queue<T> {
         // due soon: walk in from the earliest end, moving the entries due
         // before it one place along.
         self.near.push(entry);
-        let near = &mut self.near[..];
-        let mut i = near.len() - 1;
-        while i > 0 && near[i - 1].time <= entry.time {
-            near[i] = near[i - 1];
-            i -= 1;
+        // `rest` ends with the free place, which moves down past every
+        // entry due no later than the new one. Splitting the slice as it
+        // shrinks, rather than indexing, leaves no bounds to check.
+        let mut rest = &mut self.near[..];
+        while let Some((place, earlier)) = std::mem::take(&mut rest).split_last_mut() {
+            match earlier.last() {
+                Some(next) if next.time <= entry.time => {
+                    *place = *next;
+                    rest = earlier;
+                }
+                _ => {
+                    *place = entry;
+                    break;
+                }
+            }
         }
-        near[i] = entry;
         if self.near.len() > NEAR_MAX {
             let latest = self.near.remove(0);
             self.far_push(latest);
