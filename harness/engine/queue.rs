@@ -1,8 +1,9 @@
 //! The event queue: ordered by virtual time, ties broken by insertion order.
 //!
 //! Items live in a slab; the ordering structures hold only `(time,
-//! sequence, slot)` entries, so moving one moves 24 bytes whatever the
-//! item's size. Entries are split in two tiers:
+//! sequence, slot)` entries, so moving one moves 16 bytes whatever the
+//! item's size (the sequence number and the slot share a word). Entries
+//! are split in two tiers:
 //!
 //! - `near`: the [`NEAR_MAX`] earliest entries, in a vector sorted latest
 //!   first, so the next entry is popped off its end;
@@ -30,15 +31,34 @@ const NEAR_REFILL: usize = 16;
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     time: u64,
-    seq: u64,
-    slot: u32,
+    /// The insertion sequence number in the high half, the item's slot in
+    /// the low half: as sequence numbers are unique, comparing `(time,
+    /// order)` compares `(time, sequence)`.
+    order: u64,
 }
 
 impl Entry {
+    fn new(time: u64, seq: u32, slot: u32) -> Entry {
+        Entry {
+            time,
+            order: (u64::from(seq) << 32) | u64::from(slot),
+        }
+    }
+
+    fn slot(&self) -> u32 {
+        self.order as u32
+    }
+
+    /// The sort key, `(time, sequence)`, as one number.
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.order)
+    }
+
     /// Whether `self` comes out before `other`.
     #[inline(always)]
     fn before(&self, other: &Entry) -> bool {
-        (self.time, self.seq) < (other.time, other.seq)
+        self.key() < other.key()
     }
 }
 
@@ -50,7 +70,8 @@ pub struct Queue<T> {
     far: Vec<Entry>,
     slab: Vec<Option<T>>,
     free: Vec<u32>,
-    seq: u64,
+    /// The next entry's sequence number.
+    seq: u32,
 }
 
 impl<T> Default for Queue<T> {
@@ -83,11 +104,10 @@ impl<T> Queue<T> {
                 (self.slab.len() - 1) as u32
             }
         };
-        let entry = Entry {
-            time: time.0,
-            seq: self.seq,
-            slot,
-        };
+        if self.seq == u32::MAX {
+            self.renumber();
+        }
+        let entry = Entry::new(time.0, self.seq, slot);
         self.seq += 1;
         // The new entry has the highest sequence number yet, so it comes
         // after every entry due at the same time or earlier: comparing
@@ -130,8 +150,8 @@ impl<T> Queue<T> {
             self.refill();
         }
         let top = self.near.pop()?;
-        self.free.push(top.slot);
-        let item = self.slab[top.slot as usize]
+        self.free.push(top.slot());
+        let item = self.slab[top.slot() as usize]
             .take()
             .expect("a queued slot holds its item");
         Some((SimTime(top.time), item))
@@ -158,6 +178,32 @@ impl<T> Queue<T> {
             }
         }
         self.near.reverse();
+    }
+
+    /// Gives the queued entries the sequence numbers `0..len` in their
+    /// order, when the numbers run out (after 2^32 - 1 pushes). Every
+    /// comparison between queued entries comes out as before, so both
+    /// tiers stay in order; the next push gets `len`, after them all.
+    #[cold]
+    fn renumber(&mut self) {
+        let near = self.near.len();
+        let mut order: Vec<(u128, usize)> = self
+            .near
+            .iter()
+            .chain(&self.far)
+            .enumerate()
+            .map(|(i, e)| (e.key(), i))
+            .collect();
+        order.sort_unstable();
+        for (seq, &(_, i)) in order.iter().enumerate() {
+            let e = if i < near {
+                &mut self.near[i]
+            } else {
+                &mut self.far[i - near]
+            };
+            *e = Entry::new(e.time, seq as u32, e.slot());
+        }
+        self.seq = order.len() as u32;
     }
 
     fn far_push(&mut self, entry: Entry) {
@@ -243,7 +289,18 @@ mod tests {
     /// Against a sorted reference, with many ties and pops interleaved.
     #[test]
     fn matches_a_sorted_reference() {
+        against_reference(0);
+    }
+
+    /// The same, with the sequence numbers running out on the way.
+    #[test]
+    fn matches_a_sorted_reference_across_renumbering() {
+        against_reference(u32::MAX - 20_000);
+    }
+
+    fn against_reference(first_seq: u32) {
         let mut q = Queue::default();
+        q.seq = first_seq;
         let mut reference: Vec<(u64, u64)> = Vec::new();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
