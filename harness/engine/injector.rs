@@ -520,10 +520,13 @@ impl Env for Injector {
         // Most passes are of points nothing can hit: answered here without
         // any setup.
         let chaos = self.chaos_may_crash(node, point);
-        if self.armed.is_empty() && !chaos {
+        if !self.armed.is_empty() {
+            return self.crash_here(now, node, point, label, chaos);
+        }
+        if !chaos {
             return None;
         }
-        self.crash_here(now, node, point, label, chaos)
+        self.crash_by_chaos(now, node, point, label)
     }
 
     fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
@@ -542,6 +545,39 @@ impl Injector {
             && self.consumers[node.index()]
             && self.chaos.consumer_crash.is_some()
             && point_bit(point).is_none_or(|bit| self.crash_points & bit != 0)
+    }
+
+    /// [`Env::crash_at`] for a pass that chaos may hit when no crash is
+    /// armed: [`Injector::crash_here`] without the armed crashes, which
+    /// keeps the usual case short.
+    #[inline(never)]
+    fn crash_by_chaos(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+    ) -> Option<u32> {
+        let c = self.chaos.consumer_crash.as_ref()?;
+        if point_bit(point).is_none() && !c.points.iter().any(|p| p.matches(point, label)) {
+            return None;
+        }
+        self.instant.pass(now, node, point, label);
+        if self.streams.consumer_crash.chance(c.probability) {
+            self.chaos_crash(node)
+        } else {
+            None
+        }
+    }
+
+    /// Chaos crashes `node` at the pass recorded last: its restart delay
+    /// is drawn, and the pass numbered.
+    #[cold]
+    fn chaos_crash(&mut self, node: NodeId) -> Option<u32> {
+        let range = self.chaos.consumer_crash.as_ref()?.restart_after;
+        let d = self.restart_delay(range);
+        self.restart[node.index()] = Some(Some(d));
+        Some(self.instant.last_pass_number())
     }
 
     /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
@@ -584,10 +620,7 @@ impl Injector {
         }
         let c = self.chaos.consumer_crash.as_ref().filter(|_| chaos)?;
         if self.streams.consumer_crash.chance(c.probability) {
-            let range = c.restart_after;
-            let d = self.restart_delay(range);
-            self.restart[node.index()] = Some(Some(d));
-            return Some(self.instant.last_pass_number());
+            return self.chaos_crash(node);
         }
         None
     }
