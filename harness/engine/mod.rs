@@ -204,12 +204,12 @@ pub struct Engine<M: Model> {
     /// The messages of the deliveries in the queue.
     mail: Mail<M::Msg>,
     history: History,
-    rngs: Vec<SimRng>,
+    /// Per node, its own random stream and the one its handler gets (kept
+    /// together: a step takes both).
+    rngs: Vec<(SimRng, SimRng)>,
     /// One stream per kind of chaos episode: broker crashes, partitions,
     /// slow consumers.
     episodes: [SimRng; 3],
-    /// The random streams handlers get, one per node.
-    handler_rngs: Vec<SimRng>,
     injector: Injector,
     plan: FaultPlan,
     roles: Roles,
@@ -256,16 +256,18 @@ impl<M: Model> Engine<M> {
             mail: Mail::default(),
             history,
             rngs: (0..n)
-                .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
+                .map(|i| {
+                    (
+                        SimRng::new(seed, Stream::Node(i as u16)),
+                        SimRng::new(seed, Stream::Handler(i as u16)),
+                    )
+                })
                 .collect(),
             episodes: [
                 SimRng::new(seed, Stream::BrokerCrash),
                 SimRng::new(seed, Stream::Partition),
                 SimRng::new(seed, Stream::Slow),
             ],
-            handler_rngs: (0..n)
-                .map(|i| SimRng::new(seed, Stream::Handler(i as u16)))
-                .collect(),
             injector: Injector::new(seed, n, plan.chaos.clone(), latency, consumers),
             plan,
             roles,
@@ -435,11 +437,12 @@ impl<M: Model> Engine<M> {
     #[inline(always)]
     fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
         let crashed = {
+            let (rng, handler_rng) = &mut self.rngs[node.index()];
             let mut cx = Cx::new(
                 self.now,
                 node,
-                &mut self.rngs[node.index()],
-                &mut self.handler_rngs[node.index()],
+                rng,
+                handler_rng,
                 &mut self.history,
                 &mut self.injector,
                 &mut self.outbox,
