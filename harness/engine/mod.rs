@@ -13,9 +13,11 @@
 
 mod injector;
 mod queue;
+mod slab;
 
 pub use injector::{Fate, Injector};
 pub use queue::Queue;
+use slab::Slab;
 
 use faultline_models::event::{DropCause, EventKind};
 use faultline_models::model::{Message, Outbox};
@@ -111,7 +113,7 @@ enum Item<Timer> {
         incarnation: u32,
         /// The connection the message travels on.
         connection: u32,
-        /// Where the message waits in [`Mail`].
+        /// Where the message waits in `Engine::mail`.
         msg: u32,
     },
     Disconnect {
@@ -143,51 +145,6 @@ enum Item<Timer> {
     LivenessDeadline,
 }
 
-/// Messages in flight, kept out of the queue so that its items stay small
-/// whatever the size of a message: a delivery names its message's slot.
-struct Mail<Msg> {
-    slots: Vec<Option<Msg>>,
-    free: Vec<u32>,
-}
-
-impl<Msg> Default for Mail<Msg> {
-    fn default() -> Self {
-        Mail {
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-}
-
-impl<Msg> Mail<Msg> {
-    /// Stores `msg` and returns its slot.
-    #[inline(always)]
-    fn put(&mut self, msg: Msg) -> u32 {
-        match self.free.pop() {
-            Some(s) => {
-                // A free slot is empty: nothing to drop.
-                let old = self.slots[s as usize].replace(msg);
-                debug_assert!(old.is_none(), "a free slot is empty");
-                std::mem::forget(old);
-                s
-            }
-            None => {
-                self.slots.push(Some(msg));
-                (self.slots.len() - 1) as u32
-            }
-        }
-    }
-
-    /// Takes the message out of `slot`, which becomes free.
-    #[inline(always)]
-    fn take(&mut self, slot: u32) -> Msg {
-        self.free.push(slot);
-        self.slots[slot as usize]
-            .take()
-            .expect("a delivery's slot holds its message")
-    }
-}
-
 /// Which nodes play which part, as far as fault injection cares.
 #[derive(Clone, Debug, Default)]
 pub struct Roles {
@@ -201,8 +158,10 @@ pub struct Roles {
 pub struct Engine<M: Model> {
     model: M,
     queue: Queue<Item<M::Timer>>,
-    /// The messages of the deliveries in the queue.
-    mail: Mail<M::Msg>,
+    /// The messages of the deliveries in the queue, kept out of it so that
+    /// its items stay small whatever the size of a message: a delivery
+    /// names its message's slot.
+    mail: Slab<M::Msg>,
     history: History,
     /// Per node, its own random stream and the one its handler gets (kept
     /// together: a step takes both).
@@ -253,7 +212,7 @@ impl<M: Model> Engine<M> {
         history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
-            mail: Mail::default(),
+            mail: Slab::default(),
             history,
             rngs: (0..n)
                 .map(|i| {

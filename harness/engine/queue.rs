@@ -20,6 +20,8 @@
 
 use faultline_models::SimTime;
 
+use super::slab::Slab;
+
 /// Entries kept in the sorted near tier.
 const NEAR_MAX: usize = 32;
 
@@ -68,8 +70,7 @@ pub struct Queue<T> {
     near: Vec<Entry>,
     /// The other entries, a binary min-heap.
     far: Vec<Entry>,
-    slab: Vec<Option<T>>,
-    free: Vec<u32>,
+    slab: Slab<T>,
     /// The next entry's sequence number.
     seq: u32,
 }
@@ -79,8 +80,7 @@ impl<T> Default for Queue<T> {
         Queue {
             near: Vec::with_capacity(NEAR_MAX + 1),
             far: Vec::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
+            slab: Slab::default(),
             seq: 0,
         }
     }
@@ -90,20 +90,7 @@ impl<T> Queue<T> {
     /// Schedules `item` at `time`.
     #[inline(always)]
     pub fn push(&mut self, time: SimTime, item: T) {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                // A free slot is empty: there is nothing to drop, so the
-                // old value is forgotten rather than checked for a drop.
-                let old = self.slab[s as usize].replace(item);
-                debug_assert!(old.is_none(), "a free slot is empty");
-                std::mem::forget(old);
-                s
-            }
-            None => {
-                self.slab.push(Some(item));
-                (self.slab.len() - 1) as u32
-            }
-        };
+        let slot = self.slab.put(item);
         if self.seq == u32::MAX {
             self.renumber();
         }
@@ -150,10 +137,7 @@ impl<T> Queue<T> {
             self.refill();
         }
         let top = self.near.pop()?;
-        self.free.push(top.slot());
-        let item = self.slab[top.slot() as usize]
-            .take()
-            .expect("a queued slot holds its item");
+        let item = self.slab.take(top.slot());
         Some((SimTime(top.time), item))
     }
 
@@ -283,7 +267,7 @@ mod tests {
             assert_eq!(q.pop(), Some((SimTime(i), i)));
         }
         assert!(q.is_empty());
-        assert_eq!(q.slab.len(), 1);
+        assert_eq!(q.slab.slots(), 1);
     }
 
     /// Against a sorted reference, with many ties and pops interleaved.
