@@ -283,8 +283,10 @@ mod tests {
     }
 
     fn against_reference(first_seq: u32) {
-        let mut q = Queue::default();
-        q.seq = first_seq;
+        let mut q = Queue {
+            seq: first_seq,
+            ..Queue::default()
+        };
         let mut reference: Vec<(u64, u64)> = Vec::new();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
