@@ -133,10 +133,13 @@ impl<T> Queue<T> {
     /// The earliest item; among equal times, the one pushed first.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, T)> {
-        if self.near.is_empty() {
-            self.refill();
-        }
-        let top = self.near.pop()?;
+        let top = match self.near.pop() {
+            Some(top) => top,
+            None => {
+                self.refill();
+                self.near.pop()?
+            }
+        };
         let item = self.slab.take(top.slot());
         Some((SimTime(top.time), item))
     }
