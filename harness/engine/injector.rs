@@ -10,6 +10,7 @@ use faultline_models::event::DropCause;
 use faultline_models::rng::Stream;
 use faultline_models::{CrashPoint, Env, NodeId, SimRng, SimTime};
 
+use super::odds::Odds;
 use crate::faults::{Chaos, Latency, LinkEffect, LinkSpec, PointSpec};
 
 /// A crash armed to fire when its node passes a point.
@@ -130,6 +131,31 @@ pub struct Fate {
     pub nth: u32,
 }
 
+/// The chaos mix's probabilities, as [`Odds`] (`Never` for a kind the mix
+/// leaves out).
+struct ChaosOdds {
+    loss: Odds,
+    duplicate: Odds,
+    reorder: Odds,
+    delay: Odds,
+    consumer_crash: Odds,
+}
+
+impl ChaosOdds {
+    fn new(chaos: &Chaos) -> ChaosOdds {
+        fn odds(p: Option<f64>) -> Odds {
+            p.map_or(Odds::Never, Odds::new)
+        }
+        ChaosOdds {
+            loss: odds(chaos.loss.as_ref().map(|c| c.probability)),
+            duplicate: odds(chaos.duplicate.as_ref().map(|c| c.probability)),
+            reorder: odds(chaos.reorder.as_ref().map(|c| c.probability)),
+            delay: odds(chaos.delay.as_ref().map(|c| c.probability)),
+            consumer_crash: odds(chaos.consumer_crash.as_ref().map(|c| c.probability)),
+        }
+    }
+}
+
 /// Per-kind random streams.
 struct Streams {
     network: SimRng,
@@ -153,6 +179,7 @@ pub struct Injector {
     /// consumer's loop is answered without walking the list.
     crash_points: u8,
     latency: Latency,
+    odds: ChaosOdds,
     streams: Streams,
     armed: Vec<Armed>,
     links: Vec<LinkFault>,
@@ -191,6 +218,7 @@ impl Injector {
                     })
                     .fold(0, |bits, b| bits | b)
             }),
+            odds: ChaosOdds::new(&chaos),
             chaos,
             latency,
             streams: Streams {
@@ -447,21 +475,21 @@ impl Injector {
         let c = &self.chaos;
         if let Some(l) = &c.loss
             && l.applies(kind)
-            && self.streams.loss.chance(l.probability)
+            && self.odds.loss.decide(&mut self.streams.loss)
         {
             fate.dropped = Some(DropCause::Loss);
             return;
         }
         if let Some(d) = &c.duplicate
             && d.applies(kind)
-            && self.streams.duplication.chance(d.probability)
+            && self.odds.duplicate.decide(&mut self.streams.duplication)
         {
             fate.duplicate = true;
         }
         if fate.delay.is_none()
             && let Some(r) = &c.reorder
             && r.applies(kind)
-            && self.streams.reorder.chance(r.probability)
+            && self.odds.reorder.decide(&mut self.streams.reorder)
         {
             let extra = self
                 .streams
@@ -472,7 +500,7 @@ impl Injector {
         if fate.delay.is_none()
             && let Some(d) = &c.delay
             && d.applies(kind)
-            && self.streams.delay.chance(d.probability)
+            && self.odds.delay.decide(&mut self.streams.delay)
         {
             let extra = self
                 .streams
@@ -577,7 +605,11 @@ impl Injector {
             return None;
         }
         self.instant.pass(now, node, point, label);
-        if self.streams.consumer_crash.chance(c.probability) {
+        if self
+            .odds
+            .consumer_crash
+            .decide(&mut self.streams.consumer_crash)
+        {
             self.chaos_crash(node)
         } else {
             None
@@ -632,8 +664,13 @@ impl Injector {
             self.restart[node.index()] = Some(a.restart_after);
             return Some(self.instant.last_pass_number());
         }
-        let c = self.chaos.consumer_crash.as_ref().filter(|_| chaos)?;
-        if self.streams.consumer_crash.chance(c.probability) {
+        // `chaos` holds only when the mix crashes consumers.
+        if chaos
+            && self
+                .odds
+                .consumer_crash
+                .decide(&mut self.streams.consumer_crash)
+        {
             return self.chaos_crash(node);
         }
         None

@@ -12,6 +12,7 @@
 //! is a pure function of the model, the fault plan and the seed.
 
 mod injector;
+mod odds;
 mod queue;
 mod slab;
 
