@@ -10,6 +10,7 @@ use faultline_models::event::DropCause;
 use faultline_models::rng::Stream;
 use faultline_models::{CrashPoint, Env, NodeId, SimRng, SimTime};
 
+use super::odds::Odds;
 use crate::faults::{Chaos, Latency, LinkEffect, LinkSpec, PointSpec};
 
 /// A crash armed to fire when its node passes a point.
@@ -43,12 +44,26 @@ struct LinkFault {
 struct Instant {
     at: SimTime,
     /// How many messages went on each `(directed link, kind)` so far.
-    sent: Vec<((usize, &'static str), u32)>,
+    sent: Vec<(SentKey, u32)>,
     /// Every crash point passed so far, in order. A pass's number (how
     /// many passes of the same point the node made before it) is needed
     /// only when a crash fires there, which is rare, so recording a pass is
     /// a push and the counting waits for a crash.
     passed: Vec<Passed>,
+}
+
+/// A directed link and a kind of message.
+#[derive(Clone, Copy)]
+struct SentKey(usize, &'static str);
+
+impl PartialEq for SentKey {
+    /// Kinds are equal as strings; a message's kind is most often the very
+    /// string an earlier message of its kind gave, which is checked first
+    /// and spares comparing the bytes.
+    #[inline(always)]
+    fn eq(&self, other: &SentKey) -> bool {
+        self.0 == other.0 && (std::ptr::eq(self.1, other.1) || self.1 == other.1)
+    }
 }
 
 /// A crash point a node passed: `(node, point, label)`.
@@ -83,7 +98,7 @@ impl Instant {
     /// Records a message and returns how many of its kind went on its link
     /// earlier in this instant.
     fn send(&mut self, now: SimTime, link: usize, kind: &'static str) -> u32 {
-        bump(&mut self.at(now).sent, (link, kind))
+        bump(&mut self.at(now).sent, SentKey(link, kind))
     }
 
     /// Records a pass; [`Instant::last_pass_number`] numbers it.
@@ -116,6 +131,31 @@ pub struct Fate {
     pub nth: u32,
 }
 
+/// The chaos mix's probabilities, as [`Odds`] (`Never` for a kind the mix
+/// leaves out).
+struct ChaosOdds {
+    loss: Odds,
+    duplicate: Odds,
+    reorder: Odds,
+    delay: Odds,
+    consumer_crash: Odds,
+}
+
+impl ChaosOdds {
+    fn new(chaos: &Chaos) -> ChaosOdds {
+        fn odds(p: Option<f64>) -> Odds {
+            p.map_or(Odds::Never, Odds::new)
+        }
+        ChaosOdds {
+            loss: odds(chaos.loss.as_ref().map(|c| c.probability)),
+            duplicate: odds(chaos.duplicate.as_ref().map(|c| c.probability)),
+            reorder: odds(chaos.reorder.as_ref().map(|c| c.probability)),
+            delay: odds(chaos.delay.as_ref().map(|c| c.probability)),
+            consumer_crash: odds(chaos.consumer_crash.as_ref().map(|c| c.probability)),
+        }
+    }
+}
+
 /// Per-kind random streams.
 struct Streams {
     network: SimRng,
@@ -139,6 +179,7 @@ pub struct Injector {
     /// consumer's loop is answered without walking the list.
     crash_points: u8,
     latency: Latency,
+    odds: ChaosOdds,
     streams: Streams,
     armed: Vec<Armed>,
     links: Vec<LinkFault>,
@@ -177,6 +218,7 @@ impl Injector {
                     })
                     .fold(0, |bits, b| bits | b)
             }),
+            odds: ChaosOdds::new(&chaos),
             chaos,
             latency,
             streams: Streams {
@@ -433,21 +475,21 @@ impl Injector {
         let c = &self.chaos;
         if let Some(l) = &c.loss
             && l.applies(kind)
-            && self.streams.loss.chance(l.probability)
+            && self.odds.loss.decide(&mut self.streams.loss)
         {
             fate.dropped = Some(DropCause::Loss);
             return;
         }
         if let Some(d) = &c.duplicate
             && d.applies(kind)
-            && self.streams.duplication.chance(d.probability)
+            && self.odds.duplicate.decide(&mut self.streams.duplication)
         {
             fate.duplicate = true;
         }
         if fate.delay.is_none()
             && let Some(r) = &c.reorder
             && r.applies(kind)
-            && self.streams.reorder.chance(r.probability)
+            && self.odds.reorder.decide(&mut self.streams.reorder)
         {
             let extra = self
                 .streams
@@ -458,7 +500,7 @@ impl Injector {
         if fate.delay.is_none()
             && let Some(d) = &c.delay
             && d.applies(kind)
-            && self.streams.delay.chance(d.probability)
+            && self.odds.delay.decide(&mut self.streams.delay)
         {
             let extra = self
                 .streams
@@ -474,6 +516,9 @@ impl Injector {
         Self::sample(self.latency, &mut self.streams.connection)
     }
 
+    /// One message's network latency. Inlined: it is asked for every
+    /// message, and a call costs more than the draw's arithmetic.
+    #[inline(always)]
     fn sample_latency(&mut self) -> SimTime {
         Self::sample(self.latency, &mut self.streams.network)
     }
@@ -516,10 +561,14 @@ impl Env for Injector {
     ) -> Option<u32> {
         // Most passes are of points nothing can hit: answered here without
         // any setup.
-        if self.armed.is_empty() && !self.chaos_may_crash(node, point) {
+        let chaos = self.chaos_may_crash(node, point);
+        if !self.armed.is_empty() {
+            return self.crash_here(now, node, point, label, chaos);
+        }
+        if !chaos {
             return None;
         }
-        self.crash_here(now, node, point, label)
+        self.crash_by_chaos(now, node, point, label)
     }
 
     fn slow_processing(&self, node: NodeId) -> Option<SimTime> {
@@ -540,8 +589,46 @@ impl Injector {
             && point_bit(point).is_none_or(|bit| self.crash_points & bit != 0)
     }
 
+    /// [`Env::crash_at`] for a pass that chaos may hit when no crash is
+    /// armed: [`Injector::crash_here`] without the armed crashes, which
+    /// keeps the usual case short.
+    #[inline(never)]
+    fn crash_by_chaos(
+        &mut self,
+        now: SimTime,
+        node: NodeId,
+        point: CrashPoint,
+        label: Option<&'static str>,
+    ) -> Option<u32> {
+        let c = self.chaos.consumer_crash.as_ref()?;
+        if point_bit(point).is_none() && !c.points.iter().any(|p| p.matches(point, label)) {
+            return None;
+        }
+        self.instant.pass(now, node, point, label);
+        if self
+            .odds
+            .consumer_crash
+            .decide(&mut self.streams.consumer_crash)
+        {
+            self.chaos_crash(node)
+        } else {
+            None
+        }
+    }
+
+    /// Chaos crashes `node` at the pass recorded last: its restart delay
+    /// is drawn, and the pass numbered.
+    #[cold]
+    fn chaos_crash(&mut self, node: NodeId) -> Option<u32> {
+        let range = self.chaos.consumer_crash.as_ref()?.restart_after;
+        let d = self.restart_delay(range);
+        self.restart[node.index()] = Some(Some(d));
+        Some(self.instant.last_pass_number())
+    }
+
     /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
-    /// kept out of line.
+    /// kept out of line. `chaos_may`: what [`Injector::chaos_may_crash`]
+    /// said of this pass.
     #[inline(never)]
     fn crash_here(
         &mut self,
@@ -549,8 +636,9 @@ impl Injector {
         node: NodeId,
         point: CrashPoint,
         label: Option<&'static str>,
+        chaos_may: bool,
     ) -> Option<u32> {
-        let chaos = self.chaos_may_crash(node, point)
+        let chaos = chaos_may
             && (point_bit(point).is_some()
                 || self
                     .chaos
@@ -576,12 +664,14 @@ impl Injector {
             self.restart[node.index()] = Some(a.restart_after);
             return Some(self.instant.last_pass_number());
         }
-        let c = self.chaos.consumer_crash.as_ref().filter(|_| chaos)?;
-        if self.streams.consumer_crash.chance(c.probability) {
-            let range = c.restart_after;
-            let d = self.restart_delay(range);
-            self.restart[node.index()] = Some(Some(d));
-            return Some(self.instant.last_pass_number());
+        // `chaos` holds only when the mix crashes consumers.
+        if chaos
+            && self
+                .odds
+                .consumer_crash
+                .decide(&mut self.streams.consumer_crash)
+        {
+            return self.chaos_crash(node);
         }
         None
     }

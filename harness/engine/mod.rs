@@ -12,10 +12,13 @@
 //! is a pure function of the model, the fault plan and the seed.
 
 mod injector;
+mod odds;
 mod queue;
+mod slab;
 
 pub use injector::{Fate, Injector};
 pub use queue::Queue;
+use slab::Slab;
 
 use faultline_models::event::{DropCause, EventKind};
 use faultline_models::model::{Message, Outbox};
@@ -111,7 +114,7 @@ enum Item<Timer> {
         incarnation: u32,
         /// The connection the message travels on.
         connection: u32,
-        /// Where the message waits in [`Mail`].
+        /// Where the message waits in `Engine::mail`.
         msg: u32,
     },
     Disconnect {
@@ -143,51 +146,6 @@ enum Item<Timer> {
     LivenessDeadline,
 }
 
-/// Messages in flight, kept out of the queue so that its items stay small
-/// whatever the size of a message: a delivery names its message's slot.
-struct Mail<Msg> {
-    slots: Vec<Option<Msg>>,
-    free: Vec<u32>,
-}
-
-impl<Msg> Default for Mail<Msg> {
-    fn default() -> Self {
-        Mail {
-            slots: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-}
-
-impl<Msg> Mail<Msg> {
-    /// Stores `msg` and returns its slot.
-    #[inline(always)]
-    fn put(&mut self, msg: Msg) -> u32 {
-        match self.free.pop() {
-            Some(s) => {
-                // A free slot is empty: nothing to drop.
-                let old = self.slots[s as usize].replace(msg);
-                debug_assert!(old.is_none(), "a free slot is empty");
-                std::mem::forget(old);
-                s
-            }
-            None => {
-                self.slots.push(Some(msg));
-                (self.slots.len() - 1) as u32
-            }
-        }
-    }
-
-    /// Takes the message out of `slot`, which becomes free.
-    #[inline(always)]
-    fn take(&mut self, slot: u32) -> Msg {
-        self.free.push(slot);
-        self.slots[slot as usize]
-            .take()
-            .expect("a delivery's slot holds its message")
-    }
-}
-
 /// Which nodes play which part, as far as fault injection cares.
 #[derive(Clone, Debug, Default)]
 pub struct Roles {
@@ -201,20 +159,24 @@ pub struct Roles {
 pub struct Engine<M: Model> {
     model: M,
     queue: Queue<Item<M::Timer>>,
-    /// The messages of the deliveries in the queue.
-    mail: Mail<M::Msg>,
+    /// The messages of the deliveries in the queue, kept out of it so that
+    /// its items stay small whatever the size of a message: a delivery
+    /// names its message's slot.
+    mail: Slab<M::Msg>,
     history: History,
-    rngs: Vec<SimRng>,
+    /// Per node, its own random stream and the one its handler gets (kept
+    /// together: a step takes both).
+    rngs: Vec<(SimRng, SimRng)>,
     /// One stream per kind of chaos episode: broker crashes, partitions,
     /// slow consumers.
     episodes: [SimRng; 3],
-    /// The random streams handlers get, one per node.
-    handler_rngs: Vec<SimRng>,
     injector: Injector,
     plan: FaultPlan,
     roles: Roles,
-    up: Vec<bool>,
-    incarnation: Vec<u32>,
+    /// Per node, its life: its incarnation (how many times it crashed)
+    /// times two, plus one while it is down. Whether an item is for the
+    /// node as it is now, up, is one comparison (see [`Engine::live`]).
+    lives: Vec<u32>,
     partition_open: Vec<bool>,
     unfired: Unfired,
     /// Connection number per pair of nodes, in both orders (index `from *
@@ -251,24 +213,25 @@ impl<M: Model> Engine<M> {
         history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
-            mail: Mail::default(),
+            mail: Slab::default(),
             history,
             rngs: (0..n)
-                .map(|i| SimRng::new(seed, Stream::Node(i as u16)))
+                .map(|i| {
+                    (
+                        SimRng::new(seed, Stream::Node(i as u16)),
+                        SimRng::new(seed, Stream::Handler(i as u16)),
+                    )
+                })
                 .collect(),
             episodes: [
                 SimRng::new(seed, Stream::BrokerCrash),
                 SimRng::new(seed, Stream::Partition),
                 SimRng::new(seed, Stream::Slow),
             ],
-            handler_rngs: (0..n)
-                .map(|i| SimRng::new(seed, Stream::Handler(i as u16)))
-                .collect(),
             injector: Injector::new(seed, n, plan.chaos.clone(), latency, consumers),
             plan,
             roles,
-            up: vec![true; n],
-            incarnation: vec![0; n],
+            lives: vec![0; n],
             partition_open: Vec::new(),
             unfired: Vec::new(),
             connections: vec![0; n * n],
@@ -378,7 +341,7 @@ impl<M: Model> Engine<M> {
                 // A crash closes the node's connections: what was in flight
                 // to the old incarnation is gone, and the sender's end of
                 // the connection breaks.
-                if self.up[to.index()] && self.incarnation[to.index()] == incarnation {
+                if self.live(to, incarnation) {
                     self.step(to, |m, cx| m.on_message(to, from, msg, cx));
                 } else {
                     self.disconnect(from, from_incarnation, to);
@@ -389,7 +352,7 @@ impl<M: Model> Engine<M> {
                 incarnation,
                 peer,
             } => {
-                if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                if self.live(node, incarnation) {
                     self.step(node, |m, cx| m.on_disconnect(node, peer, cx));
                 }
             }
@@ -398,19 +361,19 @@ impl<M: Model> Engine<M> {
                 incarnation,
                 timer,
             } => {
-                if self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                if self.live(node, incarnation) {
                     self.step(node, |m, cx| m.on_timer(node, timer, cx));
                 }
             }
             Item::Fault(i) => self.fault(i),
             Item::Start(node) => {
                 // A node crashed before it started starts when it restarts.
-                if self.up[node.index()] && self.incarnation[node.index()] == 0 {
+                if self.live(node, 0) {
                     self.step(node, |m, cx| m.start(node, cx));
                 }
             }
             Item::Restart { node, incarnation } => {
-                if !self.up[node.index()] && self.incarnation[node.index()] == incarnation {
+                if self.lives[node.index()] == (incarnation << 1 | 1) {
                     self.restart(node);
                 }
             }
@@ -434,11 +397,12 @@ impl<M: Model> Engine<M> {
     #[inline(always)]
     fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
         let crashed = {
+            let (rng, handler_rng) = &mut self.rngs[node.index()];
             let mut cx = Cx::new(
                 self.now,
                 node,
-                &mut self.rngs[node.index()],
-                &mut self.handler_rngs[node.index()],
+                rng,
+                handler_rng,
                 &mut self.history,
                 &mut self.injector,
                 &mut self.outbox,
@@ -468,7 +432,7 @@ impl<M: Model> Engine<M> {
             self.outbox.sends = sends;
         }
         if !self.outbox.timers.is_empty() {
-            let incarnation = self.incarnation[node.index()];
+            let incarnation = self.incarnation(node);
             let mut timers = std::mem::take(&mut self.outbox.timers);
             timers.reverse();
             while let Some((at, timer)) = timers.pop() {
@@ -511,7 +475,7 @@ impl<M: Model> Engine<M> {
                 let (there, back) = (self.pair(from, to), self.pair(to, from));
                 self.connections[there] = self.connections[there].wrapping_add(1);
                 self.connections[back] = self.connections[there];
-                let (fi, ti) = (self.incarnation[from.index()], self.incarnation[to.index()]);
+                let (fi, ti) = (self.incarnation(from), self.incarnation(to));
                 self.disconnect(from, fi, to);
                 self.disconnect(to, ti, from);
             }
@@ -530,8 +494,8 @@ impl<M: Model> Engine<M> {
                 },
             );
         }
-        let incarnation = self.incarnation[to.index()];
-        let from_incarnation = self.incarnation[from.index()];
+        let incarnation = self.incarnation(to);
+        let from_incarnation = self.incarnation(from);
         let connection = self.connections[self.pair(from, to)];
         if let Some(t2) = times[1] {
             self.history.record(
@@ -573,13 +537,30 @@ impl<M: Model> Engine<M> {
     /// The index of the connection from `a` to `b` (the one from `b` to
     /// `a` holds the same number).
     fn pair(&self, a: NodeId, b: NodeId) -> usize {
-        a.index() * self.up.len() + b.index()
+        a.index() * self.lives.len() + b.index()
+    }
+
+    /// Whether `node` is up and in its `incarnation`.
+    #[inline(always)]
+    fn live(&self, node: NodeId, incarnation: u32) -> bool {
+        self.lives[node.index()] == incarnation << 1
+    }
+
+    /// Whether `node` is up.
+    fn up(&self, node: NodeId) -> bool {
+        self.lives[node.index()] & 1 == 0
+    }
+
+    /// How many times `node` crashed.
+    #[inline(always)]
+    fn incarnation(&self, node: NodeId) -> u32 {
+        self.lives[node.index()] >> 1
     }
 
     /// Tells `node` (if it is still the same incarnation) that its
     /// connection to `peer` broke, one network latency from now.
     fn disconnect(&mut self, node: NodeId, incarnation: u32, peer: NodeId) {
-        if !self.up[node.index()] || self.incarnation[node.index()] != incarnation {
+        if !self.live(node, incarnation) {
             return;
         }
         let at = self.now + self.injector.detection_delay();
@@ -596,7 +577,7 @@ impl<M: Model> Engine<M> {
     /// Crashes a node. `recorded`: the crash event is already in the
     /// history (the node crashed at one of its points).
     fn crash(&mut self, node: NodeId, recorded: bool) {
-        if !self.up[node.index()] {
+        if !self.up(node) {
             return;
         }
         if !recorded {
@@ -610,15 +591,15 @@ impl<M: Model> Engine<M> {
             );
         }
         self.model.crash(node);
-        self.up[node.index()] = false;
-        self.incarnation[node.index()] += 1;
-        let incarnation = self.incarnation[node.index()];
+        // Down, in the next incarnation.
+        self.lives[node.index()] += 3;
+        let incarnation = self.incarnation(node);
         // The operating system closes a crashed process's connections:
         // every peer sees its connection to the node reset.
-        for i in 0..self.up.len() {
+        for i in 0..self.lives.len() {
             if i != node.index() {
                 let peer = NodeId(i as u16);
-                self.disconnect(peer, self.incarnation[i], node);
+                self.disconnect(peer, self.incarnation(peer), node);
             }
         }
         match self.injector.take_restart(node) {
@@ -637,7 +618,7 @@ impl<M: Model> Engine<M> {
     }
 
     fn restart(&mut self, node: NodeId) {
-        self.up[node.index()] = true;
+        self.lives[node.index()] &= !1;
         self.history.record(self.now, EventKind::Restarted { node });
         self.step(node, |m, cx| m.start(node, cx));
     }
@@ -654,7 +635,7 @@ impl<M: Model> Engine<M> {
                 restart_after,
                 ..
             } => {
-                if self.up[node.index()] && self.model.crashable(node) {
+                if self.up(node) && self.model.crashable(node) {
                     self.injector.set_restart(node, restart_after);
                     self.crash(node, false);
                 }
@@ -749,7 +730,7 @@ impl<M: Model> Engine<M> {
             .brokers
             .iter()
             .copied()
-            .filter(|b| self.up[b.index()])
+            .filter(|b| self.up(*b))
             .collect();
         if !up.is_empty() {
             let node = up[self.episodes[BROKER_CRASH].below(up.len() as u64) as usize];
@@ -841,8 +822,8 @@ impl<M: Model> Engine<M> {
                     .record(self.now, EventKind::PartitionHealed { id: id as u32 });
             }
         }
-        for i in 0..self.up.len() {
-            if !self.up[i] {
+        for i in 0..self.lives.len() {
+            if !self.up(NodeId(i as u16)) {
                 self.restart(NodeId(i as u16));
             }
         }

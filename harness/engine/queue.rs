@@ -1,8 +1,9 @@
 //! The event queue: ordered by virtual time, ties broken by insertion order.
 //!
 //! Items live in a slab; the ordering structures hold only `(time,
-//! sequence, slot)` entries, so moving one moves 24 bytes whatever the
-//! item's size. Entries are split in two tiers:
+//! sequence, slot)` entries, so moving one moves 16 bytes whatever the
+//! item's size (the sequence number and the slot share a word). Entries
+//! are split in two tiers:
 //!
 //! - `near`: the [`NEAR_MAX`] earliest entries, in a vector sorted latest
 //!   first, so the next entry is popped off its end;
@@ -19,6 +20,8 @@
 
 use faultline_models::SimTime;
 
+use super::slab::Slab;
+
 /// Entries kept in the sorted near tier.
 const NEAR_MAX: usize = 32;
 
@@ -30,15 +33,34 @@ const NEAR_REFILL: usize = 16;
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     time: u64,
-    seq: u64,
-    slot: u32,
+    /// The insertion sequence number in the high half, the item's slot in
+    /// the low half: as sequence numbers are unique, comparing `(time,
+    /// order)` compares `(time, sequence)`.
+    order: u64,
 }
 
 impl Entry {
+    fn new(time: u64, seq: u32, slot: u32) -> Entry {
+        Entry {
+            time,
+            order: (u64::from(seq) << 32) | u64::from(slot),
+        }
+    }
+
+    fn slot(&self) -> u32 {
+        self.order as u32
+    }
+
+    /// The sort key, `(time, sequence)`, as one number.
+    #[inline(always)]
+    fn key(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.order)
+    }
+
     /// Whether `self` comes out before `other`.
     #[inline(always)]
     fn before(&self, other: &Entry) -> bool {
-        (self.time, self.seq) < (other.time, other.seq)
+        self.key() < other.key()
     }
 }
 
@@ -48,9 +70,9 @@ pub struct Queue<T> {
     near: Vec<Entry>,
     /// The other entries, a binary min-heap.
     far: Vec<Entry>,
-    slab: Vec<Option<T>>,
-    free: Vec<u32>,
-    seq: u64,
+    slab: Slab<T>,
+    /// The next entry's sequence number.
+    seq: u32,
 }
 
 impl<T> Default for Queue<T> {
@@ -58,8 +80,7 @@ impl<T> Default for Queue<T> {
         Queue {
             near: Vec::with_capacity(NEAR_MAX + 1),
             far: Vec::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
+            slab: Slab::default(),
             seq: 0,
         }
     }
@@ -69,25 +90,11 @@ impl<T> Queue<T> {
     /// Schedules `item` at `time`.
     #[inline(always)]
     pub fn push(&mut self, time: SimTime, item: T) {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                // A free slot is empty: there is nothing to drop, so the
-                // old value is forgotten rather than checked for a drop.
-                let old = self.slab[s as usize].replace(item);
-                debug_assert!(old.is_none(), "a free slot is empty");
-                std::mem::forget(old);
-                s
-            }
-            None => {
-                self.slab.push(Some(item));
-                (self.slab.len() - 1) as u32
-            }
-        };
-        let entry = Entry {
-            time: time.0,
-            seq: self.seq,
-            slot,
-        };
+        let slot = self.slab.put(item);
+        if self.seq == u32::MAX {
+            self.renumber();
+        }
+        let entry = Entry::new(time.0, self.seq, slot);
         self.seq += 1;
         // The new entry has the highest sequence number yet, so it comes
         // after every entry due at the same time or earlier: comparing
@@ -101,13 +108,22 @@ impl<T> Queue<T> {
         // due soon: walk in from the earliest end, moving the entries due
         // before it one place along.
         self.near.push(entry);
-        let near = &mut self.near[..];
-        let mut i = near.len() - 1;
-        while i > 0 && near[i - 1].time <= entry.time {
-            near[i] = near[i - 1];
-            i -= 1;
+        // `rest` ends with the free place, which moves down past every
+        // entry due no later than the new one. Splitting the slice as it
+        // shrinks, rather than indexing, leaves no bounds to check.
+        let mut rest = &mut self.near[..];
+        while let Some((place, earlier)) = std::mem::take(&mut rest).split_last_mut() {
+            match earlier.last() {
+                Some(next) if next.time <= entry.time => {
+                    *place = *next;
+                    rest = earlier;
+                }
+                _ => {
+                    *place = entry;
+                    break;
+                }
+            }
         }
-        near[i] = entry;
         if self.near.len() > NEAR_MAX {
             let latest = self.near.remove(0);
             self.far_push(latest);
@@ -117,14 +133,14 @@ impl<T> Queue<T> {
     /// The earliest item; among equal times, the one pushed first.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, T)> {
-        if self.near.is_empty() {
-            self.refill();
-        }
-        let top = self.near.pop()?;
-        self.free.push(top.slot);
-        let item = self.slab[top.slot as usize]
-            .take()
-            .expect("a queued slot holds its item");
+        let top = match self.near.pop() {
+            Some(top) => top,
+            None => {
+                self.refill();
+                self.near.pop()?
+            }
+        };
+        let item = self.slab.take(top.slot());
         Some((SimTime(top.time), item))
     }
 
@@ -149,6 +165,32 @@ impl<T> Queue<T> {
             }
         }
         self.near.reverse();
+    }
+
+    /// Gives the queued entries the sequence numbers `0..len` in their
+    /// order, when the numbers run out (after 2^32 - 1 pushes). Every
+    /// comparison between queued entries comes out as before, so both
+    /// tiers stay in order; the next push gets `len`, after them all.
+    #[cold]
+    fn renumber(&mut self) {
+        let near = self.near.len();
+        let mut order: Vec<(u128, usize)> = self
+            .near
+            .iter()
+            .chain(&self.far)
+            .enumerate()
+            .map(|(i, e)| (e.key(), i))
+            .collect();
+        order.sort_unstable();
+        for (seq, &(_, i)) in order.iter().enumerate() {
+            let e = if i < near {
+                &mut self.near[i]
+            } else {
+                &mut self.far[i - near]
+            };
+            *e = Entry::new(e.time, seq as u32, e.slot());
+        }
+        self.seq = order.len() as u32;
     }
 
     fn far_push(&mut self, entry: Entry) {
@@ -228,13 +270,26 @@ mod tests {
             assert_eq!(q.pop(), Some((SimTime(i), i)));
         }
         assert!(q.is_empty());
-        assert_eq!(q.slab.len(), 1);
+        assert_eq!(q.slab.slots(), 1);
     }
 
     /// Against a sorted reference, with many ties and pops interleaved.
     #[test]
     fn matches_a_sorted_reference() {
-        let mut q = Queue::default();
+        against_reference(0);
+    }
+
+    /// The same, with the sequence numbers running out on the way.
+    #[test]
+    fn matches_a_sorted_reference_across_renumbering() {
+        against_reference(u32::MAX - 20_000);
+    }
+
+    fn against_reference(first_seq: u32) {
+        let mut q = Queue {
+            seq: first_seq,
+            ..Queue::default()
+        };
         let mut reference: Vec<(u64, u64)> = Vec::new();
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = || {
