@@ -770,7 +770,11 @@ impl Producer {
                 }
             }
         }
-        if k == 0 {
+        // A leader without slots, or a connection with no room (the common
+        // case when a batch closes behind a full pipeline): nothing to send,
+        // so no round-robin start to look up. Expiry above does not change
+        // what is in flight.
+        if k == 0 || self.in_flight[leader].len() as u32 >= cfg.max_in_flight {
             return;
         }
         let n = self.queues.len();
