@@ -666,7 +666,7 @@ impl Broker {
                 result,
             } => {
                 if let Some(r) = &mut self.replicas {
-                    r.on_fetch_response(layout, durable, req, partition, result, cx);
+                    r.on_fetch_response(layout, durable, req, partition, *result, cx);
                     self.after_replication(layout, durable, cx);
                 }
             }
@@ -1121,7 +1121,7 @@ impl Broker {
         (from, txn, pid, epoch): (NodeId, u16, u32, u16),
         group: GroupId,
         member: Option<(u32, u32)>,
-        offsets: Vec<(PartitionId, u64)>,
+        offsets: Box<[(PartitionId, u64)]>,
         cx: &mut Cx<'_, Msg, Timer>,
     ) -> Result<(), CommitError> {
         let st = durable.txns[usize::from(txn)];
@@ -1164,7 +1164,7 @@ impl Broker {
                     pid,
                     consumer: from,
                     generation,
-                    offsets,
+                    offsets: offsets.into_vec(),
                 }),
             },
             Err(reason) => cx.record(EventKind::CommitRejected {

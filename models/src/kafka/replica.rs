@@ -899,7 +899,7 @@ fn reply_fetch(
         Msg::ReplicaFetchResponse {
             req,
             partition,
-            result,
+            result: Box::new(result),
         },
     );
 }
