@@ -470,6 +470,9 @@ impl Broker {
         msg: Msg,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
+        // Produce requests are most of a broker's traffic: they take a
+        // short path of their own, not the large function that handles
+        // every other request.
         match msg {
             Msg::Produce {
                 req,
@@ -482,44 +485,72 @@ impl Broker {
                 acks,
                 records,
             } => {
-                if let Some(r) = &mut self.replicas {
-                    let produce = Produce {
-                        from,
-                        req,
-                        partition,
-                        batch,
-                        attempt,
-                        pid,
-                        epoch,
-                        base_seq,
-                        acks,
-                        records: &records,
-                    };
-                    r.produce(layout, durable, produce, cx);
-                    self.after_replication(layout, durable, cx);
-                    return;
-                }
-                let result = append_produce(
-                    durable,
-                    partition.index(),
-                    None,
-                    self.node,
+                let produce = Produce {
                     from,
+                    req,
                     partition,
                     batch,
                     attempt,
-                    (pid, epoch),
+                    pid,
+                    epoch,
                     base_seq,
-                    &records,
-                    cx,
-                );
-                if acks != Acks::Zero {
-                    cx.send(from, Msg::ProduceResponse { req, batch, result });
-                }
-                if matches!(result, ProduceResult::Appended { .. }) {
-                    self.wake(layout, durable, partition, cx);
-                }
+                    acks,
+                    records: &records,
+                };
+                self.produce(layout, durable, produce, cx);
             }
+            msg => self.on_request(layout, durable, from, msg, cx),
+        }
+    }
+
+    /// A produce request: appended here, or handed to the partition's
+    /// replica when replicated.
+    fn produce(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        p: Produce<'_>,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        if let Some(r) = &mut self.replicas {
+            r.produce(layout, durable, p, cx);
+            self.after_replication(layout, durable, cx);
+            return;
+        }
+        let result = append_produce(
+            durable,
+            p.partition.index(),
+            None,
+            self.node,
+            p.from,
+            p.partition,
+            p.batch,
+            p.attempt,
+            (p.pid, p.epoch),
+            p.base_seq,
+            p.records,
+            cx,
+        );
+        if p.acks != Acks::Zero {
+            let (req, batch) = (p.req, p.batch);
+            cx.send(p.from, Msg::ProduceResponse { req, batch, result });
+        }
+        if matches!(result, ProduceResult::Appended { .. }) {
+            self.wake(layout, durable, p.partition, cx);
+        }
+    }
+
+    /// Every message but a produce request.
+    #[inline(never)]
+    fn on_request(
+        &mut self,
+        layout: &Layout,
+        durable: &mut Durable,
+        from: NodeId,
+        msg: Msg,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        match msg {
             Msg::Fetch {
                 req,
                 partition,
@@ -726,6 +757,8 @@ impl Broker {
             // Responses are for clients, requests for the controller; a
             // broker ignores any that reach it.
             Msg::BrokerHeartbeat { .. } | Msg::AlterIsr { .. } => {}
+            // Taken by `on_message`.
+            Msg::Produce { .. } => {}
             Msg::ProduceResponse { .. }
             | Msg::FetchResponse { .. }
             | Msg::ListOffsetsResponse { .. }
