@@ -414,7 +414,14 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        if let Some(slot) = self.in_flight[leader].iter_mut().find(|f| f.req == req) {
+        let queue = &mut self.in_flight[leader];
+        // Usually the answer to the oldest request in flight.
+        let at = if queue.front().is_some_and(|f| f.req == req) {
+            Some(0)
+        } else {
+            queue.iter().position(|f| f.req == req)
+        };
+        if let Some(slot) = at.and_then(|i| queue.get_mut(i)) {
             slot.result.get_or_insert(result);
         }
         let mut failed = false;
