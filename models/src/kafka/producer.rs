@@ -681,19 +681,22 @@ impl Producer {
                 layout.key_partitions[r.entity.index()]
             };
             let slot = self.slot(layout, partition);
-            if self.open[slot].is_none() {
-                // The id is taken when the batch opens; it is stored when
-                // it closes, possibly after batches opened later.
-                let batch = self.next_batch;
-                self.next_batch += 1;
-                self.open[slot] = Some(Open {
-                    batch,
-                    created: cx.now,
-                    records: std::mem::take(&mut self.spare[slot]),
-                });
-                cx.after(meta.config.linger, Timer::Linger { partition, batch });
-            }
-            let open = self.open[slot].as_mut().expect("just opened");
+            let open = match &mut self.open[slot] {
+                Some(open) => open,
+                closed @ None => {
+                    // The id is taken when the batch opens; it is stored
+                    // when it closes, possibly after batches opened later.
+                    let batch = self.next_batch;
+                    self.next_batch += 1;
+                    let open = closed.insert(Open {
+                        batch,
+                        created: cx.now,
+                        records: std::mem::take(&mut self.spare[slot]),
+                    });
+                    cx.after(meta.config.linger, Timer::Linger { partition, batch });
+                    open
+                }
+            };
             open.records.push(Record {
                 msg: r.msg,
                 entity: r.entity,
