@@ -762,6 +762,7 @@ impl Producer {
     /// Sends head batches of the partitions `leader` leads while the
     /// connection has room, one partition after another (in slot order,
     /// round robin from where the last drain stopped).
+    #[inline]
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         debug_assert_eq!(
             self.queued[leader] as usize,
@@ -772,10 +773,15 @@ impl Producer {
             "queued ids per broker"
         );
         // Nothing queued for this broker: nothing to expire or send (the
-        // common case after an acknowledgement).
-        if self.queued[leader] == 0 {
-            return;
+        // common case after an acknowledgement), checked before the call.
+        if self.queued[leader] != 0 {
+            self.drain(layout, leader, cx);
         }
+    }
+
+    /// [`Producer::send_ready`] once something is queued for `leader`.
+    #[inline(never)]
+    fn drain(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
         let k = self.leader_slots[leader].len();
         if self.may_expire(cfg.delivery_timeout, cx.now) {
