@@ -531,13 +531,33 @@ impl Producer {
             self.txn_timer(layout, durable, timer, cx);
             return;
         }
-        // By far the most common timer (one per record): straight to the
-        // accumulator, without entering the handler of the others.
-        if matches!(timer, Timer::NextRecord) {
-            self.accumulate(layout, usize::MAX, cx);
-            return;
+        // By far the most common timers (one per record, one per batch):
+        // straight to their handling, without entering the handler of the
+        // others.
+        match timer {
+            Timer::NextRecord => {
+                self.accumulate(layout, usize::MAX, cx);
+            }
+            Timer::Linger { partition, batch } => self.linger(layout, partition, batch, cx),
+            _ => self.timer(layout, durable, timer, cx),
         }
-        self.timer(layout, durable, timer, cx);
+    }
+
+    /// `linger.ms` passed for batch `batch` of `partition`: it closes if it
+    /// is still open. (Kept out of line: [`Producer::on_timer`] stays small
+    /// enough to be inlined into the world's dispatch.)
+    #[inline(never)]
+    fn linger(
+        &mut self,
+        layout: &Layout,
+        partition: PartitionId,
+        batch: u32,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let slot = self.slot(layout, partition);
+        if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
+            self.close(layout, partition, cx);
+        }
     }
 
     #[inline]
@@ -552,12 +572,7 @@ impl Producer {
             Timer::NextRecord => {
                 self.accumulate(layout, usize::MAX, cx);
             }
-            Timer::Linger { partition, batch } => {
-                let slot = self.slot(layout, partition);
-                if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
-                    self.close(layout, partition, cx);
-                }
-            }
+            Timer::Linger { partition, batch } => self.linger(layout, partition, batch, cx),
             Timer::ProduceTimeout { broker } => {
                 let leader = usize::from(broker);
                 self.timeouts[leader].fired();
