@@ -462,6 +462,7 @@ impl Broker {
         }
     }
 
+    #[inline]
     pub fn on_message(
         &mut self,
         layout: &Layout,
