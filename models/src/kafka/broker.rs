@@ -902,6 +902,7 @@ impl Broker {
     }
 
     /// Answers the fetches parked on `partition` now that it has new data.
+    #[inline]
     fn wake(
         &mut self,
         layout: &Layout,
@@ -909,10 +910,22 @@ impl Broker {
         partition: PartitionId,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        // No fetch waits here: nothing to answer.
-        if self.parked.is_empty() {
-            return;
+        // No fetch waits here: nothing to answer (checked before any call:
+        // every append comes here).
+        if !self.parked.is_empty() {
+            self.wake_parked(layout, durable, partition, cx);
         }
+    }
+
+    /// [`Broker::wake`] once some fetch is parked.
+    #[inline(never)]
+    fn wake_parked(
+        &mut self,
+        layout: &Layout,
+        durable: &Durable,
+        partition: PartitionId,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
         match visible(layout, durable, self.replicas.as_deref(), partition) {
             Some((log, end)) => self.answer_parked(
                 layout,
