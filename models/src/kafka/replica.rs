@@ -29,7 +29,6 @@
 //! cannot change its ISR then, so `acks=all` writes to it wait and time
 //! out, while `acks=1` writes are acknowledged and later truncated.
 
-
 use crate::event::EventKind;
 use crate::ids::{NodeId, PartitionId};
 use crate::model::{Cx, Deadlines};
