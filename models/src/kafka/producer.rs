@@ -656,7 +656,6 @@ impl Producer {
     #[inline]
     fn accumulate(&mut self, layout: &Layout, limit: usize, cx: &mut Cx<'_, Msg, Timer>) -> usize {
         let meta = &layout.producers[self.index];
-        let topic = &layout.topics[usize::from(meta.topic)];
         let mut taken = 0;
         while let Some(r) = meta.plan.get(self.next) {
             if taken == limit {
@@ -685,6 +684,7 @@ impl Producer {
                 match self.sticky {
                     Some(p) => p,
                     None => {
+                        let topic = &layout.topics[usize::from(meta.topic)];
                         let p = PartitionId(
                             topic.first.0 + cx.rng.below(u64::from(topic.partitions)) as u16,
                         );
