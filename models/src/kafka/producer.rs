@@ -414,7 +414,14 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        if let Some(slot) = self.in_flight[leader].iter_mut().find(|f| f.req == req) {
+        let queue = &mut self.in_flight[leader];
+        // Usually the answer to the oldest request in flight.
+        let at = if queue.front().is_some_and(|f| f.req == req) {
+            Some(0)
+        } else {
+            queue.iter().position(|f| f.req == req)
+        };
+        if let Some(slot) = at.and_then(|i| queue.get_mut(i)) {
             slot.result.get_or_insert(result);
         }
         let mut failed = false;
@@ -524,7 +531,33 @@ impl Producer {
             self.txn_timer(layout, durable, timer, cx);
             return;
         }
-        self.timer(layout, durable, timer, cx);
+        // By far the most common timers (one per record, one per batch):
+        // straight to their handling, without entering the handler of the
+        // others.
+        match timer {
+            Timer::NextRecord => {
+                self.accumulate(layout, usize::MAX, cx);
+            }
+            Timer::Linger { partition, batch } => self.linger(layout, partition, batch, cx),
+            _ => self.timer(layout, durable, timer, cx),
+        }
+    }
+
+    /// `linger.ms` passed for batch `batch` of `partition`: it closes if it
+    /// is still open. (Kept out of line: [`Producer::on_timer`] stays small
+    /// enough to be inlined into the world's dispatch.)
+    #[inline(never)]
+    fn linger(
+        &mut self,
+        layout: &Layout,
+        partition: PartitionId,
+        batch: u32,
+        cx: &mut Cx<'_, Msg, Timer>,
+    ) {
+        let slot = self.slot(layout, partition);
+        if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
+            self.close(layout, partition, cx);
+        }
     }
 
     #[inline]
@@ -539,12 +572,7 @@ impl Producer {
             Timer::NextRecord => {
                 self.accumulate(layout, usize::MAX, cx);
             }
-            Timer::Linger { partition, batch } => {
-                let slot = self.slot(layout, partition);
-                if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
-                    self.close(layout, partition, cx);
-                }
-            }
+            Timer::Linger { partition, batch } => self.linger(layout, partition, batch, cx),
             Timer::ProduceTimeout { broker } => {
                 let leader = usize::from(broker);
                 self.timeouts[leader].fired();
@@ -628,7 +656,6 @@ impl Producer {
     #[inline]
     fn accumulate(&mut self, layout: &Layout, limit: usize, cx: &mut Cx<'_, Msg, Timer>) -> usize {
         let meta = &layout.producers[self.index];
-        let topic = &layout.topics[usize::from(meta.topic)];
         let mut taken = 0;
         while let Some(r) = meta.plan.get(self.next) {
             if taken == limit {
@@ -657,6 +684,7 @@ impl Producer {
                 match self.sticky {
                     Some(p) => p,
                     None => {
+                        let topic = &layout.topics[usize::from(meta.topic)];
                         let p = PartitionId(
                             topic.first.0 + cx.rng.below(u64::from(topic.partitions)) as u16,
                         );
@@ -668,19 +696,22 @@ impl Producer {
                 layout.key_partitions[r.entity.index()]
             };
             let slot = self.slot(layout, partition);
-            if self.open[slot].is_none() {
-                // The id is taken when the batch opens; it is stored when
-                // it closes, possibly after batches opened later.
-                let batch = self.next_batch;
-                self.next_batch += 1;
-                self.open[slot] = Some(Open {
-                    batch,
-                    created: cx.now,
-                    records: std::mem::take(&mut self.spare[slot]),
-                });
-                cx.after(meta.config.linger, Timer::Linger { partition, batch });
-            }
-            let open = self.open[slot].as_mut().expect("just opened");
+            let open = match &mut self.open[slot] {
+                Some(open) => open,
+                closed @ None => {
+                    // The id is taken when the batch opens; it is stored
+                    // when it closes, possibly after batches opened later.
+                    let batch = self.next_batch;
+                    self.next_batch += 1;
+                    let open = closed.insert(Open {
+                        batch,
+                        created: cx.now,
+                        records: std::mem::take(&mut self.spare[slot]),
+                    });
+                    cx.after(meta.config.linger, Timer::Linger { partition, batch });
+                    open
+                }
+            };
             open.records.push(Record {
                 msg: r.msg,
                 entity: r.entity,
@@ -746,6 +777,7 @@ impl Producer {
     /// Sends head batches of the partitions `leader` leads while the
     /// connection has room, one partition after another (in slot order,
     /// round robin from where the last drain stopped).
+    #[inline]
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         debug_assert_eq!(
             self.queued[leader] as usize,
@@ -756,10 +788,15 @@ impl Producer {
             "queued ids per broker"
         );
         // Nothing queued for this broker: nothing to expire or send (the
-        // common case after an acknowledgement).
-        if self.queued[leader] == 0 {
-            return;
+        // common case after an acknowledgement), checked before the call.
+        if self.queued[leader] != 0 {
+            self.drain(layout, leader, cx);
         }
+    }
+
+    /// [`Producer::send_ready`] once something is queued for `leader`.
+    #[inline(never)]
+    fn drain(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
         let k = self.leader_slots[leader].len();
         if self.may_expire(cfg.delivery_timeout, cx.now) {
@@ -770,7 +807,11 @@ impl Producer {
                 }
             }
         }
-        if k == 0 {
+        // A leader without slots, or a connection with no room (the common
+        // case when a batch closes behind a full pipeline): nothing to send,
+        // so no round-robin start to look up. Expiry above does not change
+        // what is in flight.
+        if k == 0 || self.in_flight[leader].len() as u32 >= cfg.max_in_flight {
             return;
         }
         let n = self.queues.len();

@@ -29,14 +29,12 @@
 //! cannot change its ISR then, so `acks=all` writes to it wait and time
 //! out, while `acks=1` writes are acknowledged and later truncated.
 
-use std::collections::BTreeMap;
-
 use crate::event::EventKind;
 use crate::ids::{NodeId, PartitionId};
 use crate::model::{Cx, Deadlines};
 use crate::time::SimTime;
 
-use super::broker::{SeqState, apply_seq};
+use super::broker::{ProducerSeqs, apply_seq};
 use super::config::Acks;
 use super::controller::{Controller, bit};
 use super::log::LogBatch;
@@ -754,7 +752,7 @@ impl Replicas {
                         let slice = &records[start..start + b.records as usize];
                         let base = replica.append_batch(slice, *b);
                         if b.pid != 0 {
-                            let st = durable.seqs[log].entry(b.pid).or_default();
+                            let st = durable.seqs[log].entry(b.pid);
                             apply_seq(st, b.producer_epoch, b.base_seq, b.records, base);
                         }
                     }
@@ -874,10 +872,10 @@ impl Replicas {
 }
 
 /// Applies one appended batch to a producer's sequence state.
-fn rebuild_seqs(seqs: &mut BTreeMap<u32, SeqState>, batches: &[LogBatch]) {
+fn rebuild_seqs(seqs: &mut ProducerSeqs, batches: &[LogBatch]) {
     seqs.clear();
     for b in batches.iter().filter(|b| b.pid != 0) {
-        let st = seqs.entry(b.pid).or_default();
+        let st = seqs.entry(b.pid);
         apply_seq(st, b.producer_epoch, b.base_seq, b.records, b.base_offset);
     }
 }
@@ -899,7 +897,7 @@ fn reply_fetch(
         Msg::ReplicaFetchResponse {
             req,
             partition,
-            result,
+            result: Box::new(result),
         },
     );
 }

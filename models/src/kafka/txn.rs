@@ -287,7 +287,7 @@ fn abort_and_bump(
     st.phase = TxnPhase::Empty;
     let pid = st.pid;
     for seqs in &mut durable.seqs {
-        fence_epoch(seqs.entry(pid).or_default(), epoch);
+        fence_epoch(seqs.entry(pid), epoch);
     }
 }
 

@@ -2,7 +2,6 @@
 //! [`Model`] implementation that routes inputs to nodes.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
 
 use crate::handler::{Delivery, HandlerFactory};
 use crate::ids::{GroupId, KeyId, NodeId, PartitionId};
@@ -12,7 +11,7 @@ use crate::rng::SimRng;
 use crate::store::{Store, TxBuffer};
 use crate::time::SimTime;
 
-use super::broker::{Broker, GroupDurable, SeqState};
+use super::broker::{Broker, GroupDurable, ProducerSeqs};
 use super::config::{BrokerConfig, ConsumerConfig, ProducerConfig, ReplicationConfig};
 use super::consumer::Consumer;
 use super::controller::Controller;
@@ -387,7 +386,7 @@ pub(crate) struct Durable {
     /// log `i` is partition `i`'s).
     pub logs: Vec<PartitionLog>,
     /// Idempotent producer state per log: producer id → sequences.
-    pub seqs: Vec<BTreeMap<u32, SeqState>>,
+    pub seqs: Vec<ProducerSeqs>,
     pub groups: Vec<GroupDurable>,
     pub stores: Vec<Store>,
     /// The controller's view of every partition (replicated runs only).
@@ -704,7 +703,7 @@ impl KafkaWorld {
                         .map(move |_| PartitionLog::with_capacity(records))
                 })
                 .collect(),
-            seqs: vec![BTreeMap::new(); logs],
+            seqs: vec![ProducerSeqs::default(); logs],
             groups: layout
                 .groups
                 .iter()

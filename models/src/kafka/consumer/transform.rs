@@ -262,7 +262,7 @@ impl Consumer {
                     epoch,
                     group: self.group,
                     member: if fenced { o.group_metadata } else { None },
-                    offsets: o.offsets.clone(),
+                    offsets: o.offsets.as_slice().into(),
                 }
             }
             Step::Committing | Step::Aborting => Msg::EndTxn {
