@@ -106,35 +106,46 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
 /// run's store is the reference store: no need to replay.
 ///
 /// A fold over the history that [`Index::build`] drives in its pass: one
-/// call per consumer event, then [`AppliedOnce::finish`].
+/// call per consumer event, then [`AppliedOnce::finish`]. The per-node
+/// part of the fold ([`NodeFold`]) lives in the index's own per-node
+/// slots, so a consumer event looks its node up once.
 pub struct AppliedOnce {
     msgs: usize,
     /// Per group: nothing seen so far rules the shortcut out.
     ok: Vec<bool>,
-    /// Per node: the invocation in progress, `(message, applied anything)`.
-    open: Vec<Option<(MessageId, bool)>>,
-    /// Per `(group, message)`: an invocation applied it.
-    applying: Vec<bool>,
-    /// Per `(group, message)`: settled by an invocation that applied
-    /// nothing. Its place in the reference is fixed there, so applying it
-    /// later would apply it somewhere else than the reference does.
-    placed: Vec<bool>,
-    /// Per node: the invocation its last crash ended (its steps after the
-    /// crash come as `cut-short` events).
-    crashed: Vec<Option<(MessageId, bool)>>,
+    /// Per `(group, message)`, at `group * msgs + message`.
+    seen: Vec<MsgFold>,
+}
+
+/// One `(group, message)`'s part of the [`AppliedOnce`] fold.
+#[derive(Clone, Copy, Debug, Default)]
+struct MsgFold {
+    /// An invocation applied it.
+    applying: bool,
+    /// Settled by an invocation that applied nothing. Its place in the
+    /// reference is fixed there, so applying it later would apply it
+    /// somewhere else than the reference does.
+    placed: bool,
+}
+
+/// One consumer node's part of the [`AppliedOnce`] fold.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeFold {
+    /// The invocation in progress, `(message, applied anything)`.
+    open: Option<(MessageId, bool)>,
+    /// The invocation its last crash ended (its steps after the crash come
+    /// as `cut-short` events).
+    crashed: Option<(MessageId, bool)>,
 }
 
 impl AppliedOnce {
-    /// A fold for `groups` groups of `msgs` messages and `nodes` nodes,
-    /// before any event.
-    pub fn new(msgs: usize, groups: usize, nodes: usize) -> AppliedOnce {
+    /// A fold for `groups` groups of `msgs` messages, before any event
+    /// (each node's part starts as `NodeFold::default()`).
+    pub fn new(msgs: usize, groups: usize) -> AppliedOnce {
         AppliedOnce {
             msgs,
             ok: vec![true; groups],
-            open: vec![None; nodes],
-            applying: vec![false; groups * msgs],
-            placed: vec![false; groups * msgs],
-            crashed: vec![None; nodes],
+            seen: vec![MsgFold::default(); groups * msgs],
         }
     }
 
@@ -144,44 +155,44 @@ impl AppliedOnce {
     fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>) -> bool {
         match inv {
             Some((m, true)) => {
-                !std::mem::replace(&mut self.applying[g * self.msgs + m.index()], true)
+                !std::mem::replace(&mut self.seen[g * self.msgs + m.index()].applying, true)
             }
             _ => true,
         }
     }
 
-    /// A `delivered` event of consumer node `c` of group `g`.
+    /// A `delivered` event of a consumer node (`node`) of group `g`.
     #[inline]
-    pub fn delivered(&mut self, g: usize, c: usize, msg: MessageId) {
+    pub fn delivered(&mut self, g: usize, node: &mut NodeFold, msg: MessageId) {
         if !self.ok[g] {
             return;
         }
-        let prev = self.open[c].replace((msg, false));
+        let prev = node.open.replace((msg, false));
         if !self.close(g, prev) || msg.index() >= self.msgs {
             self.ok[g] = false;
         }
     }
 
-    /// An `effect` event of consumer node `c` of group `g`.
+    /// An `effect` event of a consumer node (`node`) of group `g`.
     #[inline]
-    pub fn effect(&mut self, g: usize, c: usize, msg: MessageId) {
+    pub fn effect(&mut self, g: usize, node: &mut NodeFold, msg: MessageId) {
         if !self.ok[g] {
             return;
         }
-        let placed = msg.index() < self.msgs && self.placed[g * self.msgs + msg.index()];
-        match &mut self.open[c] {
+        let placed = msg.index() < self.msgs && self.seen[g * self.msgs + msg.index()].placed;
+        match &mut node.open {
             Some((m, applied)) if *m == msg && !placed => *applied = true,
             _ => self.ok[g] = false,
         }
     }
 
-    /// A `handled` event of consumer node `c` of group `g`.
+    /// A `handled` event of a consumer node (`node`) of group `g`.
     #[inline]
-    pub fn handled(&mut self, g: usize, c: usize, msg: MessageId, settle: Settle) {
+    pub fn handled(&mut self, g: usize, node: &mut NodeFold, msg: MessageId, settle: Settle) {
         if !self.ok[g] {
             return;
         }
-        let inv = self.open[c].take();
+        let inv = node.open.take();
         if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv) {
             self.ok[g] = false;
             return;
@@ -190,45 +201,45 @@ impl AppliedOnce {
             && inv.is_some_and(|(_, applied)| !applied)
             && msg.index() < self.msgs
         {
-            self.placed[g * self.msgs + msg.index()] = true;
+            self.seen[g * self.msgs + msg.index()].placed = true;
         }
         if settle == Settle::Retry {
             // The next attempt is another invocation of it.
-            self.open[c] = Some((msg, false));
+            node.open = Some((msg, false));
         }
     }
 
-    /// A `crashed` event of consumer node `c` of group `g`.
-    pub fn crashed(&mut self, g: usize, c: usize) {
+    /// A `crashed` event of a consumer node (`node`) of group `g`.
+    pub fn crashed(&mut self, g: usize, node: &mut NodeFold) {
         if !self.ok[g] {
             return;
         }
-        let inv = self.open[c].take();
-        self.crashed[c] = inv;
+        let inv = node.open.take();
+        node.crashed = inv;
         if !self.close(g, inv) {
             self.ok[g] = false;
         }
     }
 
-    /// A `cut-short` event of consumer node `c` of group `g`: if the crash
-    /// just before cut the invocation short after it had applied
+    /// A `cut-short` event of a consumer node (`node`) of group `g`: if the
+    /// crash just before cut the invocation short after it had applied
     /// something, that was a partial application.
-    pub fn cut_short(&mut self, g: usize, c: usize) {
+    pub fn cut_short(&mut self, g: usize, node: &NodeFold) {
         if !self.ok[g] {
             return;
         }
-        if self.crashed[c].is_some_and(|(_, applied)| applied) {
+        if node.crashed.is_some_and(|(_, applied)| applied) {
             self.ok[g] = false;
         }
     }
 
     /// Per group, whether the shortcut holds: no invocation still open at
-    /// the end had applied something. `node_group` is each node's group
-    /// (`u16::MAX` when not a consumer).
-    pub fn finish(mut self, node_group: &[u16]) -> Vec<bool> {
-        for (inv, &g) in self.open.iter().zip(node_group) {
-            if inv.is_some_and(|(_, applied)| applied) && g != u16::MAX {
-                self.ok[usize::from(g)] = false;
+    /// the end had applied something. `nodes` gives each consumer node's
+    /// group and part of the fold.
+    pub fn finish<'a>(mut self, nodes: impl Iterator<Item = (usize, &'a NodeFold)>) -> Vec<bool> {
+        for (g, node) in nodes {
+            if node.open.is_some_and(|(_, applied)| applied) {
+                self.ok[g] = false;
             }
         }
         self.ok

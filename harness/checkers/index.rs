@@ -8,7 +8,7 @@ use faultline_models::event::{EventKind, Settle};
 use faultline_models::kafka::Layout;
 use faultline_models::{History, KeyId, NodeId, PartitionId};
 
-use super::idempotent::AppliedOnce;
+use super::idempotent::{AppliedOnce, NodeFold};
 
 /// "No event".
 pub const NONE: u32 = u32::MAX;
@@ -103,6 +103,25 @@ pub struct Applied {
     pub invocation: u32,
 }
 
+/// A node's state during [`Index::build`]'s pass.
+struct Slot {
+    /// Its group (`u16::MAX` when not a consumer).
+    group: u16,
+    /// The handler invocation it is in (0 before its first).
+    invocation: u32,
+    /// Its part of the `idempotent` shortcut's fold.
+    fold: NodeFold,
+}
+
+/// A consumer node's group and slot (`None` for other nodes).
+#[inline]
+fn member(slots: &mut [Slot], n: NodeId) -> Option<(usize, &mut Slot)> {
+    slots
+        .get_mut(n.index())
+        .filter(|s| s.group != u16::MAX)
+        .map(|s| (usize::from(s.group), s))
+}
+
 /// Per-message facts, in flat vectors indexed by message id (and group).
 #[derive(Clone, Debug, Default)]
 pub struct Index {
@@ -185,19 +204,19 @@ impl Index {
         let mut produce_failed = Tally::default();
         let mut one_invocation = true;
         let mut in_order = true;
-        let mut once = AppliedOnce::new(msgs, groups, nodes);
-        // Per node: its group (`u16::MAX` when not a consumer) and the
-        // handler invocation it is in (0 before its first). Nodes outside
-        // groups have no effects, so their invocations are not counted.
-        let mut node: Vec<(u16, u32)> = node_group.iter().map(|&g| (g, 0)).collect();
+        let mut once = AppliedOnce::new(msgs, groups);
+        // Per node: its group, the handler invocation it is in (0 before
+        // its first) and its part of the `once` fold. Nodes outside groups
+        // have no effects, so their invocations are not counted.
+        let mut slots: Vec<Slot> = node_group
+            .iter()
+            .map(|&group| Slot {
+                group,
+                invocation: 0,
+                fold: NodeFold::default(),
+            })
+            .collect();
         let mut next_invocation = 1u32;
-        // The consumer node's slot and group, if it is a consumer.
-        let member = |node: &[(u16, u32)], n: NodeId| {
-            let c = n.index();
-            node.get(c)
-                .filter(|s| s.0 != u16::MAX)
-                .map(|s| (c, usize::from(s.0)))
-        };
         for (i, e) in history.events.iter().enumerate() {
             let i = i as u32;
             match e.kind {
@@ -205,7 +224,7 @@ impl Index {
                     // A consume-transform-produce stage's output is not
                     // an append of the workload's record (see `pipeline`).
                     if let Some(x) = messages.get_mut(msg.index())
-                        && member(&node, producer).is_none()
+                        && member(&mut slots, producer).is_none()
                     {
                         if x.first_append == NONE {
                             x.first_append = i;
@@ -226,12 +245,12 @@ impl Index {
                 }
                 EventKind::ProduceFailed { .. } => produce_failed.add(i),
                 EventKind::Delivered { consumer, msg, .. } => {
-                    let Some((c, g)) = member(&node, consumer) else {
+                    let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
-                    node[c].1 = next_invocation;
+                    slot.invocation = next_invocation;
                     next_invocation += 1;
-                    once.delivered(g, c, msg);
+                    once.delivered(g, &mut slot.fold, msg);
                     let m = msg.index();
                     if m < msgs {
                         let r = &mut receipts[g * msgs + m];
@@ -250,19 +269,19 @@ impl Index {
                     settle,
                     ..
                 } => {
-                    let at = member(&node, consumer);
-                    if let Some((c, g)) = at {
-                        once.handled(g, c, msg, settle);
+                    let mut at = member(&mut slots, consumer);
+                    if let Some((g, slot)) = &mut at {
+                        once.handled(*g, &mut slot.fold, msg, settle);
                     }
                     match settle {
                         Settle::Retry => {
-                            if let Some((c, _)) = at {
-                                node[c].1 = next_invocation;
+                            if let Some((_, slot)) = at {
+                                slot.invocation = next_invocation;
                                 next_invocation += 1;
                             }
                         }
                         settle => {
-                            if let Some((_, g)) = at
+                            if let Some((g, _)) = at
                                 && msg.index() < msgs
                             {
                                 let r = &mut receipts[g * msgs + msg.index()];
@@ -282,14 +301,14 @@ impl Index {
                     label,
                     ..
                 } => {
-                    let Some((c, g)) = member(&node, consumer) else {
+                    let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
-                    once.effect(g, c, msg);
+                    once.effect(g, &mut slot.fold, msg);
                     let Some(x) = messages.get(msg.index()) else {
                         continue;
                     };
-                    let invocation = node[c].1;
+                    let invocation = slot.invocation;
                     effects.push(Applied {
                         group: g as u16,
                         label: label.0,
@@ -318,15 +337,15 @@ impl Index {
                     }
                 }
                 EventKind::CutShort { consumer, .. } => {
-                    if let Some((c, g)) = member(&node, consumer) {
-                        once.cut_short(g, c);
+                    if let Some((g, slot)) = member(&mut slots, consumer) {
+                        once.cut_short(g, &slot.fold);
                     }
                 }
                 EventKind::Crashed { node: n, .. } => {
-                    if let Some((c, g)) = member(&node, n) {
-                        node[c].1 = next_invocation;
+                    if let Some((g, slot)) = member(&mut slots, n) {
+                        slot.invocation = next_invocation;
                         next_invocation += 1;
-                        once.crashed(g, c);
+                        once.crashed(g, &mut slot.fold);
                     }
                 }
                 EventKind::CommitAccepted {
@@ -351,7 +370,12 @@ impl Index {
             }
         }
         aborted.sort_unstable();
-        let applied_once = once.finish(&node_group);
+        let applied_once = once.finish(
+            slots
+                .iter()
+                .filter(|s| s.group != u16::MAX)
+                .map(|s| (usize::from(s.group), &s.fold)),
+        );
         Index {
             msgs,
             groups,
