@@ -212,8 +212,13 @@ impl Layout {
                     *c += meta.plan.len().div_ceil(parts.max(1));
                 }
             } else {
+                // Records per entity first: an entity has one partition.
+                let mut per_key = vec![0usize; self.key_partitions.len()];
                 for r in &meta.plan {
-                    counts[self.key_partitions[r.entity.index()].index()] += 1;
+                    per_key[r.entity.index()] += 1;
+                }
+                for (n, p) in per_key.iter().zip(&self.key_partitions) {
+                    counts[p.index()] += n;
                 }
             }
         }
