@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::handler::{Delivery, HandlerFactory};
 use crate::ids::{GroupId, KeyId, NodeId, PartitionId};
@@ -134,8 +135,9 @@ pub struct Layout {
     pub topics: Vec<TopicMeta>,
     /// Partitions, indexed by [`PartitionId`].
     pub partitions: Vec<PartitionMeta>,
-    /// Entity names, indexed by [`KeyId`].
-    pub keys: Vec<String>,
+    /// Entity names, indexed by [`KeyId`]. Shared: the worlds a
+    /// [`WorldTemplate`] builds for many seeds do not copy them.
+    pub keys: Arc<[String]>,
     /// For each entity, its partition in the workload's topic (murmur2 of
     /// the name's UTF-8 bytes).
     pub key_partitions: Vec<PartitionId>,
@@ -643,7 +645,7 @@ impl Layout {
             roles,
             topics,
             partitions,
-            keys,
+            keys: keys.into(),
             key_partitions,
             producers: producer_metas,
             brokers: broker_nodes,
