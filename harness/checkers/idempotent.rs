@@ -17,7 +17,7 @@ use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
 use faultline_models::{GroupId, History, MessageId, SimRng, Store, TxBuffer};
 
-use super::index::{Index, NONE};
+use super::index::{Index, NONE, Receipt};
 use super::narrate;
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
@@ -106,26 +106,49 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
 /// run's store is the reference store: no need to replay.
 ///
 /// A fold over the history that [`Index::build`] drives in its pass: one
-/// call per consumer event, then [`AppliedOnce::finish`]. The per-node
-/// part of the fold ([`NodeFold`]) lives in the index's own per-node
-/// slots, so a consumer event looks its node up once.
+/// call per consumer event, then [`AppliedOnce::finish`]. Its per-node
+/// part ([`NodeFold`]) lives in the index's per-node slots and its
+/// per-`(group, message)` part ([`MsgFold`]) in the index's receipts, so
+/// a consumer event looks its node and its receipt up once.
 pub struct AppliedOnce {
-    msgs: usize,
     /// Per group: nothing seen so far rules the shortcut out.
     ok: Vec<bool>,
-    /// Per `(group, message)`, at `group * msgs + message`.
-    seen: Vec<MsgFold>,
 }
 
 /// One `(group, message)`'s part of the [`AppliedOnce`] fold.
 #[derive(Clone, Copy, Debug, Default)]
-struct MsgFold {
+pub struct MsgFold {
     /// An invocation applied it.
     applying: bool,
     /// Settled by an invocation that applied nothing. Its place in the
     /// reference is fixed there, so applying it later would apply it
     /// somewhere else than the reference does.
     placed: bool,
+}
+
+impl MsgFold {
+    /// Before any event.
+    pub const NEW: MsgFold = MsgFold {
+        applying: false,
+        placed: false,
+    };
+}
+
+/// The index's receipts, per `(group, message)` at `group * msgs +
+/// message`, where the fold keeps its [`MsgFold`]s.
+pub struct Receipts<'a> {
+    /// The receipts.
+    pub all: &'a mut [Receipt],
+    /// Message ids per group.
+    pub msgs: usize,
+}
+
+impl Receipts<'_> {
+    /// Message `m`'s part of group `g`'s fold.
+    #[inline]
+    fn at(&mut self, g: usize, m: MessageId) -> &mut MsgFold {
+        &mut self.all[g * self.msgs + m.index()].once
+    }
 }
 
 /// One consumer node's part of the [`AppliedOnce`] fold.
@@ -139,47 +162,49 @@ pub struct NodeFold {
 }
 
 impl AppliedOnce {
-    /// A fold for `groups` groups of `msgs` messages, before any event
-    /// (each node's part starts as `NodeFold::default()`).
-    pub fn new(msgs: usize, groups: usize) -> AppliedOnce {
+    /// A fold for `groups` groups, before any event (each node's part
+    /// starts as `NodeFold::default()`, each receipt's as [`MsgFold::NEW`]).
+    pub fn new(groups: usize) -> AppliedOnce {
         AppliedOnce {
-            msgs,
             ok: vec![true; groups],
-            seen: vec![MsgFold::default(); groups * msgs],
         }
     }
 
     /// Closes an invocation of group `g`; false when its message was
     /// applied before.
     #[inline]
-    fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>) -> bool {
+    fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>, rs: &mut Receipts<'_>) -> bool {
         match inv {
-            Some((m, true)) => {
-                !std::mem::replace(&mut self.seen[g * self.msgs + m.index()].applying, true)
-            }
+            Some((m, true)) => !std::mem::replace(&mut rs.at(g, m).applying, true),
             _ => true,
         }
     }
 
     /// A `delivered` event of a consumer node (`node`) of group `g`.
     #[inline]
-    pub fn delivered(&mut self, g: usize, node: &mut NodeFold, msg: MessageId) {
+    pub fn delivered(
+        &mut self,
+        g: usize,
+        node: &mut NodeFold,
+        msg: MessageId,
+        mut rs: Receipts<'_>,
+    ) {
         if !self.ok[g] {
             return;
         }
         let prev = node.open.replace((msg, false));
-        if !self.close(g, prev) || msg.index() >= self.msgs {
+        if !self.close(g, prev, &mut rs) || msg.index() >= rs.msgs {
             self.ok[g] = false;
         }
     }
 
     /// An `effect` event of a consumer node (`node`) of group `g`.
     #[inline]
-    pub fn effect(&mut self, g: usize, node: &mut NodeFold, msg: MessageId) {
+    pub fn effect(&mut self, g: usize, node: &mut NodeFold, msg: MessageId, mut rs: Receipts<'_>) {
         if !self.ok[g] {
             return;
         }
-        let placed = msg.index() < self.msgs && self.seen[g * self.msgs + msg.index()].placed;
+        let placed = msg.index() < rs.msgs && rs.at(g, msg).placed;
         match &mut node.open {
             Some((m, applied)) if *m == msg && !placed => *applied = true,
             _ => self.ok[g] = false,
@@ -188,20 +213,25 @@ impl AppliedOnce {
 
     /// A `handled` event of a consumer node (`node`) of group `g`.
     #[inline]
-    pub fn handled(&mut self, g: usize, node: &mut NodeFold, msg: MessageId, settle: Settle) {
+    pub fn handled(
+        &mut self,
+        g: usize,
+        node: &mut NodeFold,
+        msg: MessageId,
+        settle: Settle,
+        mut rs: Receipts<'_>,
+    ) {
         if !self.ok[g] {
             return;
         }
         let inv = node.open.take();
-        if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv) {
+        if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv, &mut rs) {
             self.ok[g] = false;
             return;
         }
-        if settle == Settle::Ok
-            && inv.is_some_and(|(_, applied)| !applied)
-            && msg.index() < self.msgs
+        if settle == Settle::Ok && inv.is_some_and(|(_, applied)| !applied) && msg.index() < rs.msgs
         {
-            self.seen[g * self.msgs + msg.index()].placed = true;
+            rs.at(g, msg).placed = true;
         }
         if settle == Settle::Retry {
             // The next attempt is another invocation of it.
@@ -210,13 +240,13 @@ impl AppliedOnce {
     }
 
     /// A `crashed` event of a consumer node (`node`) of group `g`.
-    pub fn crashed(&mut self, g: usize, node: &mut NodeFold) {
+    pub fn crashed(&mut self, g: usize, node: &mut NodeFold, mut rs: Receipts<'_>) {
         if !self.ok[g] {
             return;
         }
         let inv = node.open.take();
         node.crashed = inv;
-        if !self.close(g, inv) {
+        if !self.close(g, inv, &mut rs) {
             self.ok[g] = false;
         }
     }

@@ -8,7 +8,7 @@ use faultline_models::event::{EventKind, Settle};
 use faultline_models::kafka::Layout;
 use faultline_models::{History, KeyId, NodeId, PartitionId};
 
-use super::idempotent::{AppliedOnce, NodeFold};
+use super::idempotent::{AppliedOnce, MsgFold, NodeFold, Receipts};
 
 /// "No event".
 pub const NONE: u32 = u32::MAX;
@@ -76,6 +76,8 @@ pub struct Receipt {
     /// The handler invocation of its first effect ([`NONE`] without
     /// effects).
     pub effected: u32,
+    /// Its part of the `idempotent` shortcut's fold.
+    pub(super) once: MsgFold,
 }
 
 impl Receipt {
@@ -84,6 +86,7 @@ impl Receipt {
         deliveries: 0,
         settled: NONE,
         effected: NONE,
+        once: MsgFold::NEW,
     };
 }
 
@@ -204,7 +207,7 @@ impl Index {
         let mut produce_failed = Tally::default();
         let mut one_invocation = true;
         let mut in_order = true;
-        let mut once = AppliedOnce::new(msgs, groups);
+        let mut once = AppliedOnce::new(groups);
         // Per node: its group, the handler invocation it is in (0 before
         // its first) and its part of the `once` fold. Nodes outside groups
         // have no effects, so their invocations are not counted.
@@ -250,7 +253,15 @@ impl Index {
                     };
                     slot.invocation = next_invocation;
                     next_invocation += 1;
-                    once.delivered(g, &mut slot.fold, msg);
+                    once.delivered(
+                        g,
+                        &mut slot.fold,
+                        msg,
+                        Receipts {
+                            all: &mut receipts,
+                            msgs,
+                        },
+                    );
                     let m = msg.index();
                     if m < msgs {
                         let r = &mut receipts[g * msgs + m];
@@ -271,7 +282,16 @@ impl Index {
                 } => {
                     let mut at = member(&mut slots, consumer);
                     if let Some((g, slot)) = &mut at {
-                        once.handled(*g, &mut slot.fold, msg, settle);
+                        once.handled(
+                            *g,
+                            &mut slot.fold,
+                            msg,
+                            settle,
+                            Receipts {
+                                all: &mut receipts,
+                                msgs,
+                            },
+                        );
                     }
                     match settle {
                         Settle::Retry => {
@@ -304,7 +324,15 @@ impl Index {
                     let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
-                    once.effect(g, &mut slot.fold, msg);
+                    once.effect(
+                        g,
+                        &mut slot.fold,
+                        msg,
+                        Receipts {
+                            all: &mut receipts,
+                            msgs,
+                        },
+                    );
                     let Some(x) = messages.get(msg.index()) else {
                         continue;
                     };
@@ -345,7 +373,14 @@ impl Index {
                     if let Some((g, slot)) = member(&mut slots, n) {
                         slot.invocation = next_invocation;
                         next_invocation += 1;
-                        once.crashed(g, &mut slot.fold);
+                        once.crashed(
+                            g,
+                            &mut slot.fold,
+                            Receipts {
+                                all: &mut receipts,
+                                msgs,
+                            },
+                        );
                     }
                 }
                 EventKind::CommitAccepted {
