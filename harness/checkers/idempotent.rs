@@ -198,13 +198,21 @@ impl AppliedOnce {
         }
     }
 
-    /// An `effect` event of a consumer node (`node`) of group `g`.
+    /// An `effect` event of a consumer node (`node`) of group `g`; `here`
+    /// is the message's part of the fold (`None` for a message outside the
+    /// workload).
     #[inline]
-    pub fn effect(&mut self, g: usize, node: &mut NodeFold, msg: MessageId, mut rs: Receipts<'_>) {
+    pub fn effect(
+        &mut self,
+        g: usize,
+        node: &mut NodeFold,
+        msg: MessageId,
+        here: Option<&MsgFold>,
+    ) {
         if !self.ok[g] {
             return;
         }
-        let placed = msg.index() < rs.msgs && rs.at(g, msg).placed;
+        let placed = here.is_some_and(|f| f.placed);
         match &mut node.open {
             Some((m, applied)) if *m == msg && !placed => *applied = true,
             _ => self.ok[g] = false,

@@ -324,18 +324,12 @@ impl Index {
                     let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
-                    once.effect(
-                        g,
-                        &mut slot.fold,
-                        msg,
-                        Receipts {
-                            all: &mut receipts,
-                            msgs,
-                        },
-                    );
                     let Some(x) = messages.get(msg.index()) else {
+                        once.effect(g, &mut slot.fold, msg, None);
                         continue;
                     };
+                    let r = &mut receipts[g * msgs + msg.index()];
+                    once.effect(g, &mut slot.fold, msg, Some(&r.once));
                     let invocation = slot.invocation;
                     effects.push(Applied {
                         group: g as u16,
@@ -344,7 +338,6 @@ impl Index {
                         event: i,
                         invocation,
                     });
-                    let r = &mut receipts[g * msgs + msg.index()];
                     if r.effected == NONE {
                         r.effected = invocation;
                         // The message's first effect in its group: does it
