@@ -219,7 +219,9 @@ impl AppliedOnce {
         }
     }
 
-    /// A `handled` event of a consumer node (`node`) of group `g`.
+    /// A `handled` event of a consumer node (`node`) of group `g`; `here`
+    /// is the message's part of the fold (`None` for a message outside the
+    /// workload).
     #[inline]
     pub fn handled(
         &mut self,
@@ -227,19 +229,30 @@ impl AppliedOnce {
         node: &mut NodeFold,
         msg: MessageId,
         settle: Settle,
-        mut rs: Receipts<'_>,
+        mut here: Option<&mut MsgFold>,
     ) {
         if !self.ok[g] {
             return;
         }
         let inv = node.open.take();
-        if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv, &mut rs) {
+        // It closes an invocation of this message (if any) that did not
+        // apply it after another one had.
+        let closes = match inv {
+            Some((m, _)) if m != msg => false,
+            Some((_, true)) => here
+                .as_deref_mut()
+                .is_some_and(|f| !std::mem::replace(&mut f.applying, true)),
+            _ => true,
+        };
+        if !closes {
             self.ok[g] = false;
             return;
         }
-        if settle == Settle::Ok && inv.is_some_and(|(_, applied)| !applied) && msg.index() < rs.msgs
+        if settle == Settle::Ok
+            && inv.is_some_and(|(_, applied)| !applied)
+            && let Some(f) = here
         {
-            rs.at(g, msg).placed = true;
+            f.placed = true;
         }
         if settle == Settle::Retry {
             // The next attempt is another invocation of it.

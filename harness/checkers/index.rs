@@ -280,39 +280,31 @@ impl Index {
                     settle,
                     ..
                 } => {
-                    let mut at = member(&mut slots, consumer);
-                    if let Some((g, slot)) = &mut at {
+                    let m = msg.index();
+                    if let Some((g, slot)) = member(&mut slots, consumer) {
+                        let mut r = if m < msgs {
+                            Some(&mut receipts[g * msgs + m])
+                        } else {
+                            None
+                        };
                         once.handled(
-                            *g,
+                            g,
                             &mut slot.fold,
                             msg,
                             settle,
-                            Receipts {
-                                all: &mut receipts,
-                                msgs,
-                            },
+                            r.as_deref_mut().map(|r| &mut r.once),
                         );
+                        if settle == Settle::Retry {
+                            slot.invocation = next_invocation;
+                            next_invocation += 1;
+                        } else if let Some(r) = r
+                            && r.settled == NONE
+                        {
+                            r.settled = i;
+                        }
                     }
-                    match settle {
-                        Settle::Retry => {
-                            if let Some((_, slot)) = at {
-                                slot.invocation = next_invocation;
-                                next_invocation += 1;
-                            }
-                        }
-                        settle => {
-                            if let Some((g, _)) = at
-                                && msg.index() < msgs
-                            {
-                                let r = &mut receipts[g * msgs + msg.index()];
-                                if r.settled == NONE {
-                                    r.settled = i;
-                                }
-                            }
-                            if settle == Settle::DeadLettered {
-                                dead_lettered.add(i);
-                            }
-                        }
+                    if settle == Settle::DeadLettered {
+                        dead_lettered.add(i);
                     }
                 }
                 EventKind::Effect {
