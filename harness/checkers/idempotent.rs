@@ -105,17 +105,25 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
 /// saw the store the reference replay sees at the same point, and the
 /// run's store is the reference store: no need to replay.
 ///
-/// A fold over the history that [`Index::build`] drives in its pass: one
-/// call per consumer event, then [`AppliedOnce::finish`]. Its per-node
-/// part ([`NodeFold`]) lives in the index's per-node slots and its
-/// per-`(group, message)` part ([`MsgFold`]) in the index's receipts, so
-/// a consumer event looks its node and its receipt up once.
-pub struct AppliedOnce {
-    /// Per group: nothing seen so far rules the shortcut out.
-    ok: Vec<bool>,
+/// A fold over the history that [`Index::build`] drives in its pass: each
+/// consumer event goes to its node's [`NodeFold`] (kept in the index's
+/// per-node slots), whose per-`(group, message)` part ([`MsgFold`]) lives
+/// in the index's receipts, so a consumer event looks its node and its
+/// receipt up once. An event that rules its group's shortcut out says so
+/// (`false`), and the index marks every node of the group with
+/// [`NodeFold::rule_out`]; [`applied_once`] then gives the verdicts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeFold {
+    /// The invocation in progress, `(message, applied anything)`.
+    open: Option<(MessageId, bool)>,
+    /// The invocation its last crash ended had applied something (its
+    /// steps after the crash come as `cut-short` events).
+    crashed_applied: bool,
+    /// Its group's shortcut is ruled out: the fold stops here.
+    out: bool,
 }
 
-/// One `(group, message)`'s part of the [`AppliedOnce`] fold.
+/// One `(group, message)`'s part of the [`NodeFold`] fold.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MsgFold {
     /// An invocation applied it.
@@ -144,97 +152,69 @@ pub struct Receipts<'a> {
 }
 
 impl Receipts<'_> {
-    /// Message `m`'s part of group `g`'s fold.
-    #[inline]
-    fn at(&mut self, g: usize, m: MessageId) -> &mut MsgFold {
-        &mut self.all[g * self.msgs + m.index()].once
-    }
-}
-
-/// One consumer node's part of the [`AppliedOnce`] fold.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NodeFold {
-    /// The invocation in progress, `(message, applied anything)`.
-    open: Option<(MessageId, bool)>,
-    /// The invocation its last crash ended (its steps after the crash come
-    /// as `cut-short` events).
-    crashed: Option<(MessageId, bool)>,
-}
-
-impl AppliedOnce {
-    /// A fold for `groups` groups, before any event (each node's part
-    /// starts as `NodeFold::default()`, each receipt's as [`MsgFold::NEW`]).
-    pub fn new(groups: usize) -> AppliedOnce {
-        AppliedOnce {
-            ok: vec![true; groups],
-        }
-    }
-
     /// Closes an invocation of group `g`; false when its message was
     /// applied before.
     #[inline]
-    fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>, rs: &mut Receipts<'_>) -> bool {
+    fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>) -> bool {
         match inv {
-            Some((m, true)) => !std::mem::replace(&mut rs.at(g, m).applying, true),
+            Some((m, true)) => {
+                !std::mem::replace(&mut self.all[g * self.msgs + m.index()].once.applying, true)
+            }
             _ => true,
         }
     }
+}
 
-    /// A `delivered` event of a consumer node (`node`) of group `g`.
+impl NodeFold {
+    /// Rules its group's shortcut out (for every node of the group).
     #[inline]
-    pub fn delivered(
-        &mut self,
-        g: usize,
-        node: &mut NodeFold,
-        msg: MessageId,
-        mut rs: Receipts<'_>,
-    ) {
-        if !self.ok[g] {
-            return;
-        }
-        let prev = node.open.replace((msg, false));
-        if !self.close(g, prev, &mut rs) || msg.index() >= rs.msgs {
-            self.ok[g] = false;
-        }
+    pub fn rule_out(&mut self) {
+        self.out = true;
     }
 
-    /// An `effect` event of a consumer node (`node`) of group `g`; `here`
-    /// is the message's part of the fold (`None` for a message outside the
-    /// workload).
+    /// A `delivered` event of this node, of group `g`; false when it rules
+    /// the group's shortcut out.
     #[inline]
-    pub fn effect(
-        &mut self,
-        g: usize,
-        node: &mut NodeFold,
-        msg: MessageId,
-        here: Option<&MsgFold>,
-    ) {
-        if !self.ok[g] {
-            return;
+    pub fn delivered(&mut self, g: usize, msg: MessageId, mut rs: Receipts<'_>) -> bool {
+        if self.out {
+            return true;
+        }
+        let prev = self.open.replace((msg, false));
+        rs.close(g, prev) && msg.index() < rs.msgs
+    }
+
+    /// An `effect` event of this node; `here` is the message's part of the
+    /// fold (`None` for a message outside the workload). False when it
+    /// rules the group's shortcut out.
+    #[inline]
+    pub fn effect(&mut self, msg: MessageId, here: Option<&MsgFold>) -> bool {
+        if self.out {
+            return true;
         }
         let placed = here.is_some_and(|f| f.placed);
-        match &mut node.open {
-            Some((m, applied)) if *m == msg && !placed => *applied = true,
-            _ => self.ok[g] = false,
+        match &mut self.open {
+            Some((m, applied)) if *m == msg && !placed => {
+                *applied = true;
+                true
+            }
+            _ => false,
         }
     }
 
-    /// A `handled` event of a consumer node (`node`) of group `g`; `here`
-    /// is the message's part of the fold (`None` for a message outside the
-    /// workload).
+    /// A `handled` event of this node; `here` is the message's part of the
+    /// fold (`None` for a message outside the workload). False when it
+    /// rules the group's shortcut out.
     #[inline]
     pub fn handled(
         &mut self,
-        g: usize,
-        node: &mut NodeFold,
         msg: MessageId,
         settle: Settle,
         mut here: Option<&mut MsgFold>,
-    ) {
-        if !self.ok[g] {
-            return;
+    ) -> bool {
+        if self.out {
+            return true;
         }
-        let inv = node.open.take();
+        let inv = self.open.take();
         // It closes an invocation of this message (if any) that did not
         // apply it after another one had.
         let closes = match inv {
@@ -245,8 +225,7 @@ impl AppliedOnce {
             _ => true,
         };
         if !closes {
-            self.ok[g] = false;
-            return;
+            return false;
         }
         if settle == Settle::Ok
             && inv.is_some_and(|(_, applied)| !applied)
@@ -256,45 +235,44 @@ impl AppliedOnce {
         }
         if settle == Settle::Retry {
             // The next attempt is another invocation of it.
-            node.open = Some((msg, false));
+            self.open = Some((msg, false));
         }
+        true
     }
 
-    /// A `crashed` event of a consumer node (`node`) of group `g`.
-    pub fn crashed(&mut self, g: usize, node: &mut NodeFold, mut rs: Receipts<'_>) {
-        if !self.ok[g] {
-            return;
+    /// A `crashed` event of this node, of group `g`; false when it rules
+    /// the group's shortcut out.
+    pub fn crashed(&mut self, g: usize, mut rs: Receipts<'_>) -> bool {
+        if self.out {
+            return true;
         }
-        let inv = node.open.take();
-        node.crashed = inv;
-        if !self.close(g, inv, &mut rs) {
-            self.ok[g] = false;
-        }
+        let inv = self.open.take();
+        self.crashed_applied = inv.is_some_and(|(_, applied)| applied);
+        rs.close(g, inv)
     }
 
-    /// A `cut-short` event of a consumer node (`node`) of group `g`: if the
-    /// crash just before cut the invocation short after it had applied
-    /// something, that was a partial application.
-    pub fn cut_short(&mut self, g: usize, node: &NodeFold) {
-        if !self.ok[g] {
-            return;
-        }
-        if node.crashed.is_some_and(|(_, applied)| applied) {
-            self.ok[g] = false;
-        }
+    /// A `cut-short` event of this node: if the crash just before cut the
+    /// invocation short after it had applied something, that was a partial
+    /// application (false: the group's shortcut is ruled out).
+    pub fn cut_short(&self) -> bool {
+        self.out || !self.crashed_applied
     }
+}
 
-    /// Per group, whether the shortcut holds: no invocation still open at
-    /// the end had applied something. `nodes` gives each consumer node's
-    /// group and part of the fold.
-    pub fn finish<'a>(mut self, nodes: impl Iterator<Item = (usize, &'a NodeFold)>) -> Vec<bool> {
-        for (g, node) in nodes {
-            if node.open.is_some_and(|(_, applied)| applied) {
-                self.ok[g] = false;
-            }
+/// Per group (of `groups`), whether the shortcut holds: nothing ruled it
+/// out, and no invocation still open at the end had applied something.
+/// `nodes` gives each consumer node's group and part of the fold.
+pub fn applied_once<'a>(
+    groups: usize,
+    nodes: impl Iterator<Item = (usize, &'a NodeFold)>,
+) -> Vec<bool> {
+    let mut ok = vec![true; groups];
+    for (g, node) in nodes {
+        if node.out || node.open.is_some_and(|(_, applied)| applied) {
+            ok[g] = false;
         }
-        self.ok
     }
+    ok
 }
 
 /// Applies each message group `g` applied (or settled), once, in the order

@@ -8,7 +8,7 @@ use faultline_models::event::{EventKind, Settle};
 use faultline_models::kafka::Layout;
 use faultline_models::{History, KeyId, NodeId, PartitionId};
 
-use super::idempotent::{AppliedOnce, MsgFold, NodeFold, Receipts};
+use super::idempotent::{MsgFold, NodeFold, Receipts, applied_once};
 
 /// "No event".
 pub const NONE: u32 = u32::MAX;
@@ -125,6 +125,15 @@ fn member(slots: &mut [Slot], n: NodeId) -> Option<(usize, &mut Slot)> {
         .map(|s| (usize::from(s.group), s))
 }
 
+/// Rules group `g`'s `idempotent` shortcut out, at each of its nodes.
+#[cold]
+#[inline(never)]
+fn rule_out(slots: &mut [Slot], g: usize) {
+    for s in slots.iter_mut().filter(|s| usize::from(s.group) == g) {
+        s.fold.rule_out();
+    }
+}
+
 /// Per-message facts, in flat vectors indexed by message id (and group).
 #[derive(Clone, Debug, Default)]
 pub struct Index {
@@ -207,7 +216,6 @@ impl Index {
         let mut produce_failed = Tally::default();
         let mut one_invocation = true;
         let mut in_order = true;
-        let mut once = AppliedOnce::new(groups);
         // Per node: its group, the handler invocation it is in (0 before
         // its first) and its part of the `once` fold. Nodes outside groups
         // have no effects, so their invocations are not counted.
@@ -253,15 +261,13 @@ impl Index {
                     };
                     slot.invocation = next_invocation;
                     next_invocation += 1;
-                    once.delivered(
-                        g,
-                        &mut slot.fold,
-                        msg,
-                        Receipts {
-                            all: &mut receipts,
-                            msgs,
-                        },
-                    );
+                    let rs = Receipts {
+                        all: &mut receipts,
+                        msgs,
+                    };
+                    if !slot.fold.delivered(g, msg, rs) {
+                        rule_out(&mut slots, g);
+                    }
                     let m = msg.index();
                     if m < msgs {
                         let r = &mut receipts[g * msgs + m];
@@ -287,13 +293,9 @@ impl Index {
                         } else {
                             None
                         };
-                        once.handled(
-                            g,
-                            &mut slot.fold,
-                            msg,
-                            settle,
-                            r.as_deref_mut().map(|r| &mut r.once),
-                        );
+                        let keeps =
+                            slot.fold
+                                .handled(msg, settle, r.as_deref_mut().map(|r| &mut r.once));
                         if settle == Settle::Retry {
                             slot.invocation = next_invocation;
                             next_invocation += 1;
@@ -301,6 +303,9 @@ impl Index {
                             && r.settled == NONE
                         {
                             r.settled = i;
+                        }
+                        if !keeps {
+                            rule_out(&mut slots, g);
                         }
                     }
                     if settle == Settle::DeadLettered {
@@ -316,13 +321,17 @@ impl Index {
                     let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
+                    let invocation = slot.invocation;
                     let Some(x) = messages.get(msg.index()) else {
-                        once.effect(g, &mut slot.fold, msg, None);
+                        if !slot.fold.effect(msg, None) {
+                            rule_out(&mut slots, g);
+                        }
                         continue;
                     };
                     let r = &mut receipts[g * msgs + msg.index()];
-                    once.effect(g, &mut slot.fold, msg, Some(&r.once));
-                    let invocation = slot.invocation;
+                    if !slot.fold.effect(msg, Some(&r.once)) {
+                        rule_out(&mut slots, g);
+                    }
                     effects.push(Applied {
                         group: g as u16,
                         label: label.0,
@@ -351,21 +360,22 @@ impl Index {
                 }
                 EventKind::CutShort { consumer, .. } => {
                     if let Some((g, slot)) = member(&mut slots, consumer) {
-                        once.cut_short(g, &slot.fold);
+                        if !slot.fold.cut_short() {
+                            rule_out(&mut slots, g);
+                        }
                     }
                 }
                 EventKind::Crashed { node: n, .. } => {
                     if let Some((g, slot)) = member(&mut slots, n) {
                         slot.invocation = next_invocation;
                         next_invocation += 1;
-                        once.crashed(
-                            g,
-                            &mut slot.fold,
-                            Receipts {
-                                all: &mut receipts,
-                                msgs,
-                            },
-                        );
+                        let rs = Receipts {
+                            all: &mut receipts,
+                            msgs,
+                        };
+                        if !slot.fold.crashed(g, rs) {
+                            rule_out(&mut slots, g);
+                        }
                     }
                 }
                 EventKind::CommitAccepted {
@@ -421,7 +431,8 @@ impl Index {
             }
         }
         aborted.sort_unstable();
-        let applied_once = once.finish(
+        let applied_once = applied_once(
+            groups,
             slots
                 .iter()
                 .filter(|s| s.group != u16::MAX)
