@@ -359,10 +359,10 @@ impl Index {
                     }
                 }
                 EventKind::CutShort { consumer, .. } => {
-                    if let Some((g, slot)) = member(&mut slots, consumer) {
-                        if !slot.fold.cut_short() {
-                            rule_out(&mut slots, g);
-                        }
+                    if let Some((g, slot)) = member(&mut slots, consumer)
+                        && !slot.fold.cut_short()
+                    {
+                        rule_out(&mut slots, g);
                     }
                 }
                 EventKind::Crashed { node: n, .. } => {
