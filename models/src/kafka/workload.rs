@@ -61,60 +61,55 @@ pub fn plan(spec: &WorkloadSpec, rng: &mut SimRng) -> Vec<Vec<PlannedRecord>> {
         .collect();
     // One loop per key distribution and per producer count, so the record
     // loop does not ask again for every record.
+    let uniform = |rng: &mut SimRng| rng.below(u64::from(keys)) as u32;
     match (spec.distribution, &mut plans[..]) {
-        (KeyDistribution::Uniform, [one]) => draw(
-            spec,
-            rng,
-            |rng| rng.below(u64::from(keys)) as u32,
-            |r| one.push(r),
-        ),
-        (KeyDistribution::Uniform, plans) => draw(
-            spec,
-            rng,
-            |rng| rng.below(u64::from(keys)) as u32,
-            |r| plans[r.entity.index() % producers].push(r),
-        ),
+        // (A range mapped is of trusted length: no capacity check per push.)
+        (KeyDistribution::Uniform, [one]) => one.extend(records(spec, rng, uniform)),
+        (KeyDistribution::Uniform, plans) => {
+            for r in records(spec, rng, uniform) {
+                plans[r.entity.index() % producers].push(r);
+            }
+        }
         (KeyDistribution::Zipf(s), plans) => {
             let cdf = zipf_cdf(keys, s);
             let entity = |rng: &mut SimRng| {
                 let u = rng.unit();
                 cdf.partition_point(|c| *c <= u).min(keys as usize - 1) as u32
             };
-            draw(spec, rng, entity, |r| {
-                plans[r.entity.index() % producers].push(r)
-            })
+            for r in records(spec, rng, entity) {
+                plans[r.entity.index() % producers].push(r);
+            }
         }
     }
     plans
 }
 
-/// Draws every record of `spec` in order, its entity from `entity` and
-/// then its amount, and hands it to `out`.
+/// Every record of `spec`, in order, each drawing its entity from `entity`
+/// and then its amount.
 #[inline(always)]
-fn draw(
-    spec: &WorkloadSpec,
-    rng: &mut SimRng,
-    mut entity: impl FnMut(&mut SimRng) -> u32,
-    mut out: impl FnMut(PlannedRecord),
-) {
+fn records<'a>(
+    spec: &'a WorkloadSpec,
+    rng: &'a mut SimRng,
+    mut entity: impl FnMut(&mut SimRng) -> u32 + 'a,
+) -> impl Iterator<Item = PlannedRecord> + 'a {
     let mut seqs = vec![0u32; spec.keys.max(1) as usize];
     let (lo, hi) = spec.values;
     // i128: the span of a range as wide as the i64s stays exact.
     let span = (i128::from(hi) - i128::from(lo)).clamp(0, i128::from(u64::MAX - 1)) as u64;
-    for i in 0..spec.records {
+    (0..spec.records).map(move |i| {
         let entity = entity(rng);
         // `lo + draw` in i128, truncated to i64, is the wrapping sum.
         let value = lo.wrapping_add(rng.below(span + 1) as i64);
         let seq = &mut seqs[entity as usize];
         *seq += 1;
-        out(PlannedRecord {
+        PlannedRecord {
             msg: MessageId(i),
             entity: KeyId(entity),
             seq: *seq,
             value,
             at: SimTime(spec.start.0 + spec.interval.0.saturating_mul(u64::from(i))),
-        });
-    }
+        }
+    })
 }
 
 /// Cumulative probabilities of a Zipf distribution over `n` ranks.
