@@ -123,7 +123,7 @@ pub struct NodeFold {
     out: bool,
 }
 
-/// One `(group, message)`'s part of the [`NodeFold`] fold.
+/// One `(group, message)`'s part of the applied-once fold (see [`NodeFold`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MsgFold {
     /// An invocation applied it.
