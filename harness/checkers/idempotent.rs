@@ -17,7 +17,7 @@ use faultline_models::panic_guard::run_user_code;
 use faultline_models::rng::Stream;
 use faultline_models::{GroupId, History, MessageId, SimRng, Store, TxBuffer};
 
-use super::index::{Index, NONE};
+use super::index::{Index, NONE, Receipt};
 use super::narrate;
 use super::{FINDINGS_PER_INVARIANT_MAX, Finding, Invariant, Verdicts};
 use crate::history::Names;
@@ -105,134 +105,174 @@ pub fn check(ix: &Index, names: &Names<'_>, world: &KafkaWorld) -> Verdicts {
 /// saw the store the reference replay sees at the same point, and the
 /// run's store is the reference store: no need to replay.
 ///
-/// A fold over the history that [`Index::build`] drives in its pass: one
-/// call per consumer event, then [`AppliedOnce::finish`].
-pub struct AppliedOnce {
-    msgs: usize,
-    /// Per group: nothing seen so far rules the shortcut out.
-    ok: Vec<bool>,
-    /// Per node: the invocation in progress, `(message, applied anything)`.
-    open: Vec<Option<(MessageId, bool)>>,
-    /// Per `(group, message)`: an invocation applied it.
-    applying: Vec<bool>,
-    /// Per `(group, message)`: settled by an invocation that applied
-    /// nothing. Its place in the reference is fixed there, so applying it
-    /// later would apply it somewhere else than the reference does.
-    placed: Vec<bool>,
-    /// Per node: the invocation its last crash ended (its steps after the
-    /// crash come as `cut-short` events).
-    crashed: Vec<Option<(MessageId, bool)>>,
+/// A fold over the history that [`Index::build`] drives in its pass: each
+/// consumer event goes to its node's [`NodeFold`] (kept in the index's
+/// per-node slots), whose per-`(group, message)` part ([`MsgFold`]) lives
+/// in the index's receipts, so a consumer event looks its node and its
+/// receipt up once. An event that rules its group's shortcut out says so
+/// (`false`), and the index marks every node of the group with
+/// [`NodeFold::rule_out`]; [`applied_once`] then gives the verdicts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NodeFold {
+    /// The invocation in progress, `(message, applied anything)`.
+    open: Option<(MessageId, bool)>,
+    /// The invocation its last crash ended had applied something (its
+    /// steps after the crash come as `cut-short` events).
+    crashed_applied: bool,
+    /// Its group's shortcut is ruled out: the fold stops here.
+    out: bool,
 }
 
-impl AppliedOnce {
-    /// A fold for `groups` groups of `msgs` messages and `nodes` nodes,
-    /// before any event.
-    pub fn new(msgs: usize, groups: usize, nodes: usize) -> AppliedOnce {
-        AppliedOnce {
-            msgs,
-            ok: vec![true; groups],
-            open: vec![None; nodes],
-            applying: vec![false; groups * msgs],
-            placed: vec![false; groups * msgs],
-            crashed: vec![None; nodes],
-        }
-    }
+/// One `(group, message)`'s part of the applied-once fold (see [`NodeFold`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MsgFold {
+    /// An invocation applied it.
+    applying: bool,
+    /// Settled by an invocation that applied nothing. Its place in the
+    /// reference is fixed there, so applying it later would apply it
+    /// somewhere else than the reference does.
+    placed: bool,
+}
 
+impl MsgFold {
+    /// Before any event.
+    pub const NEW: MsgFold = MsgFold {
+        applying: false,
+        placed: false,
+    };
+}
+
+/// The index's receipts, per `(group, message)` at `group * msgs +
+/// message`, where the fold keeps its [`MsgFold`]s.
+pub struct Receipts<'a> {
+    /// The receipts.
+    pub all: &'a mut [Receipt],
+    /// Message ids per group.
+    pub msgs: usize,
+}
+
+impl Receipts<'_> {
     /// Closes an invocation of group `g`; false when its message was
     /// applied before.
     #[inline]
     fn close(&mut self, g: usize, inv: Option<(MessageId, bool)>) -> bool {
         match inv {
             Some((m, true)) => {
-                !std::mem::replace(&mut self.applying[g * self.msgs + m.index()], true)
+                !std::mem::replace(&mut self.all[g * self.msgs + m.index()].once.applying, true)
             }
             _ => true,
         }
     }
+}
 
-    /// A `delivered` event of consumer node `c` of group `g`.
+impl NodeFold {
+    /// Rules its group's shortcut out (for every node of the group).
     #[inline]
-    pub fn delivered(&mut self, g: usize, c: usize, msg: MessageId) {
-        if !self.ok[g] {
-            return;
+    pub fn rule_out(&mut self) {
+        self.out = true;
+    }
+
+    /// A `delivered` event of this node, of group `g`; false when it rules
+    /// the group's shortcut out.
+    #[inline]
+    pub fn delivered(&mut self, g: usize, msg: MessageId, mut rs: Receipts<'_>) -> bool {
+        if self.out {
+            return true;
         }
-        let prev = self.open[c].replace((msg, false));
-        if !self.close(g, prev) || msg.index() >= self.msgs {
-            self.ok[g] = false;
+        let prev = self.open.replace((msg, false));
+        rs.close(g, prev) && msg.index() < rs.msgs
+    }
+
+    /// An `effect` event of this node; `here` is the message's part of the
+    /// fold (`None` for a message outside the workload). False when it
+    /// rules the group's shortcut out.
+    #[inline]
+    pub fn effect(&mut self, msg: MessageId, here: Option<&MsgFold>) -> bool {
+        if self.out {
+            return true;
+        }
+        let placed = here.is_some_and(|f| f.placed);
+        match &mut self.open {
+            Some((m, applied)) if *m == msg && !placed => {
+                *applied = true;
+                true
+            }
+            _ => false,
         }
     }
 
-    /// An `effect` event of consumer node `c` of group `g`.
+    /// A `handled` event of this node; `here` is the message's part of the
+    /// fold (`None` for a message outside the workload). False when it
+    /// rules the group's shortcut out.
     #[inline]
-    pub fn effect(&mut self, g: usize, c: usize, msg: MessageId) {
-        if !self.ok[g] {
-            return;
+    pub fn handled(
+        &mut self,
+        msg: MessageId,
+        settle: Settle,
+        mut here: Option<&mut MsgFold>,
+    ) -> bool {
+        if self.out {
+            return true;
         }
-        let placed = msg.index() < self.msgs && self.placed[g * self.msgs + msg.index()];
-        match &mut self.open[c] {
-            Some((m, applied)) if *m == msg && !placed => *applied = true,
-            _ => self.ok[g] = false,
-        }
-    }
-
-    /// A `handled` event of consumer node `c` of group `g`.
-    #[inline]
-    pub fn handled(&mut self, g: usize, c: usize, msg: MessageId, settle: Settle) {
-        if !self.ok[g] {
-            return;
-        }
-        let inv = self.open[c].take();
-        if inv.is_some_and(|(m, _)| m != msg) || !self.close(g, inv) {
-            self.ok[g] = false;
-            return;
+        let inv = self.open.take();
+        // It closes an invocation of this message (if any) that did not
+        // apply it after another one had.
+        let closes = match inv {
+            Some((m, _)) if m != msg => false,
+            Some((_, true)) => here
+                .as_deref_mut()
+                .is_some_and(|f| !std::mem::replace(&mut f.applying, true)),
+            _ => true,
+        };
+        if !closes {
+            return false;
         }
         if settle == Settle::Ok
             && inv.is_some_and(|(_, applied)| !applied)
-            && msg.index() < self.msgs
+            && let Some(f) = here
         {
-            self.placed[g * self.msgs + msg.index()] = true;
+            f.placed = true;
         }
         if settle == Settle::Retry {
             // The next attempt is another invocation of it.
-            self.open[c] = Some((msg, false));
+            self.open = Some((msg, false));
         }
+        true
     }
 
-    /// A `crashed` event of consumer node `c` of group `g`.
-    pub fn crashed(&mut self, g: usize, c: usize) {
-        if !self.ok[g] {
-            return;
+    /// A `crashed` event of this node, of group `g`; false when it rules
+    /// the group's shortcut out.
+    pub fn crashed(&mut self, g: usize, mut rs: Receipts<'_>) -> bool {
+        if self.out {
+            return true;
         }
-        let inv = self.open[c].take();
-        self.crashed[c] = inv;
-        if !self.close(g, inv) {
-            self.ok[g] = false;
-        }
+        let inv = self.open.take();
+        self.crashed_applied = inv.is_some_and(|(_, applied)| applied);
+        rs.close(g, inv)
     }
 
-    /// A `cut-short` event of consumer node `c` of group `g`: if the crash
-    /// just before cut the invocation short after it had applied
-    /// something, that was a partial application.
-    pub fn cut_short(&mut self, g: usize, c: usize) {
-        if !self.ok[g] {
-            return;
-        }
-        if self.crashed[c].is_some_and(|(_, applied)| applied) {
-            self.ok[g] = false;
-        }
+    /// A `cut-short` event of this node: if the crash just before cut the
+    /// invocation short after it had applied something, that was a partial
+    /// application (false: the group's shortcut is ruled out).
+    pub fn cut_short(&self) -> bool {
+        self.out || !self.crashed_applied
     }
+}
 
-    /// Per group, whether the shortcut holds: no invocation still open at
-    /// the end had applied something. `node_group` is each node's group
-    /// (`u16::MAX` when not a consumer).
-    pub fn finish(mut self, node_group: &[u16]) -> Vec<bool> {
-        for (inv, &g) in self.open.iter().zip(node_group) {
-            if inv.is_some_and(|(_, applied)| applied) && g != u16::MAX {
-                self.ok[usize::from(g)] = false;
-            }
+/// Per group (of `groups`), whether the shortcut holds: nothing ruled it
+/// out, and no invocation still open at the end had applied something.
+/// `nodes` gives each consumer node's group and part of the fold.
+pub fn applied_once<'a>(
+    groups: usize,
+    nodes: impl Iterator<Item = (usize, &'a NodeFold)>,
+) -> Vec<bool> {
+    let mut ok = vec![true; groups];
+    for (g, node) in nodes {
+        if node.out || node.open.is_some_and(|(_, applied)| applied) {
+            ok[g] = false;
         }
-        self.ok
     }
+    ok
 }
 
 /// Applies each message group `g` applied (or settled), once, in the order

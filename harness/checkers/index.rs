@@ -8,7 +8,7 @@ use faultline_models::event::{EventKind, Settle};
 use faultline_models::kafka::Layout;
 use faultline_models::{History, KeyId, NodeId, PartitionId};
 
-use super::idempotent::AppliedOnce;
+use super::idempotent::{MsgFold, NodeFold, Receipts, applied_once};
 
 /// "No event".
 pub const NONE: u32 = u32::MAX;
@@ -76,6 +76,8 @@ pub struct Receipt {
     /// The handler invocation of its first effect ([`NONE`] without
     /// effects).
     pub effected: u32,
+    /// Its part of the `idempotent` shortcut's fold.
+    pub(super) once: MsgFold,
 }
 
 impl Receipt {
@@ -84,6 +86,7 @@ impl Receipt {
         deliveries: 0,
         settled: NONE,
         effected: NONE,
+        once: MsgFold::NEW,
     };
 }
 
@@ -101,6 +104,34 @@ pub struct Applied {
     /// The handler invocation it belongs to (a number that changes with
     /// every delivery, retry attempt and crash of the consumer).
     pub invocation: u32,
+}
+
+/// A node's state during [`Index::build`]'s pass.
+struct Slot {
+    /// Its group (`u16::MAX` when not a consumer).
+    group: u16,
+    /// The handler invocation it is in (0 before its first).
+    invocation: u32,
+    /// Its part of the `idempotent` shortcut's fold.
+    fold: NodeFold,
+}
+
+/// A consumer node's group and slot (`None` for other nodes).
+#[inline]
+fn member(slots: &mut [Slot], n: NodeId) -> Option<(usize, &mut Slot)> {
+    slots
+        .get_mut(n.index())
+        .filter(|s| s.group != u16::MAX)
+        .map(|s| (usize::from(s.group), s))
+}
+
+/// Rules group `g`'s `idempotent` shortcut out, at each of its nodes.
+#[cold]
+#[inline(never)]
+fn rule_out(slots: &mut [Slot], g: usize) {
+    for s in slots.iter_mut().filter(|s| usize::from(s.group) == g) {
+        s.fold.rule_out();
+    }
 }
 
 /// Per-message facts, in flat vectors indexed by message id (and group).
@@ -185,19 +216,18 @@ impl Index {
         let mut produce_failed = Tally::default();
         let mut one_invocation = true;
         let mut in_order = true;
-        let mut once = AppliedOnce::new(msgs, groups, nodes);
-        // Per node: its group (`u16::MAX` when not a consumer) and the
-        // handler invocation it is in (0 before its first). Nodes outside
-        // groups have no effects, so their invocations are not counted.
-        let mut node: Vec<(u16, u32)> = node_group.iter().map(|&g| (g, 0)).collect();
+        // Per node: its group, the handler invocation it is in (0 before
+        // its first) and its part of the `once` fold. Nodes outside groups
+        // have no effects, so their invocations are not counted.
+        let mut slots: Vec<Slot> = node_group
+            .iter()
+            .map(|&group| Slot {
+                group,
+                invocation: 0,
+                fold: NodeFold::default(),
+            })
+            .collect();
         let mut next_invocation = 1u32;
-        // The consumer node's slot and group, if it is a consumer.
-        let member = |node: &[(u16, u32)], n: NodeId| {
-            let c = n.index();
-            node.get(c)
-                .filter(|s| s.0 != u16::MAX)
-                .map(|s| (c, usize::from(s.0)))
-        };
         for (i, e) in history.events.iter().enumerate() {
             let i = i as u32;
             match e.kind {
@@ -205,7 +235,7 @@ impl Index {
                     // A consume-transform-produce stage's output is not
                     // an append of the workload's record (see `pipeline`).
                     if let Some(x) = messages.get_mut(msg.index())
-                        && member(&node, producer).is_none()
+                        && member(&mut slots, producer).is_none()
                     {
                         if x.first_append == NONE {
                             x.first_append = i;
@@ -226,12 +256,18 @@ impl Index {
                 }
                 EventKind::ProduceFailed { .. } => produce_failed.add(i),
                 EventKind::Delivered { consumer, msg, .. } => {
-                    let Some((c, g)) = member(&node, consumer) else {
+                    let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
-                    node[c].1 = next_invocation;
+                    slot.invocation = next_invocation;
                     next_invocation += 1;
-                    once.delivered(g, c, msg);
+                    let rs = Receipts {
+                        all: &mut receipts,
+                        msgs,
+                    };
+                    if !slot.fold.delivered(g, msg, rs) {
+                        rule_out(&mut slots, g);
+                    }
                     let m = msg.index();
                     if m < msgs {
                         let r = &mut receipts[g * msgs + m];
@@ -250,30 +286,30 @@ impl Index {
                     settle,
                     ..
                 } => {
-                    let at = member(&node, consumer);
-                    if let Some((c, g)) = at {
-                        once.handled(g, c, msg, settle);
+                    let m = msg.index();
+                    if let Some((g, slot)) = member(&mut slots, consumer) {
+                        let mut r = if m < msgs {
+                            Some(&mut receipts[g * msgs + m])
+                        } else {
+                            None
+                        };
+                        let keeps =
+                            slot.fold
+                                .handled(msg, settle, r.as_deref_mut().map(|r| &mut r.once));
+                        if settle == Settle::Retry {
+                            slot.invocation = next_invocation;
+                            next_invocation += 1;
+                        } else if let Some(r) = r
+                            && r.settled == NONE
+                        {
+                            r.settled = i;
+                        }
+                        if !keeps {
+                            rule_out(&mut slots, g);
+                        }
                     }
-                    match settle {
-                        Settle::Retry => {
-                            if let Some((c, _)) = at {
-                                node[c].1 = next_invocation;
-                                next_invocation += 1;
-                            }
-                        }
-                        settle => {
-                            if let Some((_, g)) = at
-                                && msg.index() < msgs
-                            {
-                                let r = &mut receipts[g * msgs + msg.index()];
-                                if r.settled == NONE {
-                                    r.settled = i;
-                                }
-                            }
-                            if settle == Settle::DeadLettered {
-                                dead_lettered.add(i);
-                            }
-                        }
+                    if settle == Settle::DeadLettered {
+                        dead_lettered.add(i);
                     }
                 }
                 EventKind::Effect {
@@ -282,14 +318,20 @@ impl Index {
                     label,
                     ..
                 } => {
-                    let Some((c, g)) = member(&node, consumer) else {
+                    let Some((g, slot)) = member(&mut slots, consumer) else {
                         continue;
                     };
-                    once.effect(g, c, msg);
+                    let invocation = slot.invocation;
                     let Some(x) = messages.get(msg.index()) else {
+                        if !slot.fold.effect(msg, None) {
+                            rule_out(&mut slots, g);
+                        }
                         continue;
                     };
-                    let invocation = node[c].1;
+                    let r = &mut receipts[g * msgs + msg.index()];
+                    if !slot.fold.effect(msg, Some(&r.once)) {
+                        rule_out(&mut slots, g);
+                    }
                     effects.push(Applied {
                         group: g as u16,
                         label: label.0,
@@ -297,7 +339,6 @@ impl Index {
                         event: i,
                         invocation,
                     });
-                    let r = &mut receipts[g * msgs + msg.index()];
                     if r.effected == NONE {
                         r.effected = invocation;
                         // The message's first effect in its group: does it
@@ -318,15 +359,23 @@ impl Index {
                     }
                 }
                 EventKind::CutShort { consumer, .. } => {
-                    if let Some((c, g)) = member(&node, consumer) {
-                        once.cut_short(g, c);
+                    if let Some((g, slot)) = member(&mut slots, consumer)
+                        && !slot.fold.cut_short()
+                    {
+                        rule_out(&mut slots, g);
                     }
                 }
                 EventKind::Crashed { node: n, .. } => {
-                    if let Some((c, g)) = member(&node, n) {
-                        node[c].1 = next_invocation;
+                    if let Some((g, slot)) = member(&mut slots, n) {
+                        slot.invocation = next_invocation;
                         next_invocation += 1;
-                        once.crashed(g, c);
+                        let rs = Receipts {
+                            all: &mut receipts,
+                            msgs,
+                        };
+                        if !slot.fold.crashed(g, rs) {
+                            rule_out(&mut slots, g);
+                        }
                     }
                 }
                 EventKind::CommitAccepted {
@@ -347,11 +396,48 @@ impl Index {
                 EventKind::HandlerPanicked { .. } | EventKind::HandlerFactoryPanicked { .. } => {
                     panics.push(i);
                 }
-                _ => {}
+                // Every other kind, named so that the match is exhaustive:
+                // then its jump table needs no range check on the tag.
+                EventKind::ProduceSent { .. }
+                | EventKind::DuplicateBatch { .. }
+                | EventKind::ProducerInitialized { .. }
+                | EventKind::TxnBegan { .. }
+                | EventKind::TxnCommitted { .. }
+                | EventKind::TxnAborted { .. }
+                | EventKind::Fenced { .. }
+                | EventKind::TxnMarker { .. }
+                | EventKind::LeaderElected { .. }
+                | EventKind::IsrChanged { .. }
+                | EventKind::Truncated { .. }
+                | EventKind::GenerationStarted { .. }
+                | EventKind::Assigned { .. }
+                | EventKind::MemberRemoved { .. }
+                | EventKind::StaticMemberRejoined { .. }
+                | EventKind::IncrementalRevoke { .. }
+                | EventKind::IncrementalAssign { .. }
+                | EventKind::PollIntervalExceeded { .. }
+                | EventKind::StageRewound { .. }
+                | EventKind::OffsetReset { .. }
+                | EventKind::CommitRejected { .. }
+                | EventKind::Restarted { .. }
+                | EventKind::MessageDropped { .. }
+                | EventKind::MessageDuplicated { .. }
+                | EventKind::MessageDelayed { .. }
+                | EventKind::PartitionStarted { .. }
+                | EventKind::PartitionHealed { .. }
+                | EventKind::SlowStarted { .. }
+                | EventKind::SlowEnded { .. }
+                | EventKind::FaultsHealed => {}
             }
         }
         aborted.sort_unstable();
-        let applied_once = once.finish(&node_group);
+        let applied_once = applied_once(
+            groups,
+            slots
+                .iter()
+                .filter(|s| s.group != u16::MAX)
+                .map(|s| (usize::from(s.group), &s.fold)),
+        );
         Index {
             msgs,
             groups,

@@ -234,7 +234,12 @@ impl Producer {
     /// at the first start.
     pub fn new(layout: &Layout, index: usize, incarnation: u32, settled: Vec<u64>) -> Producer {
         let meta = &layout.producers[index];
-        let outstanding = meta.plan.iter().filter(|r| !bit(&settled, r.msg.0)).count();
+        // (A first incarnation knows of no answers: no need to look.)
+        let outstanding = if settled.iter().all(|w| *w == 0) {
+            meta.plan.len()
+        } else {
+            meta.plan.iter().filter(|r| !bit(&settled, r.msg.0)).count()
+        };
         let parts = layout.topics[usize::from(meta.topic)].partitions as usize;
         // A fresh producer id per incarnation, as `InitProducerId` gives a
         // restarted producer without a transactional id.

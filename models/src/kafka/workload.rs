@@ -56,43 +56,60 @@ pub struct PlannedRecord {
 pub fn plan(spec: &WorkloadSpec, rng: &mut SimRng) -> Vec<Vec<PlannedRecord>> {
     let keys = spec.keys.max(1);
     let producers = usize::from(spec.producers.max(1));
-    let mut seqs = vec![0u32; keys as usize];
     let mut plans: Vec<Vec<PlannedRecord>> = (0..producers)
         .map(|_| Vec::with_capacity(spec.records as usize / producers + 1))
         .collect();
-    let zipf = match spec.distribution {
-        KeyDistribution::Zipf(s) => Some(zipf_cdf(keys, s)),
-        KeyDistribution::Uniform => None,
-    };
+    // One loop per key distribution and per producer count, so the record
+    // loop does not ask again for every record.
+    let uniform = |rng: &mut SimRng| rng.below(u64::from(keys)) as u32;
+    match (spec.distribution, &mut plans[..]) {
+        // (A range mapped is of trusted length: no capacity check per push.)
+        (KeyDistribution::Uniform, [one]) => one.extend(records(spec, rng, uniform)),
+        (KeyDistribution::Uniform, plans) => {
+            for r in records(spec, rng, uniform) {
+                plans[r.entity.index() % producers].push(r);
+            }
+        }
+        (KeyDistribution::Zipf(s), plans) => {
+            let cdf = zipf_cdf(keys, s);
+            let entity = |rng: &mut SimRng| {
+                let u = rng.unit();
+                cdf.partition_point(|c| *c <= u).min(keys as usize - 1) as u32
+            };
+            for r in records(spec, rng, entity) {
+                plans[r.entity.index() % producers].push(r);
+            }
+        }
+    }
+    plans
+}
+
+/// Every record of `spec`, in order, each drawing its entity from `entity`
+/// and then its amount.
+#[inline(always)]
+fn records<'a>(
+    spec: &'a WorkloadSpec,
+    rng: &'a mut SimRng,
+    mut entity: impl FnMut(&mut SimRng) -> u32 + 'a,
+) -> impl Iterator<Item = PlannedRecord> + 'a {
+    let mut seqs = vec![0u32; spec.keys.max(1) as usize];
     let (lo, hi) = spec.values;
     // i128: the span of a range as wide as the i64s stays exact.
     let span = (i128::from(hi) - i128::from(lo)).clamp(0, i128::from(u64::MAX - 1)) as u64;
-    for i in 0..spec.records {
-        let entity = match &zipf {
-            None => rng.below(u64::from(keys)) as u32,
-            Some(cdf) => {
-                let u = rng.unit();
-                cdf.partition_point(|c| *c <= u).min(keys as usize - 1) as u32
-            }
-        };
-        let value = (i128::from(lo) + i128::from(rng.below(span + 1))) as i64;
-        seqs[entity as usize] += 1;
-        let at = SimTime(spec.start.0 + spec.interval.0.saturating_mul(u64::from(i)));
-        // (One producer is the common case: no division per record.)
-        let producer = if producers == 1 {
-            0
-        } else {
-            entity as usize % producers
-        };
-        plans[producer].push(PlannedRecord {
+    (0..spec.records).map(move |i| {
+        let entity = entity(rng);
+        // `lo + draw` in i128, truncated to i64, is the wrapping sum.
+        let value = lo.wrapping_add(rng.below(span + 1) as i64);
+        let seq = &mut seqs[entity as usize];
+        *seq += 1;
+        PlannedRecord {
             msg: MessageId(i),
             entity: KeyId(entity),
-            seq: seqs[entity as usize],
+            seq: *seq,
             value,
-            at,
-        });
-    }
-    plans
+            at: SimTime(spec.start.0 + spec.interval.0.saturating_mul(u64::from(i))),
+        }
+    })
 }
 
 /// Cumulative probabilities of a Zipf distribution over `n` ranks.

@@ -2,6 +2,7 @@
 //! [`Model`] implementation that routes inputs to nodes.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use crate::handler::{Delivery, HandlerFactory};
 use crate::ids::{GroupId, KeyId, NodeId, PartitionId};
@@ -133,8 +134,9 @@ pub struct Layout {
     pub topics: Vec<TopicMeta>,
     /// Partitions, indexed by [`PartitionId`].
     pub partitions: Vec<PartitionMeta>,
-    /// Entity names, indexed by [`KeyId`].
-    pub keys: Vec<String>,
+    /// Entity names, indexed by [`KeyId`]. Shared: the worlds a
+    /// [`WorldTemplate`] builds for many seeds do not copy them.
+    pub keys: Arc<[String]>,
     /// For each entity, its partition in the workload's topic (murmur2 of
     /// the name's UTF-8 bytes).
     pub key_partitions: Vec<PartitionId>,
@@ -211,8 +213,13 @@ impl Layout {
                     *c += meta.plan.len().div_ceil(parts.max(1));
                 }
             } else {
+                // Records per entity first: an entity has one partition.
+                let mut per_key = vec![0usize; self.key_partitions.len()];
                 for r in &meta.plan {
-                    counts[self.key_partitions[r.entity.index()].index()] += 1;
+                    per_key[r.entity.index()] += 1;
+                }
+                for (n, p) in per_key.iter().zip(&self.key_partitions) {
+                    counts[p.index()] += n;
                 }
             }
         }
@@ -637,7 +644,7 @@ impl Layout {
             roles,
             topics,
             partitions,
-            keys,
+            keys: keys.into(),
             key_partitions,
             producers: producer_metas,
             brokers: broker_nodes,
