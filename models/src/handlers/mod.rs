@@ -106,11 +106,9 @@ pub struct IdempotentInbox;
 impl Handler for IdempotentInbox {
     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
         cx.transaction("apply", |tx| {
-            if tx.contains("inbox", d.message_id) {
-                return;
+            if tx.put_new("inbox", d.message_id, d.offset as i64) {
+                tx.add("balance", d.entity, d.value);
             }
-            tx.put("inbox", d.message_id, d.offset as i64);
-            tx.add("balance", d.entity, d.value);
         });
         Outcome::Ok
     }

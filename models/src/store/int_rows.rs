@@ -68,6 +68,27 @@ impl IntRows {
         }
     }
 
+    /// Sets the row at `key` unless one is there; returns whether it did.
+    #[inline]
+    pub fn insert_new(&mut self, key: i64, value: Value) -> bool {
+        match self.slot(key) {
+            Some(i) => {
+                let slot = &mut self.dense[i];
+                if slot.is_some() {
+                    return false;
+                }
+                *slot = Some(value);
+                self.dense_rows += 1;
+                true
+            }
+            None if self.sparse.contains_key(&key) => false,
+            None => {
+                self.insert(key, value);
+                true
+            }
+        }
+    }
+
     /// Removes the row at `key`; returns what it held.
     pub fn remove(&mut self, key: i64) -> Option<Value> {
         match self.slot(key) {

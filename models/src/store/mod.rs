@@ -174,6 +174,23 @@ impl Store {
         self.table_mut(table).replace(key, value)
     }
 
+    /// Sets the row at `table`/`key` to `value` unless a row is there;
+    /// returns whether it did.
+    #[inline]
+    pub(crate) fn insert_new(&mut self, table: &'static str, key: &RowKey, value: Value) -> bool {
+        let t = self.table_mut(table);
+        match key {
+            RowKey::Int(i) => t.ints.insert_new(*i, value),
+            RowKey::Str(s) => {
+                if t.strs.get(s).is_some() {
+                    return false;
+                }
+                t.strs.insert(s, value);
+                true
+            }
+        }
+    }
+
     /// Adds `delta` to the integer at `table`/`key` (missing or not an
     /// integer counts as 0); returns the new value and what the row held.
     #[inline]
@@ -276,6 +293,30 @@ mod tests {
         assert_eq!(store.get("balance", 1u32), Some(&Value::Int(10)));
         assert!(store.get("inbox", MessageId(3)).is_some());
         assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn put_new_writes_only_where_no_row_is() {
+        let mut store = Store::new();
+        let mut undo = Vec::new();
+        {
+            let mut tx = Tx::begin(&mut store, &mut undo);
+            assert!(tx.put_new("t", 3u32, 1));
+            assert!(!tx.put_new("t", 3u32, 2));
+            assert!(tx.put_new("t", 1i64 << 40, 1));
+            assert!(!tx.put_new("t", 1i64 << 40, 2));
+            assert!(tx.put_new("t", "k", 1));
+            assert!(!tx.put_new("t", "k", 2));
+            tx.abort();
+            assert!(!tx.close());
+        }
+        assert!(store.is_empty());
+        {
+            let mut tx = Tx::begin(&mut store, &mut undo);
+            assert!(tx.put_new("t", 3u32, 1));
+            assert!(tx.close());
+        }
+        assert_eq!(store.get("t", 3u32), Some(&Value::Int(1)));
     }
 
     #[test]

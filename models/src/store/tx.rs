@@ -73,6 +73,28 @@ impl<'a> Tx<'a> {
         self.write(table, key.into(), Some(value.into()));
     }
 
+    /// Writes `value` at `table`/`key` unless a row is there already;
+    /// returns whether it wrote. The same as [`Tx::contains`] followed by
+    /// [`Tx::put`] when it was not, with one lookup instead of two.
+    #[inline]
+    pub fn put_new(
+        &mut self,
+        table: &'static str,
+        key: impl Into<RowKey>,
+        value: impl Into<Value>,
+    ) -> bool {
+        let key = key.into();
+        if !self.store.insert_new(table, &key, value.into()) {
+            return false;
+        }
+        self.undo.push(Undo {
+            table,
+            key,
+            old: None,
+        });
+        true
+    }
+
     /// Deletes the row at `table`/`key`.
     pub fn delete(&mut self, table: &'static str, key: impl Into<RowKey>) {
         self.write(table, key.into(), None);
