@@ -366,7 +366,7 @@ pub fn reference_store(
                 &mut store,
                 &mut buffer,
                 &mut scratch,
-                &mut env,
+                Some(&mut env),
                 &mut rng,
             );
             match run_user_code(|| handler.handle(&delivery, &mut cx)) {

@@ -194,6 +194,10 @@ pub struct Injector {
     restart: Vec<Option<Option<SimTime>>>,
     consumers: Vec<bool>,
     instant: Instant,
+    /// No model needs asking: no crash point can fire (chaos does not
+    /// crash consumers, nothing is armed) and no node is slow. Turns false
+    /// when that may have changed and true again when every fault heals.
+    quiet: bool,
 }
 
 impl Injector {
@@ -209,6 +213,7 @@ impl Injector {
         Injector {
             nodes,
             chaos_on: chaos.any(),
+            quiet: chaos.consumer_crash.is_none(),
             crash_points: chaos.consumer_crash.as_ref().map_or(0, |c| {
                 c.points
                     .iter()
@@ -243,6 +248,13 @@ impl Injector {
         }
     }
 
+    /// The injector as the models' [`Env`], or `None` when asking it could
+    /// not make a difference: no crash point can fire and no node is slow.
+    #[inline(always)]
+    pub fn env(&mut self) -> Option<&mut dyn Env> {
+        if self.quiet { None } else { Some(self) }
+    }
+
     /// The chaos mix.
     pub fn chaos(&self) -> &Chaos {
         &self.chaos
@@ -265,6 +277,7 @@ impl Injector {
         self.links.clear();
         self.blocked.iter_mut().for_each(|b| *b = 0);
         self.slow.iter_mut().for_each(|s| *s = None);
+        self.quiet = true;
         unfired
     }
 
@@ -278,6 +291,7 @@ impl Injector {
         restart_after: Option<SimTime>,
         skip: u32,
     ) {
+        self.quiet = false;
         self.armed.push(Armed {
             timeline,
             node,
@@ -327,6 +341,7 @@ impl Injector {
 
     /// Makes `node` slow until the episode with `token` ends.
     pub fn slow_start(&mut self, node: NodeId, processing: SimTime, token: u64) {
+        self.quiet = false;
         self.slow[node.index()] = Some((processing, token));
     }
 

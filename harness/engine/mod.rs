@@ -404,7 +404,7 @@ impl<M: Model> Engine<M> {
                 rng,
                 handler_rng,
                 &mut self.history,
-                &mut self.injector,
+                self.injector.env(),
                 &mut self.outbox,
             );
             input(&mut self.model, &mut cx);

@@ -168,7 +168,7 @@ pub struct HandlerCx<'a> {
     /// undone when the context ends.
     undo: &'a mut Vec<Undo>,
     history: &'a mut History,
-    env: &'a mut dyn Env,
+    env: Option<&'a mut dyn Env>,
     rng: &'a mut SimRng,
     crashed: Option<CrashPoint>,
 }
@@ -181,6 +181,7 @@ impl Drop for HandlerCx<'_> {
 
 impl<'a> HandlerCx<'a> {
     /// A context for handling `msg` (about `key`) on `consumer` at `now`.
+    /// `env`: `None` only when no crash point can fire.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         now: SimTime,
@@ -190,7 +191,7 @@ impl<'a> HandlerCx<'a> {
         store: &'a mut Store,
         buffer: &'a mut TxBuffer,
         history: &'a mut History,
-        env: &'a mut dyn Env,
+        env: Option<&'a mut dyn Env>,
         rng: &'a mut SimRng,
     ) -> Self {
         HandlerCx {
@@ -312,7 +313,9 @@ impl<'a> HandlerCx<'a> {
     }
 
     fn check(&mut self, point: CrashPoint, label: Option<&'static str>) {
-        if let Some(pass) = self.env.crash_at(self.now, self.consumer, point, label) {
+        if let Some(env) = &mut self.env
+            && let Some(pass) = env.crash_at(self.now, self.consumer, point, label)
+        {
             self.crashed = Some(point);
             self.history.record(
                 self.now,
@@ -361,7 +364,7 @@ mod tests {
             store,
             &mut buffer,
             &mut history,
-            env,
+            Some(env),
             &mut rng,
         );
         f(&mut cx);

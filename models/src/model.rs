@@ -106,21 +106,23 @@ pub struct Cx<'a, M, T> {
     pub handler_rng: &'a mut SimRng,
     /// The run's history.
     pub history: &'a mut History,
-    /// Fault decisions.
-    pub env: &'a mut dyn Env,
+    /// Fault decisions; `None` when no fault can touch a node this step
+    /// (no crash point can fire, no node is slow), which spares the calls.
+    pub env: Option<&'a mut dyn Env>,
     out: &'a mut Outbox<M, T>,
     crashed: Option<CrashPoint>,
 }
 
 impl<'a, M, T> Cx<'a, M, T> {
-    /// A context for stepping `me` at `now`.
+    /// A context for stepping `me` at `now`. `env`: `None` only when no
+    /// crash point can fire and no node is slow.
     pub fn new(
         now: SimTime,
         me: NodeId,
         rng: &'a mut SimRng,
         handler_rng: &'a mut SimRng,
         history: &'a mut History,
-        env: &'a mut dyn Env,
+        env: Option<&'a mut dyn Env>,
         out: &'a mut Outbox<M, T>,
     ) -> Self {
         Cx {
@@ -160,7 +162,9 @@ impl<'a, M, T> Cx<'a, M, T> {
         if self.crashed.is_some() {
             return true;
         }
-        if let Some(pass) = self.env.crash_at(self.now, self.me, point, label) {
+        if let Some(env) = &mut self.env
+            && let Some(pass) = env.crash_at(self.now, self.me, point, label)
+        {
             self.crashed = Some(point);
             let node = self.me;
             self.record(EventKind::Crashed { node, point, pass });

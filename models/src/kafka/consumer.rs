@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use crate::event::{CommitError, CrashPoint, EventKind, Settle};
 use crate::handler::{Handler, HandlerCx, Outcome};
 use crate::ids::{GroupId, NodeId, PartitionId};
-use crate::model::{Cx, Deadlines};
+use crate::model::{Cx, Deadlines, Env};
 use crate::panic_guard::run_user_code;
 use crate::store::TxBuffer;
 use crate::time::SimTime;
@@ -1425,7 +1425,7 @@ impl Consumer {
                         generation: self.generation,
                     });
                 }
-                let pt = match cx.env.slow_processing(cx.me) {
+                let pt = match cx.env.as_ref().and_then(|e| e.slow_processing(cx.me)) {
                     Some(t) => t,
                     None => {
                         let (lo, hi) = cfg.processing;
@@ -1485,6 +1485,10 @@ impl Consumer {
             .config
             .handler_attempts_max;
         let now = cx.now;
+        let env: Option<&mut dyn Env> = match &mut cx.env {
+            Some(env) => Some(&mut **env),
+            None => None,
+        };
         let mut hcx = HandlerCx::new(
             now,
             me,
@@ -1493,7 +1497,7 @@ impl Consumer {
             &mut durable.stores[self.group.index()],
             scratch,
             cx.history,
-            cx.env,
+            env,
             cx.handler_rng,
         );
         let handler = &mut self.handler;

@@ -274,7 +274,7 @@ impl<E: Env> Sim<E> {
                 &mut self.rngs[node.index()],
                 &mut self.handler_rngs[node.index()],
                 &mut self.history,
-                &mut self.env,
+                Some(&mut self.env),
                 &mut out,
             );
             match input {
