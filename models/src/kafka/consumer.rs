@@ -1407,6 +1407,8 @@ impl Consumer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let cfg = &layout.groups[self.group.index()].config;
+        // Whether the node is slow changes only between steps: asked once.
+        let slow = cx.env.as_ref().and_then(|e| e.slow_processing(cx.me));
         loop {
             if self.pos >= self.batch.len() {
                 return self.batch_done(layout, durable, scratch, cx);
@@ -1425,7 +1427,7 @@ impl Consumer {
                         generation: self.generation,
                     });
                 }
-                let pt = match cx.env.as_ref().and_then(|e| e.slow_processing(cx.me)) {
+                let pt = match slow {
                     Some(t) => t,
                     None => {
                         let (lo, hi) = cfg.processing;
