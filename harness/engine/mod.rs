@@ -397,12 +397,10 @@ impl<M: Model> Engine<M> {
     #[inline(always)]
     fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
         let crashed = {
-            let (rng, handler_rng) = &mut self.rngs[node.index()];
             let mut cx = Cx::new(
                 self.now,
                 node,
-                rng,
-                handler_rng,
+                &mut self.rngs[node.index()],
                 &mut self.history,
                 self.injector.env(),
                 &mut self.outbox,

@@ -99,11 +99,11 @@ pub struct Cx<'a, M, T> {
     pub now: SimTime,
     /// The node being stepped.
     pub me: NodeId,
-    /// The node's own random stream.
-    pub rng: &'a mut SimRng,
-    /// The stream handler code on this node draws from, kept apart so a
-    /// handler's draws do not shift the node's own decisions.
-    pub handler_rng: &'a mut SimRng,
+    /// The node's random streams, as one pair so a step borrows them with
+    /// one pointer: `.0` is the node's own, `.1` the one handler code on
+    /// this node draws from, kept apart so a handler's draws do not shift
+    /// the node's own decisions.
+    pub rngs: &'a mut (SimRng, SimRng),
     /// The run's history.
     pub history: &'a mut History,
     /// Fault decisions; `None` when no fault can touch a node this step
@@ -119,8 +119,7 @@ impl<'a, M, T> Cx<'a, M, T> {
     pub fn new(
         now: SimTime,
         me: NodeId,
-        rng: &'a mut SimRng,
-        handler_rng: &'a mut SimRng,
+        rngs: &'a mut (SimRng, SimRng),
         history: &'a mut History,
         env: Option<&'a mut dyn Env>,
         out: &'a mut Outbox<M, T>,
@@ -128,8 +127,7 @@ impl<'a, M, T> Cx<'a, M, T> {
         Cx {
             now,
             me,
-            rng,
-            handler_rng,
+            rngs,
             history,
             env,
             out,

@@ -1434,7 +1434,7 @@ impl Consumer {
                         if hi.as_us() == 0 {
                             SimTime::ZERO
                         } else {
-                            SimTime::from_us(cx.rng.between(lo.as_us(), hi.as_us()))
+                            SimTime::from_us(cx.rngs.0.between(lo.as_us(), hi.as_us()))
                         }
                     }
                 };
@@ -1500,7 +1500,7 @@ impl Consumer {
             scratch,
             cx.history,
             env,
-            cx.handler_rng,
+            &mut cx.rngs.1,
         );
         let handler = &mut self.handler;
         let result = run_user_code(|| handler.handle(&delivery, &mut hcx));

@@ -691,7 +691,7 @@ impl Producer {
                     None => {
                         let topic = &layout.topics[usize::from(meta.topic)];
                         let p = PartitionId(
-                            topic.first.0 + cx.rng.below(u64::from(topic.partitions)) as u16,
+                            topic.first.0 + cx.rngs.0.below(u64::from(topic.partitions)) as u16,
                         );
                         self.sticky = Some(p);
                         p
@@ -1003,7 +1003,7 @@ impl Producer {
         // ±20 % jitter, as the Java client applies to retry.backoff.ms.
         let base = cfg.retry_backoff.as_us();
         let jitter = base / 5;
-        let wait = base - jitter + cx.rng.below(2 * jitter + 1);
+        let wait = base - jitter + cx.rngs.0.below(2 * jitter + 1);
         cx.after(SimTime::from_us(wait), Timer::ProduceRetry { batch: id });
     }
 

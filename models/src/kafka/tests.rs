@@ -87,8 +87,7 @@ struct Sim<E: Env = NoFaults> {
     env: E,
     now: SimTime,
     history: History,
-    rngs: Vec<SimRng>,
-    handler_rngs: Vec<SimRng>,
+    rngs: Vec<(SimRng, SimRng)>,
     queue: BTreeMap<(SimTime, u64), Queued>,
     seq: u64,
     up: Vec<bool>,
@@ -116,10 +115,12 @@ impl<E: Env> Sim<E> {
             now: SimTime::ZERO,
             history: History::new(),
             rngs: (0..n)
-                .map(|i| SimRng::new(SEED, Stream::Node(i as u16)))
-                .collect(),
-            handler_rngs: (0..n)
-                .map(|i| SimRng::new(SEED, Stream::Handler(i as u16)))
+                .map(|i| {
+                    (
+                        SimRng::new(SEED, Stream::Node(i as u16)),
+                        SimRng::new(SEED, Stream::Handler(i as u16)),
+                    )
+                })
                 .collect(),
             queue: BTreeMap::new(),
             seq: 0,
@@ -272,7 +273,6 @@ impl<E: Env> Sim<E> {
                 self.now,
                 node,
                 &mut self.rngs[node.index()],
-                &mut self.handler_rngs[node.index()],
                 &mut self.history,
                 Some(&mut self.env),
                 &mut out,
