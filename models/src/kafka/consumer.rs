@@ -1410,14 +1410,13 @@ impl Consumer {
         // Whether the node is slow changes only between steps: asked once.
         let slow = cx.env.as_ref().and_then(|e| e.slow_processing(cx.me));
         loop {
-            if self.pos >= self.batch.len() {
+            let Some(&item) = self.batch.get(self.pos) else {
                 return self.batch_done(layout, durable, scratch, cx);
-            }
+            };
             if !self.waiting {
                 if self.attempt == 1 {
                     // The record is handed to the handler now; its
                     // processing time runs from here.
-                    let item = self.batch[self.pos];
                     cx.record(EventKind::Delivered {
                         consumer: cx.me,
                         partition: item.partition,
@@ -1446,7 +1445,7 @@ impl Consumer {
                 }
             }
             self.waiting = false;
-            let settle = self.invoke(layout, durable, scratch, cx);
+            let settle = self.invoke(item, layout, durable, scratch, cx);
             if cx.crashed().is_some() {
                 return;
             }
@@ -1471,15 +1470,16 @@ impl Consumer {
         }
     }
 
-    /// Runs the handler on the current record and records how it settled.
+    /// Runs the handler on the current record, `item`, and records how it
+    /// settled.
     fn invoke(
         &mut self,
+        item: Item,
         layout: &Layout,
         durable: &mut Durable,
         scratch: &mut TxBuffer,
         cx: &mut Cx<'_, Msg, Timer>,
     ) -> Settle {
-        let item = self.batch[self.pos];
         let r = item.record;
         let me = cx.me;
         let delivery = layout.delivery(item.partition, item.offset, &r, self.attempt);
