@@ -423,7 +423,10 @@ impl<M: Model> Engine<M> {
         // draining them.
         if !self.outbox.sends.is_empty() {
             let mut sends = std::mem::take(&mut self.outbox.sends);
-            sends.reverse();
+            // A single entry, the most common case, needs no reversing.
+            if sends.len() > 1 {
+                sends.reverse();
+            }
             while let Some((to, msg)) = sends.pop() {
                 self.transmit(node, to, msg);
             }
@@ -432,7 +435,9 @@ impl<M: Model> Engine<M> {
         if !self.outbox.timers.is_empty() {
             let incarnation = self.incarnation(node);
             let mut timers = std::mem::take(&mut self.outbox.timers);
-            timers.reverse();
+            if timers.len() > 1 {
+                timers.reverse();
+            }
             while let Some((at, timer)) = timers.pop() {
                 self.queue.push(
                     at,
