@@ -594,7 +594,7 @@ impl Env for Injector {
 impl Injector {
     /// Whether the chaos mix may crash `node` at `point`: exact for the
     /// loop's own points; for a point the handler names, whether its label
-    /// is one the mix lists is left to [`Injector::crash_here`], as it takes
+    /// is one the mix lists is left to [`Injector::chaos_lists`], as it takes
     /// a search.
     #[inline(always)]
     fn chaos_may_crash(&self, node: NodeId, point: CrashPoint) -> bool {
@@ -615,11 +615,30 @@ impl Injector {
         point: CrashPoint,
         label: Option<&'static str>,
     ) -> Option<u32> {
-        let c = self.chaos.consumer_crash.as_ref()?;
-        if point_bit(point).is_none() && !c.points.iter().any(|p| p.matches(point, label)) {
+        if !self.chaos_lists(point, label) {
             return None;
         }
         self.instant.pass(now, node, point, label);
+        self.chaos_decides(node)
+    }
+
+    /// Whether the chaos mix crashes consumers at `point`: every built-in
+    /// point [`Injector::chaos_may_crash`] let through, and a point the
+    /// handler names when its label is one the mix lists.
+    #[inline(always)]
+    fn chaos_lists(&self, point: CrashPoint, label: Option<&'static str>) -> bool {
+        point_bit(point).is_some()
+            || self
+                .chaos
+                .consumer_crash
+                .as_ref()
+                .is_some_and(|c| c.points.iter().any(|p| p.matches(point, label)))
+    }
+
+    /// The chaos draw at the pass recorded last: crashes `node` there, or
+    /// not. Only for a mix that crashes consumers.
+    #[inline(always)]
+    fn chaos_decides(&mut self, node: NodeId) -> Option<u32> {
         if self
             .odds
             .consumer_crash
@@ -641,9 +660,8 @@ impl Injector {
         Some(self.instant.last_pass_number())
     }
 
-    /// [`Env::crash_at`] for a pass that an armed crash or chaos may hit,
-    /// kept out of line. `chaos_may`: what [`Injector::chaos_may_crash`]
-    /// said of this pass.
+    /// [`Env::crash_at`] while a crash is armed, kept out of line.
+    /// `chaos_may`: what [`Injector::chaos_may_crash`] said of this pass.
     #[inline(never)]
     fn crash_here(
         &mut self,
@@ -653,16 +671,7 @@ impl Injector {
         label: Option<&'static str>,
         chaos_may: bool,
     ) -> Option<u32> {
-        let chaos = chaos_may
-            && (point_bit(point).is_some()
-                || self
-                    .chaos
-                    .consumer_crash
-                    .as_ref()
-                    .is_some_and(|c| c.points.iter().any(|p| p.matches(point, label))));
-        if self.armed.is_empty() && !chaos {
-            return None;
-        }
+        let chaos = chaos_may && self.chaos_lists(point, label);
         self.instant.pass(now, node, point, label);
         let mut hit = None;
         for (i, a) in self.armed.iter_mut().enumerate() {
@@ -680,13 +689,8 @@ impl Injector {
             return Some(self.instant.last_pass_number());
         }
         // `chaos` holds only when the mix crashes consumers.
-        if chaos
-            && self
-                .odds
-                .consumer_crash
-                .decide(&mut self.streams.consumer_crash)
-        {
-            return self.chaos_crash(node);
+        if chaos {
+            return self.chaos_decides(node);
         }
         None
     }
