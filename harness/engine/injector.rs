@@ -43,8 +43,11 @@ struct LinkFault {
 #[derive(Default)]
 struct Instant {
     at: SimTime,
-    /// How many messages went on each `(directed link, kind)` so far.
-    sent: Vec<(SentKey, u32)>,
+    /// Every message sent so far, as its `(directed link, kind)`, in
+    /// order. A message's number (how many of its kind went on its link
+    /// before it) is needed only when a fault hits it, which is rare, so
+    /// recording a message is a push and the counting waits for a fault.
+    sent: Vec<SentKey>,
     /// Every crash point passed so far, in order. A pass's number (how
     /// many passes of the same point the node made before it) is needed
     /// only when a crash fires there, which is rare, so recording a pass is
@@ -69,22 +72,6 @@ impl PartialEq for SentKey {
 /// A crash point a node passed: `(node, point, label)`.
 type Passed = (NodeId, CrashPoint, Option<&'static str>);
 
-/// Adds one to `key`'s count in `counts` and returns the count before.
-/// There are few distinct keys in an instant (a few kinds per link),
-/// however many messages, so a linear search over them stays short.
-fn bump<K: PartialEq>(counts: &mut Vec<(K, u32)>, key: K) -> u32 {
-    match counts.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => {
-            *n += 1;
-            *n - 1
-        }
-        None => {
-            counts.push((key, 1));
-            0
-        }
-    }
-}
-
 impl Instant {
     fn at(&mut self, now: SimTime) -> &mut Instant {
         if self.at != now {
@@ -95,10 +82,19 @@ impl Instant {
         self
     }
 
-    /// Records a message and returns how many of its kind went on its link
-    /// earlier in this instant.
-    fn send(&mut self, now: SimTime, link: usize, kind: &'static str) -> u32 {
-        bump(&mut self.at(now).sent, SentKey(link, kind))
+    /// Records a message; [`Instant::last_send_number`] numbers it.
+    #[inline(always)]
+    fn send(&mut self, now: SimTime, link: usize, kind: &'static str) {
+        self.at(now).sent.push(SentKey(link, kind));
+    }
+
+    /// How many messages of its kind went on its link earlier in this
+    /// instant than the one recorded last.
+    fn last_send_number(&self) -> u32 {
+        match self.sent.split_last() {
+            Some((last, earlier)) => earlier.iter().filter(|k| *k == last).count() as u32,
+            None => 0,
+        }
     }
 
     /// Records a pass; [`Instant::last_pass_number`] numbers it.
@@ -127,8 +123,6 @@ pub struct Fate {
     pub duplicate: bool,
     /// Extra delay, and whether later messages may overtake.
     pub delay: Option<(SimTime, bool)>,
-    /// Earlier messages of this kind on this link at this instant.
-    pub nth: u32,
 }
 
 /// The chaos mix's probabilities, as [`Odds`] (`Never` for a kind the mix
@@ -400,10 +394,11 @@ impl Injector {
             fate.dropped = Some(DropCause::Partition);
             return (fate, [None, None]);
         }
-        // Only faults need the count; timeline faults of an instant are in
-        // place before its first message, so counting can start with them.
+        // Only faults need the number (see [`Injector::message_number`]);
+        // timeline faults of an instant are in place before its first
+        // message, so counting can start with them.
         if self.chaos_on || !self.links.is_empty() {
-            fate.nth = self.instant.send(now, link, kind);
+            self.instant.send(now, link, kind);
         }
         if !self.links.is_empty() {
             self.apply_link_faults(from, to, kind, &mut fate);
@@ -523,6 +518,15 @@ impl Injector {
                 .between(d.extra.0.as_us(), d.extra.1.as_us());
             fate.delay = Some((SimTime(extra), false));
         }
+    }
+
+    /// How many messages of its kind went on its link earlier in this
+    /// instant than the one [`Injector::route`] routed last, which a fault
+    /// (a loss, a duplicate or a delay, not a partition) hit. Asked only
+    /// then, before the next message is routed.
+    #[cold]
+    pub fn message_number(&self) -> u32 {
+        self.instant.last_send_number()
     }
 
     /// How long a broken connection takes to notice: one network latency,

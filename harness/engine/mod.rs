@@ -461,6 +461,11 @@ impl<M: Model> Engine<M> {
         let kind = msg.kind();
         let (fate, times) = self.injector.route(self.now, from, to, kind);
         if let Some(cause) = fate.dropped {
+            // A partition black-holes messages before any is counted.
+            let nth = match cause {
+                DropCause::Loss => self.injector.message_number(),
+                DropCause::Partition => 0,
+            };
             self.history.record(
                 self.now,
                 EventKind::MessageDropped {
@@ -468,7 +473,7 @@ impl<M: Model> Engine<M> {
                     to,
                     kind,
                     cause,
-                    nth: fate.nth,
+                    nth,
                 },
             );
             // A lost message on a TCP connection is a broken connection:
@@ -493,7 +498,7 @@ impl<M: Model> Engine<M> {
                     kind,
                     extra_us: extra.as_us(),
                     reorder,
-                    nth: fate.nth,
+                    nth: self.injector.message_number(),
                 },
             );
         }
@@ -507,7 +512,7 @@ impl<M: Model> Engine<M> {
                     from,
                     to,
                     kind,
-                    nth: fate.nth,
+                    nth: self.injector.message_number(),
                 },
             );
             self.queue.push(
