@@ -610,8 +610,10 @@ impl Injector {
 
     /// [`Env::crash_at`] for a pass that chaos may hit when no crash is
     /// armed: [`Injector::crash_here`] without the armed crashes, which
-    /// keeps the usual case short.
-    #[inline(never)]
+    /// keeps the usual case short. Inlined into `crash_at` (itself called
+    /// through `dyn Env`): a second call per pass cost more than the
+    /// larger frame does.
+    #[inline(always)]
     fn crash_by_chaos(
         &mut self,
         now: SimTime,
