@@ -133,7 +133,19 @@ struct ChaosOdds {
     reorder: Odds,
     delay: Odds,
     consumer_crash: Odds,
+    /// Per message fault, in the order [`LOSS`], [`DUPLICATE`],
+    /// [`REORDER`], [`DELAY`]: it lists no kinds of message, so it applies
+    /// to every message without looking at its kind. True as well for a
+    /// fault the mix leaves out: its odds are `Never`, which decide
+    /// without a draw.
+    every_kind: [bool; 4],
 }
+
+/// The message faults' places in [`ChaosOdds::every_kind`].
+const LOSS: usize = 0;
+const DUPLICATE: usize = 1;
+const REORDER: usize = 2;
+const DELAY: usize = 3;
 
 impl ChaosOdds {
     fn new(chaos: &Chaos) -> ChaosOdds {
@@ -146,6 +158,8 @@ impl ChaosOdds {
             reorder: odds(chaos.reorder.as_ref().map(|c| c.probability)),
             delay: odds(chaos.delay.as_ref().map(|c| c.probability)),
             consumer_crash: odds(chaos.consumer_crash.as_ref().map(|c| c.probability)),
+            every_kind: [&chaos.loss, &chaos.duplicate, &chaos.reorder, &chaos.delay]
+                .map(|c| c.as_ref().is_none_or(|c| c.kinds.is_empty())),
         }
     }
 }
@@ -480,26 +494,36 @@ impl Injector {
         }
     }
 
+    /// Whether chaos fault `f` (of [`ChaosOdds::every_kind`]) applies to
+    /// messages of `kind`.
+    #[inline(always)]
+    fn chaos_applies(&self, f: usize, kind: &'static str) -> bool {
+        self.odds.every_kind[f] || {
+            let c = &self.chaos;
+            [&c.loss, &c.duplicate, &c.reorder, &c.delay][f]
+                .as_ref()
+                .is_some_and(|c| c.applies(kind))
+        }
+    }
+
+    /// The chaos mix's draws for one message, each fault from its own
+    /// stream. A fault the mix leaves out has `Never` odds, which decide
+    /// without a draw.
     #[inline(always)]
     fn apply_chaos(&mut self, kind: &'static str, fate: &mut Fate) {
-        let c = &self.chaos;
-        if let Some(l) = &c.loss
-            && l.applies(kind)
-            && self.odds.loss.decide(&mut self.streams.loss)
-        {
+        if self.chaos_applies(LOSS, kind) && self.odds.loss.decide(&mut self.streams.loss) {
             fate.dropped = Some(DropCause::Loss);
             return;
         }
-        if let Some(d) = &c.duplicate
-            && d.applies(kind)
+        if self.chaos_applies(DUPLICATE, kind)
             && self.odds.duplicate.decide(&mut self.streams.duplication)
         {
             fate.duplicate = true;
         }
         if fate.delay.is_none()
-            && let Some(r) = &c.reorder
-            && r.applies(kind)
+            && self.chaos_applies(REORDER, kind)
             && self.odds.reorder.decide(&mut self.streams.reorder)
+            && let Some(r) = &self.chaos.reorder
         {
             let extra = self
                 .streams
@@ -508,9 +532,9 @@ impl Injector {
             fate.delay = Some((SimTime(extra), true));
         }
         if fate.delay.is_none()
-            && let Some(d) = &c.delay
-            && d.applies(kind)
+            && self.chaos_applies(DELAY, kind)
             && self.odds.delay.decide(&mut self.streams.delay)
+            && let Some(d) = &self.chaos.delay
         {
             let extra = self
                 .streams
