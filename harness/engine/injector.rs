@@ -252,7 +252,13 @@ impl Injector {
             slow: vec![None; nodes],
             restart: vec![None; nodes],
             consumers,
-            instant: Instant::default(),
+            // Room for the messages and passes of a busy instant, so the
+            // lists do not grow step by step from empty.
+            instant: Instant {
+                at: SimTime::ZERO,
+                sent: Vec::with_capacity(16),
+                passed: Vec::with_capacity(16),
+            },
         }
     }
 

@@ -213,7 +213,9 @@ impl<M: Model> Engine<M> {
         history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
-            mail: Slab::default(),
+            // Room for the messages in flight at once in most runs, so the
+            // slab does not grow step by step from empty.
+            mail: Slab::with_capacity(64),
             history,
             rngs: (0..n)
                 .map(|i| {
@@ -235,7 +237,10 @@ impl<M: Model> Engine<M> {
             partition_open: Vec::new(),
             unfired: Vec::new(),
             connections: vec![0; n * n],
-            outbox: Outbox::default(),
+            outbox: Outbox {
+                sends: Vec::with_capacity(8),
+                timers: Vec::with_capacity(8),
+            },
             partitions: Vec::new(),
             slow_token: 0,
             now: SimTime::ZERO,
