@@ -338,17 +338,22 @@ impl<M: Model> Engine<M> {
                 connection,
                 msg,
             } => {
-                let msg = self.mail.take(msg);
                 if self.connections[self.pair(from, to)] != connection {
                     // Sent on a connection that broke since.
+                    drop(self.mail.take(msg));
                     return None;
                 }
                 // A crash closes the node's connections: what was in flight
                 // to the old incarnation is gone, and the sender's end of
                 // the connection breaks.
                 if self.live(to, incarnation) {
-                    self.step(to, |m, cx| m.on_message(to, from, msg, cx));
+                    // Taken out of its slot right into the call, which
+                    // spares moving it through the dispatch.
+                    self.step(to, |m, cx, mail| {
+                        m.on_message(to, from, mail.take(msg), cx);
+                    });
                 } else {
+                    drop(self.mail.take(msg));
                     self.disconnect(from, from_incarnation, to);
                 }
             }
@@ -358,7 +363,7 @@ impl<M: Model> Engine<M> {
                 peer,
             } => {
                 if self.live(node, incarnation) {
-                    self.step(node, |m, cx| m.on_disconnect(node, peer, cx));
+                    self.step(node, |m, cx, _| m.on_disconnect(node, peer, cx));
                 }
             }
             Item::Timer {
@@ -367,14 +372,14 @@ impl<M: Model> Engine<M> {
                 timer,
             } => {
                 if self.live(node, incarnation) {
-                    self.step(node, |m, cx| m.on_timer(node, timer, cx));
+                    self.step(node, |m, cx, _| m.on_timer(node, timer, cx));
                 }
             }
             Item::Fault(i) => self.fault(i),
             Item::Start(node) => {
                 // A node crashed before it started starts when it restarts.
                 if self.live(node, 0) {
-                    self.step(node, |m, cx| m.start(node, cx));
+                    self.step(node, |m, cx, _| m.start(node, cx));
                 }
             }
             Item::Restart { node, incarnation } => {
@@ -397,10 +402,14 @@ impl<M: Model> Engine<M> {
         None
     }
 
-    /// Steps one node (`input` hands it its input) and applies what it
-    /// asked for.
+    /// Steps one node (`input` hands it its input, taking a delivered
+    /// message out of the mail) and applies what it asked for.
     #[inline(always)]
-    fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
+    fn step(
+        &mut self,
+        node: NodeId,
+        input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>, &mut Slab<M::Msg>),
+    ) {
         let crashed = {
             let mut cx = Cx::new(
                 self.now,
@@ -410,7 +419,7 @@ impl<M: Model> Engine<M> {
                 self.injector.env(),
                 &mut self.outbox,
             );
-            input(&mut self.model, &mut cx);
+            input(&mut self.model, &mut cx, &mut self.mail);
             cx.crashed()
         };
         // Many steps send nothing and set no timer. Sending and setting
@@ -639,7 +648,7 @@ impl<M: Model> Engine<M> {
     fn restart(&mut self, node: NodeId) {
         self.lives[node.index()] &= !1;
         self.history.record(self.now, EventKind::Restarted { node });
-        self.step(node, |m, cx| m.start(node, cx));
+        self.step(node, |m, cx, _| m.start(node, cx));
     }
 
     fn fault(&mut self, i: usize) {
