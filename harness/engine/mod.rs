@@ -454,16 +454,19 @@ impl<M: Model> Engine<M> {
         self.outbox.sends = sends;
     }
 
-    /// Sets the timers a node's step set (as [`Engine::send_all`] sends).
+    /// Sets the timers a node's step set (popped in order, as
+    /// [`Engine::send_all`] sends). Only the queue is touched meanwhile, so
+    /// the buffer is emptied in place.
     #[inline(never)]
     fn set_timers(&mut self, node: NodeId) {
         let incarnation = self.incarnation(node);
-        let mut timers = std::mem::take(&mut self.outbox.timers);
+        let timers = &mut self.outbox.timers;
+        let queue = &mut self.queue;
         if timers.len() > 1 {
             timers.reverse();
         }
         while let Some((at, timer)) = timers.pop() {
-            self.queue.push(
+            queue.push(
                 at,
                 Item::Timer {
                     node,
@@ -472,7 +475,6 @@ impl<M: Model> Engine<M> {
                 },
             );
         }
-        self.outbox.timers = timers;
     }
 
     /// Puts a message on the network.
