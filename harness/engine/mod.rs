@@ -439,19 +439,18 @@ impl<M: Model> Engine<M> {
     /// Sends what a node's step sent.
     #[inline(never)]
     fn send_all(&mut self, node: NodeId) {
-        // The buffer goes back into the outbox afterwards, so stepping a
-        // node does not allocate. It is reversed and popped, which keeps its
-        // order and, for the usual one or two entries, costs less than
-        // draining it.
-        let mut sends = std::mem::take(&mut self.outbox.sends);
+        // The buffer stays in the outbox, so stepping a node does not
+        // allocate. It is reversed and popped, which keeps its order and,
+        // for the usual one or two entries, costs less than draining it;
+        // sending does not touch the outbox, so the buffer is popped in
+        // place.
         // A single entry, the most common case, needs no reversing.
-        if sends.len() > 1 {
-            sends.reverse();
+        if self.outbox.sends.len() > 1 {
+            self.outbox.sends.reverse();
         }
-        while let Some((to, msg)) = sends.pop() {
+        while let Some((to, msg)) = self.outbox.sends.pop() {
             self.transmit(node, to, msg);
         }
-        self.outbox.sends = sends;
     }
 
     /// Sets the timers a node's step set (popped in order, as
