@@ -194,6 +194,17 @@ pub struct Engine<M: Model> {
     limits: Limits,
 }
 
+/// Reverses a step's buffer of sends or timers, so popping it keeps their
+/// order: nothing to do for the usual single entry, one swap for two.
+#[inline(always)]
+fn reverse<T>(buffer: &mut [T]) {
+    match buffer.len() {
+        0 | 1 => {}
+        2 => buffer.swap(0, 1),
+        _ => buffer.reverse(),
+    }
+}
+
 impl<M: Model> Engine<M> {
     /// Sets up a run of `model` with `seed`.
     pub fn new(
@@ -445,9 +456,7 @@ impl<M: Model> Engine<M> {
         // sending does not touch the outbox, so the buffer is popped in
         // place.
         // A single entry, the most common case, needs no reversing.
-        if self.outbox.sends.len() > 1 {
-            self.outbox.sends.reverse();
-        }
+        reverse(&mut self.outbox.sends);
         while let Some((to, msg)) = self.outbox.sends.pop() {
             self.transmit(node, to, msg);
         }
@@ -461,9 +470,7 @@ impl<M: Model> Engine<M> {
         let incarnation = self.incarnation(node);
         let timers = &mut self.outbox.timers;
         let queue = &mut self.queue;
-        if timers.len() > 1 {
-            timers.reverse();
-        }
+        reverse(timers);
         while let Some((at, timer)) = timers.pop() {
             queue.push(
                 at,
