@@ -134,6 +134,43 @@ fn rule_out(slots: &mut [Slot], g: usize) {
     }
 }
 
+/// A `crashed` event of node `n` in [`Index::build`]'s pass: a consumer's
+/// next handler invocation starts, and the one in progress closes. Out of
+/// line, as crashes are rare: the pass's loop keeps its registers for the
+/// common events.
+#[cold]
+#[inline(never)]
+fn crashed(
+    slots: &mut [Slot],
+    receipts: &mut [Receipt],
+    msgs: usize,
+    next_invocation: &mut u32,
+    n: NodeId,
+) {
+    if let Some((g, slot)) = member(slots, n) {
+        slot.invocation = *next_invocation;
+        *next_invocation += 1;
+        let rs = Receipts {
+            all: receipts,
+            msgs,
+        };
+        if !slot.fold.crashed(g, rs) {
+            rule_out(slots, g);
+        }
+    }
+}
+
+/// A `commit-accepted` event in [`Index::build`]'s pass: `offset` is the
+/// last committed offset of the `(group, partition)` at `at`. Out of line,
+/// as commits are few next to records.
+#[cold]
+#[inline(never)]
+fn commit(committed: &mut [Option<u64>], at: usize, offset: u64) {
+    if let Some(c) = committed.get_mut(at) {
+        *c = Some(offset);
+    }
+}
+
 /// Per-message facts, in flat vectors indexed by message id (and group).
 #[derive(Clone, Debug, Default)]
 pub struct Index {
@@ -366,30 +403,18 @@ impl Index {
                     }
                 }
                 EventKind::Crashed { node: n, .. } => {
-                    if let Some((g, slot)) = member(&mut slots, n) {
-                        slot.invocation = next_invocation;
-                        next_invocation += 1;
-                        let rs = Receipts {
-                            all: &mut receipts,
-                            msgs,
-                        };
-                        if !slot.fold.crashed(g, rs) {
-                            rule_out(&mut slots, g);
-                        }
-                    }
+                    crashed(&mut slots, &mut receipts, msgs, &mut next_invocation, n);
                 }
                 EventKind::CommitAccepted {
                     group,
                     partition,
                     offset,
                     ..
-                } => {
-                    if let Some(c) =
-                        committed.get_mut(group.index() * partitions + partition.index())
-                    {
-                        *c = Some(offset);
-                    }
-                }
+                } => commit(
+                    &mut committed,
+                    group.index() * partitions + partition.index(),
+                    offset,
+                ),
                 EventKind::RecordAborted {
                     partition, offset, ..
                 } => aborted.push((partition, offset)),

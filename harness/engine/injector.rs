@@ -43,8 +43,11 @@ struct LinkFault {
 #[derive(Default)]
 struct Instant {
     at: SimTime,
-    /// How many messages went on each `(directed link, kind)` so far.
-    sent: Vec<(SentKey, u32)>,
+    /// Every message sent so far, as its `(directed link, kind)`, in
+    /// order. A message's number (how many of its kind went on its link
+    /// before it) is needed only when a fault hits it, which is rare, so
+    /// recording a message is a push and the counting waits for a fault.
+    sent: Vec<SentKey>,
     /// Every crash point passed so far, in order. A pass's number (how
     /// many passes of the same point the node made before it) is needed
     /// only when a crash fires there, which is rare, so recording a pass is
@@ -69,22 +72,6 @@ impl PartialEq for SentKey {
 /// A crash point a node passed: `(node, point, label)`.
 type Passed = (NodeId, CrashPoint, Option<&'static str>);
 
-/// Adds one to `key`'s count in `counts` and returns the count before.
-/// There are few distinct keys in an instant (a few kinds per link),
-/// however many messages, so a linear search over them stays short.
-fn bump<K: PartialEq>(counts: &mut Vec<(K, u32)>, key: K) -> u32 {
-    match counts.iter_mut().find(|(k, _)| *k == key) {
-        Some((_, n)) => {
-            *n += 1;
-            *n - 1
-        }
-        None => {
-            counts.push((key, 1));
-            0
-        }
-    }
-}
-
 impl Instant {
     fn at(&mut self, now: SimTime) -> &mut Instant {
         if self.at != now {
@@ -95,10 +82,19 @@ impl Instant {
         self
     }
 
-    /// Records a message and returns how many of its kind went on its link
-    /// earlier in this instant.
-    fn send(&mut self, now: SimTime, link: usize, kind: &'static str) -> u32 {
-        bump(&mut self.at(now).sent, SentKey(link, kind))
+    /// Records a message; [`Instant::last_send_number`] numbers it.
+    #[inline(always)]
+    fn send(&mut self, now: SimTime, link: usize, kind: &'static str) {
+        self.at(now).sent.push(SentKey(link, kind));
+    }
+
+    /// How many messages of its kind went on its link earlier in this
+    /// instant than the one recorded last.
+    fn last_send_number(&self) -> u32 {
+        match self.sent.split_last() {
+            Some((last, earlier)) => earlier.iter().filter(|k| *k == last).count() as u32,
+            None => 0,
+        }
     }
 
     /// Records a pass; [`Instant::last_pass_number`] numbers it.
@@ -127,8 +123,6 @@ pub struct Fate {
     pub duplicate: bool,
     /// Extra delay, and whether later messages may overtake.
     pub delay: Option<(SimTime, bool)>,
-    /// Earlier messages of this kind on this link at this instant.
-    pub nth: u32,
 }
 
 /// The chaos mix's probabilities, as [`Odds`] (`Never` for a kind the mix
@@ -139,7 +133,19 @@ struct ChaosOdds {
     reorder: Odds,
     delay: Odds,
     consumer_crash: Odds,
+    /// Per message fault, in the order [`LOSS`], [`DUPLICATE`],
+    /// [`REORDER`], [`DELAY`]: it lists no kinds of message, so it applies
+    /// to every message without looking at its kind. True as well for a
+    /// fault the mix leaves out: its odds are `Never`, which decide
+    /// without a draw.
+    every_kind: [bool; 4],
 }
+
+/// The message faults' places in [`ChaosOdds::every_kind`].
+const LOSS: usize = 0;
+const DUPLICATE: usize = 1;
+const REORDER: usize = 2;
+const DELAY: usize = 3;
 
 impl ChaosOdds {
     fn new(chaos: &Chaos) -> ChaosOdds {
@@ -152,6 +158,8 @@ impl ChaosOdds {
             reorder: odds(chaos.reorder.as_ref().map(|c| c.probability)),
             delay: odds(chaos.delay.as_ref().map(|c| c.probability)),
             consumer_crash: odds(chaos.consumer_crash.as_ref().map(|c| c.probability)),
+            every_kind: [&chaos.loss, &chaos.duplicate, &chaos.reorder, &chaos.delay]
+                .map(|c| c.as_ref().is_none_or(|c| c.kinds.is_empty())),
         }
     }
 }
@@ -244,7 +252,13 @@ impl Injector {
             slow: vec![None; nodes],
             restart: vec![None; nodes],
             consumers,
-            instant: Instant::default(),
+            // Room for the messages and passes of a busy instant, so the
+            // lists do not grow step by step from empty.
+            instant: Instant {
+                at: SimTime::ZERO,
+                sent: Vec::with_capacity(16),
+                passed: Vec::with_capacity(16),
+            },
         }
     }
 
@@ -400,10 +414,11 @@ impl Injector {
             fate.dropped = Some(DropCause::Partition);
             return (fate, [None, None]);
         }
-        // Only faults need the count; timeline faults of an instant are in
-        // place before its first message, so counting can start with them.
+        // Only faults need the number (see [`Injector::message_number`]);
+        // timeline faults of an instant are in place before its first
+        // message, so counting can start with them.
         if self.chaos_on || !self.links.is_empty() {
-            fate.nth = self.instant.send(now, link, kind);
+            self.instant.send(now, link, kind);
         }
         if !self.links.is_empty() {
             self.apply_link_faults(from, to, kind, &mut fate);
@@ -485,26 +500,36 @@ impl Injector {
         }
     }
 
+    /// Whether chaos fault `f` (of [`ChaosOdds::every_kind`]) applies to
+    /// messages of `kind`.
+    #[inline(always)]
+    fn chaos_applies(&self, f: usize, kind: &'static str) -> bool {
+        self.odds.every_kind[f] || {
+            let c = &self.chaos;
+            [&c.loss, &c.duplicate, &c.reorder, &c.delay][f]
+                .as_ref()
+                .is_some_and(|c| c.applies(kind))
+        }
+    }
+
+    /// The chaos mix's draws for one message, each fault from its own
+    /// stream. A fault the mix leaves out has `Never` odds, which decide
+    /// without a draw.
     #[inline(always)]
     fn apply_chaos(&mut self, kind: &'static str, fate: &mut Fate) {
-        let c = &self.chaos;
-        if let Some(l) = &c.loss
-            && l.applies(kind)
-            && self.odds.loss.decide(&mut self.streams.loss)
-        {
+        if self.chaos_applies(LOSS, kind) && self.odds.loss.decide(&mut self.streams.loss) {
             fate.dropped = Some(DropCause::Loss);
             return;
         }
-        if let Some(d) = &c.duplicate
-            && d.applies(kind)
+        if self.chaos_applies(DUPLICATE, kind)
             && self.odds.duplicate.decide(&mut self.streams.duplication)
         {
             fate.duplicate = true;
         }
         if fate.delay.is_none()
-            && let Some(r) = &c.reorder
-            && r.applies(kind)
+            && self.chaos_applies(REORDER, kind)
             && self.odds.reorder.decide(&mut self.streams.reorder)
+            && let Some(r) = &self.chaos.reorder
         {
             let extra = self
                 .streams
@@ -513,9 +538,9 @@ impl Injector {
             fate.delay = Some((SimTime(extra), true));
         }
         if fate.delay.is_none()
-            && let Some(d) = &c.delay
-            && d.applies(kind)
+            && self.chaos_applies(DELAY, kind)
             && self.odds.delay.decide(&mut self.streams.delay)
+            && let Some(d) = &self.chaos.delay
         {
             let extra = self
                 .streams
@@ -523,6 +548,15 @@ impl Injector {
                 .between(d.extra.0.as_us(), d.extra.1.as_us());
             fate.delay = Some((SimTime(extra), false));
         }
+    }
+
+    /// How many messages of its kind went on its link earlier in this
+    /// instant than the one [`Injector::route`] routed last, which a fault
+    /// (a loss, a duplicate or a delay, not a partition) hit. Asked only
+    /// then, before the next message is routed.
+    #[cold]
+    pub fn message_number(&self) -> u32 {
+        self.instant.last_send_number()
     }
 
     /// How long a broken connection takes to notice: one network latency,
@@ -606,8 +640,10 @@ impl Injector {
 
     /// [`Env::crash_at`] for a pass that chaos may hit when no crash is
     /// armed: [`Injector::crash_here`] without the armed crashes, which
-    /// keeps the usual case short.
-    #[inline(never)]
+    /// keeps the usual case short. Inlined into `crash_at` (itself called
+    /// through `dyn Env`): a second call per pass cost more than the
+    /// larger frame does.
+    #[inline(always)]
     fn crash_by_chaos(
         &mut self,
         now: SimTime,

@@ -194,6 +194,17 @@ pub struct Engine<M: Model> {
     limits: Limits,
 }
 
+/// Reverses a step's buffer of sends or timers, so popping it keeps their
+/// order: nothing to do for the usual single entry, one swap for two.
+#[inline(always)]
+fn reverse<T>(buffer: &mut [T]) {
+    match buffer.len() {
+        0 | 1 => {}
+        2 => buffer.swap(0, 1),
+        _ => buffer.reverse(),
+    }
+}
+
 impl<M: Model> Engine<M> {
     /// Sets up a run of `model` with `seed`.
     pub fn new(
@@ -213,7 +224,9 @@ impl<M: Model> Engine<M> {
         history.events.reserve(model.history_hint());
         Engine {
             queue: Queue::default(),
-            mail: Slab::default(),
+            // Room for the messages in flight at once in most runs, so the
+            // slab does not grow step by step from empty.
+            mail: Slab::with_capacity(64),
             history,
             rngs: (0..n)
                 .map(|i| {
@@ -235,7 +248,10 @@ impl<M: Model> Engine<M> {
             partition_open: Vec::new(),
             unfired: Vec::new(),
             connections: vec![0; n * n],
-            outbox: Outbox::default(),
+            outbox: Outbox {
+                sends: Vec::with_capacity(8),
+                timers: Vec::with_capacity(8),
+            },
             partitions: Vec::new(),
             slow_token: 0,
             now: SimTime::ZERO,
@@ -333,17 +349,22 @@ impl<M: Model> Engine<M> {
                 connection,
                 msg,
             } => {
-                let msg = self.mail.take(msg);
                 if self.connections[self.pair(from, to)] != connection {
                     // Sent on a connection that broke since.
+                    drop(self.mail.take(msg));
                     return None;
                 }
                 // A crash closes the node's connections: what was in flight
                 // to the old incarnation is gone, and the sender's end of
                 // the connection breaks.
                 if self.live(to, incarnation) {
-                    self.step(to, |m, cx| m.on_message(to, from, msg, cx));
+                    // Taken out of its slot right into the call, which
+                    // spares moving it through the dispatch.
+                    self.step(to, |m, cx, mail| {
+                        m.on_message(to, from, mail.take(msg), cx);
+                    });
                 } else {
+                    drop(self.mail.take(msg));
                     self.disconnect(from, from_incarnation, to);
                 }
             }
@@ -353,7 +374,7 @@ impl<M: Model> Engine<M> {
                 peer,
             } => {
                 if self.live(node, incarnation) {
-                    self.step(node, |m, cx| m.on_disconnect(node, peer, cx));
+                    self.step(node, |m, cx, _| m.on_disconnect(node, peer, cx));
                 }
             }
             Item::Timer {
@@ -362,14 +383,14 @@ impl<M: Model> Engine<M> {
                 timer,
             } => {
                 if self.live(node, incarnation) {
-                    self.step(node, |m, cx| m.on_timer(node, timer, cx));
+                    self.step(node, |m, cx, _| m.on_timer(node, timer, cx));
                 }
             }
             Item::Fault(i) => self.fault(i),
             Item::Start(node) => {
                 // A node crashed before it started starts when it restarts.
                 if self.live(node, 0) {
-                    self.step(node, |m, cx| m.start(node, cx));
+                    self.step(node, |m, cx, _| m.start(node, cx));
                 }
             }
             Item::Restart { node, incarnation } => {
@@ -392,10 +413,14 @@ impl<M: Model> Engine<M> {
         None
     }
 
-    /// Steps one node (`input` hands it its input) and applies what it
-    /// asked for.
+    /// Steps one node (`input` hands it its input, taking a delivered
+    /// message out of the mail) and applies what it asked for.
     #[inline(always)]
-    fn step(&mut self, node: NodeId, input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>)) {
+    fn step(
+        &mut self,
+        node: NodeId,
+        input: impl FnOnce(&mut M, &mut Cx<'_, M::Msg, M::Timer>, &mut Slab<M::Msg>),
+    ) {
         let crashed = {
             let mut cx = Cx::new(
                 self.now,
@@ -405,53 +430,56 @@ impl<M: Model> Engine<M> {
                 self.injector.env(),
                 &mut self.outbox,
             );
-            input(&mut self.model, &mut cx);
+            input(&mut self.model, &mut cx, &mut self.mail);
             cx.crashed()
         };
-        // Many steps send nothing and set no timer.
-        if crashed.is_some() || !self.outbox.sends.is_empty() || !self.outbox.timers.is_empty() {
-            self.flush(node, crashed);
-        }
-    }
-
-    /// Sends what a node's step sent, sets the timers it set, and crashes
-    /// it if it crashed at one of its points.
-    fn flush(&mut self, node: NodeId, crashed: Option<faultline_models::CrashPoint>) {
-        // The buffers go back into the outbox afterwards, so stepping a node
-        // does not allocate. They are reversed and popped, which keeps their
-        // order and, for the usual one or two entries, costs less than
-        // draining them.
+        // Many steps send nothing and set no timer. Sending and setting
+        // timers are kept apart: a step most often does one of the two, and
+        // the timers alone need none of the sending's registers.
         if !self.outbox.sends.is_empty() {
-            let mut sends = std::mem::take(&mut self.outbox.sends);
-            // A single entry, the most common case, needs no reversing.
-            if sends.len() > 1 {
-                sends.reverse();
-            }
-            while let Some((to, msg)) = sends.pop() {
-                self.transmit(node, to, msg);
-            }
-            self.outbox.sends = sends;
+            self.send_all(node);
         }
         if !self.outbox.timers.is_empty() {
-            let incarnation = self.incarnation(node);
-            let mut timers = std::mem::take(&mut self.outbox.timers);
-            if timers.len() > 1 {
-                timers.reverse();
-            }
-            while let Some((at, timer)) = timers.pop() {
-                self.queue.push(
-                    at,
-                    Item::Timer {
-                        node,
-                        incarnation,
-                        timer,
-                    },
-                );
-            }
-            self.outbox.timers = timers;
+            self.set_timers(node);
         }
         if crashed.is_some() {
             self.crash(node, true);
+        }
+    }
+
+    /// Sends what a node's step sent.
+    #[inline(never)]
+    fn send_all(&mut self, node: NodeId) {
+        // The buffer stays in the outbox, so stepping a node does not
+        // allocate. It is reversed and popped, which keeps its order and,
+        // for the usual one or two entries, costs less than draining it;
+        // sending does not touch the outbox, so the buffer is popped in
+        // place.
+        // A single entry, the most common case, needs no reversing.
+        reverse(&mut self.outbox.sends);
+        while let Some((to, msg)) = self.outbox.sends.pop() {
+            self.transmit(node, to, msg);
+        }
+    }
+
+    /// Sets the timers a node's step set (popped in order, as
+    /// [`Engine::send_all`] sends). Only the queue is touched meanwhile, so
+    /// the buffer is emptied in place.
+    #[inline(never)]
+    fn set_timers(&mut self, node: NodeId) {
+        let incarnation = self.incarnation(node);
+        let timers = &mut self.outbox.timers;
+        let queue = &mut self.queue;
+        reverse(timers);
+        while let Some((at, timer)) = timers.pop() {
+            queue.push(
+                at,
+                Item::Timer {
+                    node,
+                    incarnation,
+                    timer,
+                },
+            );
         }
     }
 
@@ -461,6 +489,11 @@ impl<M: Model> Engine<M> {
         let kind = msg.kind();
         let (fate, times) = self.injector.route(self.now, from, to, kind);
         if let Some(cause) = fate.dropped {
+            // A partition black-holes messages before any is counted.
+            let nth = match cause {
+                DropCause::Loss => self.injector.message_number(),
+                DropCause::Partition => 0,
+            };
             self.history.record(
                 self.now,
                 EventKind::MessageDropped {
@@ -468,7 +501,7 @@ impl<M: Model> Engine<M> {
                     to,
                     kind,
                     cause,
-                    nth: fate.nth,
+                    nth,
                 },
             );
             // A lost message on a TCP connection is a broken connection:
@@ -493,7 +526,7 @@ impl<M: Model> Engine<M> {
                     kind,
                     extra_us: extra.as_us(),
                     reorder,
-                    nth: fate.nth,
+                    nth: self.injector.message_number(),
                 },
             );
         }
@@ -507,7 +540,7 @@ impl<M: Model> Engine<M> {
                     from,
                     to,
                     kind,
-                    nth: fate.nth,
+                    nth: self.injector.message_number(),
                 },
             );
             self.queue.push(
@@ -623,7 +656,7 @@ impl<M: Model> Engine<M> {
     fn restart(&mut self, node: NodeId) {
         self.lives[node.index()] &= !1;
         self.history.record(self.now, EventKind::Restarted { node });
-        self.step(node, |m, cx| m.start(node, cx));
+        self.step(node, |m, cx, _| m.start(node, cx));
     }
 
     fn fault(&mut self, i: usize) {

@@ -28,6 +28,11 @@ const NEAR_MAX: usize = 32;
 /// Entries moved from the heap into the near tier when it runs dry.
 const NEAR_REFILL: usize = 16;
 
+/// Items (and heap entries) a new queue has room for before its buffers
+/// grow: a run's queue holds a few dozen, and growing a buffer step by
+/// step from empty costs more than the one allocation.
+const ROOM: usize = 128;
+
 /// A queue entry: when, in which order among equal times, and where the
 /// item is.
 #[derive(Clone, Copy, Debug)]
@@ -79,8 +84,8 @@ impl<T> Default for Queue<T> {
     fn default() -> Self {
         Queue {
             near: Vec::with_capacity(NEAR_MAX + 1),
-            far: Vec::new(),
-            slab: Slab::default(),
+            far: Vec::with_capacity(ROOM),
+            slab: Slab::with_capacity(ROOM),
             seq: 0,
         }
     }

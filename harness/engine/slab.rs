@@ -30,6 +30,14 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
+    /// An empty slab with room for `slots` values before it grows.
+    pub(super) fn with_capacity(slots: usize) -> Self {
+        Slab {
+            slots: Vec::with_capacity(slots),
+            free: NONE,
+        }
+    }
+
     /// Stores `value` and returns its slot.
     #[inline(always)]
     pub(super) fn put(&mut self, value: T) -> u32 {
