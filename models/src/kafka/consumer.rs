@@ -34,7 +34,7 @@ use crate::handler::{Handler, HandlerCx, Outcome};
 use crate::ids::{GroupId, NodeId, PartitionId};
 use crate::model::{Cx, Deadlines, Env};
 use crate::panic_guard::run_user_code;
-use crate::store::TxBuffer;
+use crate::store::{Store, TxBuffer};
 use crate::time::SimTime;
 
 use super::config::{CommitMode, OffsetReset};
@@ -1409,6 +1409,8 @@ impl Consumer {
         let cfg = &layout.groups[self.group.index()].config;
         // Whether the node is slow changes only between steps: asked once.
         let slow = cx.env.as_ref().and_then(|e| e.slow_processing(cx.me));
+        // The group's store, looked up once for the records handled here.
+        let store = &mut durable.stores[self.group.index()];
         loop {
             let Some(&item) = self.batch.get(self.pos) else {
                 return self.batch_done(layout, durable, scratch, cx);
@@ -1445,7 +1447,7 @@ impl Consumer {
                 }
             }
             self.waiting = false;
-            let settle = self.invoke(item, layout, durable, scratch, cx);
+            let settle = self.invoke(item, layout, cfg.handler_attempts_max, store, scratch, cx);
             if cx.crashed().is_some() {
                 return;
             }
@@ -1470,22 +1472,21 @@ impl Consumer {
         }
     }
 
-    /// Runs the handler on the current record, `item`, and records how it
-    /// settled.
+    /// Runs the handler on the current record, `item`, with the group's
+    /// `store`, and records how it settled (`max_attempts`: the group's
+    /// `handler_attempts_max`).
     fn invoke(
         &mut self,
         item: Item,
         layout: &Layout,
-        durable: &mut Durable,
+        max_attempts: u32,
+        store: &mut Store,
         scratch: &mut TxBuffer,
         cx: &mut Cx<'_, Msg, Timer>,
     ) -> Settle {
         let r = item.record;
         let me = cx.me;
         let delivery = layout.delivery(item.partition, item.offset, &r, self.attempt);
-        let max_attempts = layout.groups[self.group.index()]
-            .config
-            .handler_attempts_max;
         let now = cx.now;
         let env: Option<&mut dyn Env> = match &mut cx.env {
             Some(env) => Some(&mut **env),
@@ -1496,7 +1497,7 @@ impl Consumer {
             me,
             r.msg,
             r.entity,
-            &mut durable.stores[self.group.index()],
+            store,
             scratch,
             cx.history,
             env,
