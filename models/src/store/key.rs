@@ -184,6 +184,12 @@ impl From<&str> for RowKey {
         RowKey::Str(v.into())
     }
 }
+impl From<&KeyStr> for RowKey {
+    #[inline]
+    fn from(v: &KeyStr) -> Self {
+        RowKey::Str(v.clone())
+    }
+}
 impl From<String> for RowKey {
     fn from(v: String) -> Self {
         RowKey::Str(v.as_str().into())
