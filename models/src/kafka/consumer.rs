@@ -1181,6 +1181,7 @@ impl Consumer {
     /// time starting from a rotating one. Advances positions.
     fn take_batch(&mut self, max: u32) -> bool {
         self.batch.clear();
+        let max = max as usize;
         let n = self.parts.len();
         // `rr` may be stale if the assignment shrank since.
         let mut i = if n > 0 { self.rr % n } else { 0 };
@@ -1190,23 +1191,28 @@ impl Consumer {
             let Some(mut offset) = part.position else {
                 continue;
             };
-            while (self.batch.len() as u32) < max {
-                let Some(record) = part.buffer.pop_front() else {
+            // Read in place, then dropped from the buffer at once.
+            let mut taken = 0;
+            let (front, back) = part.buffer.as_slices();
+            for record in front.iter().chain(back) {
+                if self.batch.len() >= max {
                     break;
-                };
-                if !record.is_data() {
-                    // A transaction marker, or an aborted record a
-                    // read_committed fetch flagged: the position moves past
-                    // it, the application never sees it.
-                    offset += 1;
-                    continue;
                 }
-                self.batch.push(Item {
-                    partition: part.partition,
-                    offset,
-                    record,
-                });
+                taken += 1;
+                // A transaction marker, or an aborted record a
+                // read_committed fetch flagged, is skipped: the position
+                // moves past it, the application never sees it.
+                if record.is_data() {
+                    self.batch.push(Item {
+                        partition: part.partition,
+                        offset,
+                        record: *record,
+                    });
+                }
                 offset += 1;
+            }
+            if taken > 0 {
+                part.buffer.drain(..taken);
             }
             part.position = Some(offset);
         }
