@@ -506,7 +506,14 @@ impl Consumer {
                         self.reset_position(layout, durable, partition, cx);
                     } else if offset == part.fetch_at && part.position.is_some() {
                         part.fetch_at += records.len() as u64;
-                        part.buffer.extend(records);
+                        if part.buffer.is_empty() {
+                            // The usual case (a partition is fetched only
+                            // once its buffer is drained): the records
+                            // become the buffer, without a copy.
+                            part.buffer = records.into();
+                        } else {
+                            part.buffer.extend(records);
+                        }
                     }
                 }
                 if self.phase == Phase::Polling {
