@@ -20,7 +20,7 @@ use crate::event::{CrashPoint, EventKind, History};
 use crate::ids::{KeyId, MessageId, NodeId};
 use crate::model::Env;
 use crate::rng::SimRng;
-use crate::store::{KeyStr, RowKey, Store, Tx, TxBuffer, Undo, Value};
+use crate::store::{KeyStr, RowKey, Store, Tx, TxBuffer, UndoLog, Value};
 use crate::time::SimTime;
 
 /// How a handler settled a delivery.
@@ -171,7 +171,7 @@ pub struct HandlerCx<'a> {
     /// What the writes of transactions that "committed" after the crash
     /// replaced: those writes are visible to the handler's later reads and
     /// undone when the context ends.
-    undo: &'a mut Vec<Undo>,
+    undo: &'a mut UndoLog,
     history: &'a mut History,
     env: Option<&'a mut dyn Env>,
     rng: &'a mut SimRng,
@@ -235,7 +235,7 @@ impl<'a> HandlerCx<'a> {
             self.cut_short(label, false);
             return r;
         }
-        self.undo.truncate(start);
+        self.undo.forget(start);
         self.effect(label, false);
         self.check(CrashPoint::MidHandle, None);
         r

@@ -33,6 +33,12 @@ enum Repr {
 }
 
 impl KeyStr {
+    /// Whether the key is too long to be held inline.
+    #[inline]
+    pub(crate) fn on_heap(&self) -> bool {
+        matches!(self.repr, Repr::Heap(_))
+    }
+
     /// The key's first eight bytes (zero-padded) as a big-endian integer:
     /// keys order by it first.
     #[inline]
