@@ -20,7 +20,7 @@ use crate::event::{CrashPoint, EventKind, History};
 use crate::ids::{KeyId, MessageId, NodeId};
 use crate::model::Env;
 use crate::rng::SimRng;
-use crate::store::{RowKey, Store, Tx, TxBuffer, Undo, Value};
+use crate::store::{KeyStr, RowKey, Store, Tx, TxBuffer, UndoLog, Value};
 use crate::time::SimTime;
 
 /// How a handler settled a delivery.
@@ -72,6 +72,11 @@ pub struct Delivery<'a> {
     /// The entity (business key) the message is about, set even when the
     /// record has no Kafka key.
     pub entity: &'a str,
+    /// The entity as a string row key, built once per run: keying rows by
+    /// it (`tx.add("balance", d.entity_key, ..)`) is the same as keying
+    /// them by [`Delivery::entity`], without copying the name into a new
+    /// key for every record.
+    pub entity_key: &'a KeyStr,
     /// The entity as an id, convenient as a store key.
     pub entity_id: KeyId,
     /// The message's position among its entity's messages, from 1, in the
@@ -166,7 +171,7 @@ pub struct HandlerCx<'a> {
     /// What the writes of transactions that "committed" after the crash
     /// replaced: those writes are visible to the handler's later reads and
     /// undone when the context ends.
-    undo: &'a mut Vec<Undo>,
+    undo: &'a mut UndoLog,
     history: &'a mut History,
     env: Option<&'a mut dyn Env>,
     rng: &'a mut SimRng,
@@ -230,7 +235,7 @@ impl<'a> HandlerCx<'a> {
             self.cut_short(label, false);
             return r;
         }
-        self.undo.truncate(start);
+        self.undo.forget(start);
         self.effect(label, false);
         self.check(CrashPoint::MidHandle, None);
         r

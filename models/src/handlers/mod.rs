@@ -81,7 +81,7 @@ pub struct Apply;
 impl Handler for Apply {
     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
         cx.transaction("apply", |tx| {
-            tx.add("balance", d.entity, d.value);
+            tx.add("balance", d.entity_key, d.value);
         });
         Outcome::Ok
     }
@@ -107,7 +107,7 @@ impl Handler for IdempotentInbox {
     fn handle(&mut self, d: &Delivery<'_>, cx: &mut HandlerCx<'_>) -> Outcome {
         cx.transaction("apply", |tx| {
             if tx.put_new("inbox", d.message_id, d.offset as i64) {
-                tx.add("balance", d.entity, d.value);
+                tx.add("balance", d.entity_key, d.value);
             }
         });
         Outcome::Ok
@@ -127,7 +127,7 @@ impl Handler for DedupAfterEffect {
             return Outcome::Ok;
         }
         cx.transaction("apply", |tx| {
-            tx.add("balance", d.entity, d.value);
+            tx.add("balance", d.entity_key, d.value);
         });
         cx.transaction("dedup", |tx| {
             tx.put("dedup", d.message_id, 1);

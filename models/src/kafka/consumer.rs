@@ -34,7 +34,7 @@ use crate::handler::{Handler, HandlerCx, Outcome};
 use crate::ids::{GroupId, NodeId, PartitionId};
 use crate::model::{Cx, Deadlines, Env};
 use crate::panic_guard::run_user_code;
-use crate::store::TxBuffer;
+use crate::store::{Store, TxBuffer};
 use crate::time::SimTime;
 
 use super::config::{CommitMode, OffsetReset};
@@ -506,7 +506,14 @@ impl Consumer {
                         self.reset_position(layout, durable, partition, cx);
                     } else if offset == part.fetch_at && part.position.is_some() {
                         part.fetch_at += records.len() as u64;
-                        part.buffer.extend(records);
+                        if part.buffer.is_empty() {
+                            // The usual case (a partition is fetched only
+                            // once its buffer is drained): the records
+                            // become the buffer, without a copy.
+                            part.buffer = records.into();
+                        } else {
+                            part.buffer.extend(records);
+                        }
                     }
                 }
                 if self.phase == Phase::Polling {
@@ -1181,6 +1188,7 @@ impl Consumer {
     /// time starting from a rotating one. Advances positions.
     fn take_batch(&mut self, max: u32) -> bool {
         self.batch.clear();
+        let max = max as usize;
         let n = self.parts.len();
         // `rr` may be stale if the assignment shrank since.
         let mut i = if n > 0 { self.rr % n } else { 0 };
@@ -1190,23 +1198,28 @@ impl Consumer {
             let Some(mut offset) = part.position else {
                 continue;
             };
-            while (self.batch.len() as u32) < max {
-                let Some(record) = part.buffer.pop_front() else {
+            // Read in place, then dropped from the buffer at once.
+            let mut taken = 0;
+            let (front, back) = part.buffer.as_slices();
+            for record in front.iter().chain(back) {
+                if self.batch.len() >= max {
                     break;
-                };
-                if !record.is_data() {
-                    // A transaction marker, or an aborted record a
-                    // read_committed fetch flagged: the position moves past
-                    // it, the application never sees it.
-                    offset += 1;
-                    continue;
                 }
-                self.batch.push(Item {
-                    partition: part.partition,
-                    offset,
-                    record,
-                });
+                taken += 1;
+                // A transaction marker, or an aborted record a
+                // read_committed fetch flagged, is skipped: the position
+                // moves past it, the application never sees it.
+                if record.is_data() {
+                    self.batch.push(Item {
+                        partition: part.partition,
+                        offset,
+                        record: *record,
+                    });
+                }
                 offset += 1;
+            }
+            if taken > 0 {
+                part.buffer.drain(..taken);
             }
             part.position = Some(offset);
         }
@@ -1409,6 +1422,8 @@ impl Consumer {
         let cfg = &layout.groups[self.group.index()].config;
         // Whether the node is slow changes only between steps: asked once.
         let slow = cx.env.as_ref().and_then(|e| e.slow_processing(cx.me));
+        // The group's store, looked up once for the records handled here.
+        let store = &mut durable.stores[self.group.index()];
         loop {
             let Some(&item) = self.batch.get(self.pos) else {
                 return self.batch_done(layout, durable, scratch, cx);
@@ -1445,7 +1460,7 @@ impl Consumer {
                 }
             }
             self.waiting = false;
-            let settle = self.invoke(item, layout, durable, scratch, cx);
+            let settle = self.invoke(item, layout, cfg.handler_attempts_max, store, scratch, cx);
             if cx.crashed().is_some() {
                 return;
             }
@@ -1470,22 +1485,21 @@ impl Consumer {
         }
     }
 
-    /// Runs the handler on the current record, `item`, and records how it
-    /// settled.
+    /// Runs the handler on the current record, `item`, with the group's
+    /// `store`, and records how it settled (`max_attempts`: the group's
+    /// `handler_attempts_max`).
     fn invoke(
         &mut self,
         item: Item,
         layout: &Layout,
-        durable: &mut Durable,
+        max_attempts: u32,
+        store: &mut Store,
         scratch: &mut TxBuffer,
         cx: &mut Cx<'_, Msg, Timer>,
     ) -> Settle {
         let r = item.record;
         let me = cx.me;
         let delivery = layout.delivery(item.partition, item.offset, &r, self.attempt);
-        let max_attempts = layout.groups[self.group.index()]
-            .config
-            .handler_attempts_max;
         let now = cx.now;
         let env: Option<&mut dyn Env> = match &mut cx.env {
             Some(env) => Some(&mut **env),
@@ -1496,7 +1510,7 @@ impl Consumer {
             me,
             r.msg,
             r.entity,
-            &mut durable.stores[self.group.index()],
+            store,
             scratch,
             cx.history,
             env,

@@ -9,7 +9,7 @@ use crate::ids::{GroupId, KeyId, NodeId, PartitionId};
 use crate::model::{Cx, Model};
 use crate::murmur2::partition_for_key;
 use crate::rng::SimRng;
-use crate::store::{Store, TxBuffer};
+use crate::store::{KeyStr, Store, TxBuffer};
 use crate::time::SimTime;
 
 use super::broker::{Broker, GroupDurable, ProducerSeqs};
@@ -137,6 +137,11 @@ pub struct Layout {
     /// Entity names, indexed by [`KeyId`]. Shared: the worlds a
     /// [`WorldTemplate`] builds for many seeds do not copy them.
     pub keys: Arc<[String]>,
+    /// The same names as row keys, indexed by [`KeyId`], and `"?"` last
+    /// (for an id with no name): a handler keys rows by an entity
+    /// ([`crate::Delivery::entity_key`]) without building the key again
+    /// for every record.
+    pub key_rows: Arc<[KeyStr]>,
     /// For each entity, its partition in the workload's topic (murmur2 of
     /// the name's UTF-8 bytes).
     pub key_partitions: Vec<PartitionId>,
@@ -185,6 +190,14 @@ impl Layout {
     /// The name of an entity key.
     pub fn key_name(&self, k: KeyId) -> &str {
         self.keys.get(k.index()).map_or("?", String::as_str)
+    }
+
+    /// The name of entity `k` as a row key (`"?"` if there is none, as
+    /// [`Layout::key_name`] says: the last key is that one).
+    #[inline]
+    pub fn key_row(&self, k: KeyId) -> &KeyStr {
+        let unknown = self.key_rows.len() - 1;
+        &self.key_rows[k.index().min(unknown)]
     }
 
     /// The node called `name`.
@@ -237,6 +250,7 @@ impl Layout {
     ) -> Delivery<'a> {
         let meta = &self.partitions[partition.index()];
         let entity = self.key_name(record.entity);
+        let entity_key = self.key_row(record.entity);
         Delivery {
             topic: &self.topics[usize::from(meta.topic)].name,
             partition: meta.number,
@@ -245,6 +259,7 @@ impl Layout {
             value: record.value,
             message_id: record.msg,
             entity,
+            entity_key,
             entity_id: record.entity,
             entity_seq: record.seq,
             producer: self.node_name(record.producer),
@@ -644,6 +659,12 @@ impl Layout {
             roles,
             topics,
             partitions,
+            key_rows: keys
+                .iter()
+                .map(String::as_str)
+                .chain(["?"])
+                .map(KeyStr::from)
+                .collect(),
             keys: keys.into(),
             key_partitions,
             producers: producer_metas,

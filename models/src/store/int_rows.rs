@@ -131,6 +131,12 @@ impl IntRows {
             return None;
         }
         let old = self.dense.len();
+        if self.dense.capacity() < want {
+            // Ids that count up soon want the next power of two: room for
+            // the whole free allowance at once spares the copies of growing
+            // by doubling (only the slots in use are filled).
+            self.dense.reserve_exact(want.max(DENSE_FREE) - old);
+        }
         self.dense.resize_with(want, || None);
         let mut covered = self.sparse.split_off(&(old as i64));
         let mut beyond = covered.split_off(&(want as i64));

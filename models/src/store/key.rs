@@ -33,6 +33,12 @@ enum Repr {
 }
 
 impl KeyStr {
+    /// Whether the key is too long to be held inline.
+    #[inline]
+    pub(crate) fn on_heap(&self) -> bool {
+        matches!(self.repr, Repr::Heap(_))
+    }
+
     /// The key's first eight bytes (zero-padded) as a big-endian integer:
     /// keys order by it first.
     #[inline]
@@ -182,6 +188,12 @@ impl From<KeyId> for RowKey {
 impl From<&str> for RowKey {
     fn from(v: &str) -> Self {
         RowKey::Str(v.into())
+    }
+}
+impl From<&KeyStr> for RowKey {
+    #[inline]
+    fn from(v: &KeyStr) -> Self {
+        RowKey::Str(v.clone())
     }
 }
 impl From<String> for RowKey {

@@ -15,7 +15,7 @@ mod str_rows;
 pub mod tx;
 
 pub use key::{KeyStr, RowKey, Value};
-pub(crate) use tx::Undo;
+pub(crate) use tx::UndoLog;
 pub use tx::{Tx, TxBuffer};
 
 use int_rows::IntRows;
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn transaction_reads_its_own_writes_and_rolls_back_whole() {
         let mut store = Store::new();
-        let mut undo = Vec::new();
+        let mut undo = UndoLog::default();
         {
             let mut tx = Tx::begin(&mut store, &mut undo);
             assert_eq!(tx.add("balance", 1u32, 5), 5);
@@ -279,7 +279,7 @@ mod tests {
         }
         assert_eq!(store.get("balance", 1u32), Some(&Value::Int(10)));
         assert_eq!(store.len(), 2);
-        undo.clear();
+        undo.forget(0);
         {
             let mut tx = Tx::begin(&mut store, &mut undo);
             tx.put("balance", 1u32, 7);
@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn put_new_writes_only_where_no_row_is() {
         let mut store = Store::new();
-        let mut undo = Vec::new();
+        let mut undo = UndoLog::default();
         {
             let mut tx = Tx::begin(&mut store, &mut undo);
             assert!(tx.put_new("t", 3u32, 1));

@@ -8,6 +8,8 @@
 //! can look at the store while a transaction is open: the handler holds it
 //! borrowed.
 
+use std::mem::ManuallyDrop;
+
 use super::Store;
 use super::key::{RowKey, Value};
 
@@ -15,7 +17,7 @@ use super::key::{RowKey, Value};
 /// handling a message does not allocate.
 #[derive(Clone, Debug, Default)]
 pub struct TxBuffer {
-    pub(crate) undo: Vec<Undo>,
+    pub(crate) undo: UndoLog,
 }
 
 /// What one write replaced: the row at `table`/`key` held `old` (`None`:
@@ -27,11 +29,78 @@ pub(crate) struct Undo {
     pub old: Option<Value>,
 }
 
+impl Undo {
+    /// Whether the entry owns memory to free (a key too long to be held
+    /// inline, or an old text value).
+    #[inline]
+    fn owns_memory(&self) -> bool {
+        matches!(&self.key, RowKey::Str(k) if k.on_heap())
+            || matches!(self.old, Some(Value::Text(_)))
+    }
+}
+
+/// The undo log, latest entry last. Most entries own no memory (integer
+/// or short keys, integer values): the log counts those that do, and
+/// forgetting entries when none does (a commit, usually) drops nothing
+/// entry by entry.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct UndoLog {
+    entries: Vec<ManuallyDrop<Undo>>,
+    /// How many of `entries` own memory.
+    owning: usize,
+}
+
+impl Drop for UndoLog {
+    fn drop(&mut self) {
+        self.forget(0);
+    }
+}
+
+impl UndoLog {
+    /// The number of entries.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the log is empty.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Logs `undo`.
+    #[inline]
+    fn push(&mut self, undo: Undo) {
+        self.owning += usize::from(undo.owns_memory());
+        self.entries.push(ManuallyDrop::new(undo));
+    }
+
+    /// Takes the latest entry off the log.
+    fn pop(&mut self) -> Option<Undo> {
+        let undo = ManuallyDrop::into_inner(self.entries.pop()?);
+        self.owning -= usize::from(undo.owns_memory());
+        Some(undo)
+    }
+
+    /// Forgets the entries from `from` on: their writes stand.
+    #[inline]
+    pub(crate) fn forget(&mut self, from: usize) {
+        if self.owning == 0 {
+            self.entries.truncate(from);
+            return;
+        }
+        while self.entries.len() > from {
+            drop(self.pop());
+        }
+    }
+}
+
 /// An open transaction on a [`Store`]: reads see the transaction's own
 /// writes; they last only if the transaction commits.
 pub struct Tx<'a> {
     store: &'a mut Store,
-    undo: &'a mut Vec<Undo>,
+    undo: &'a mut UndoLog,
     /// The log's length when the transaction began: entries from here on
     /// are this transaction's.
     start: usize,
@@ -45,7 +114,7 @@ impl<'a> Tx<'a> {
     /// A transaction on `store` logging what it replaces in `undo` (which
     /// may already hold the entries of earlier writes that are still to be
     /// undone).
-    pub(crate) fn begin(store: &'a mut Store, undo: &'a mut Vec<Undo>) -> Self {
+    pub(crate) fn begin(store: &'a mut Store, undo: &'a mut UndoLog) -> Self {
         let start = undo.len();
         Tx {
             store,
@@ -144,10 +213,50 @@ impl Drop for Tx<'_> {
 impl Store {
     /// Undoes the writes logged in `undo[from..]`, latest first, and drops
     /// them from the log.
-    pub(crate) fn roll_back(&mut self, undo: &mut Vec<Undo>, from: usize) {
+    pub(crate) fn roll_back(&mut self, undo: &mut UndoLog, from: usize) {
         while undo.len() > from {
             let Some(u) = undo.pop() else { break };
             self.replace(u.table, &u.key, u.old);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_counts_entries_that_own_memory_and_rolls_them_back() {
+        let mut store = Store::new();
+        let mut undo = UndoLog::default();
+        let long = "an-entity-name-longer-than-the-inline-limit";
+        {
+            let mut tx = Tx::begin(&mut store, &mut undo);
+            tx.put("t", long, "text");
+            tx.put("t", "k", "more");
+            tx.put("t", "k", 1);
+            assert!(tx.close());
+        }
+        // The long key, and the text "k" held before its last write.
+        assert_eq!((undo.len(), undo.owning), (3, 2));
+        undo.forget(0);
+        assert_eq!((undo.len(), undo.owning), (0, 0));
+        {
+            let mut tx = Tx::begin(&mut store, &mut undo);
+            tx.put("t", long, 7);
+            tx.put("t", "k", "again");
+            tx.add("t", 5u32, 1);
+            assert_eq!(undo_owning(&tx), 1);
+            tx.abort();
+            assert!(!tx.close());
+        }
+        assert_eq!((undo.len(), undo.owning), (0, 0));
+        assert_eq!(store.get("t", long), Some(&Value::from("text")));
+        assert_eq!(store.get("t", "k"), Some(&Value::Int(1)));
+        assert_eq!(store.len(), 2);
+    }
+
+    fn undo_owning(tx: &Tx<'_>) -> usize {
+        tx.undo.owning
     }
 }
