@@ -151,6 +151,17 @@ struct TxnClient {
 }
 
 impl TxnClient {
+    /// Arms the `NextRecord` timer for a record due `at`, unless it is
+    /// armed for then already.
+    #[cold]
+    #[inline(never)]
+    fn arm_next(&mut self, at: SimTime, cx: &mut Cx<'_, Msg, Timer>) {
+        if self.armed_at != Some(at) {
+            self.armed_at = Some(at);
+            cx.after(at.since(cx.now), Timer::NextRecord);
+        }
+    }
+
     /// Whether its batch state is live: not before the first
     /// initialization, not while a recovery replaces it, not once fenced.
     /// (Request timeouts and retries armed in one transaction may fire in
@@ -669,12 +680,7 @@ impl Producer {
             if r.at > cx.now {
                 match &mut self.txn {
                     None => cx.after(r.at.since(cx.now), Timer::NextRecord),
-                    Some(t) => {
-                        if t.armed_at != Some(r.at) {
-                            t.armed_at = Some(r.at);
-                            cx.after(r.at.since(cx.now), Timer::NextRecord);
-                        }
-                    }
+                    Some(t) => t.arm_next(r.at, cx),
                 }
                 break;
             }
@@ -686,17 +692,7 @@ impl Producer {
             }
             taken += 1;
             let partition = if meta.keyless {
-                match self.sticky {
-                    Some(p) => p,
-                    None => {
-                        let topic = &layout.topics[usize::from(meta.topic)];
-                        let p = PartitionId(
-                            topic.first.0 + cx.rngs.0.below(u64::from(topic.partitions)) as u16,
-                        );
-                        self.sticky = Some(p);
-                        p
-                    }
-                }
+                self.sticky_partition(layout, cx)
             } else {
                 layout.key_partitions[r.entity.index()]
             };
@@ -733,6 +729,21 @@ impl Producer {
             }
         }
         taken
+    }
+
+    /// The sticky partition of a keyless producer, drawn when there is
+    /// none (kept out of the record loop: the standard workload is keyed).
+    #[cold]
+    #[inline(never)]
+    fn sticky_partition(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) -> PartitionId {
+        if let Some(p) = self.sticky {
+            return p;
+        }
+        let meta = &layout.producers[self.index];
+        let topic = &layout.topics[usize::from(meta.topic)];
+        let p = PartitionId(topic.first.0 + cx.rngs.0.below(u64::from(topic.partitions)) as u16);
+        self.sticky = Some(p);
+        p
     }
 
     /// Closes the open batch of `partition` and queues it for sending.
@@ -1344,10 +1355,7 @@ impl Producer {
                 };
                 if r.at > cx.now {
                     let t = self.txn.as_mut().expect("transactional");
-                    if t.armed_at != Some(r.at) {
-                        t.armed_at = Some(r.at);
-                        cx.after(r.at.since(cx.now), Timer::NextRecord);
-                    }
+                    t.arm_next(r.at, cx);
                     return;
                 }
                 let t = self.txn.as_mut().expect("transactional");
