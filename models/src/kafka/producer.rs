@@ -97,6 +97,26 @@ struct InFlight {
     deadline: SimTime,
 }
 
+/// The producer's side of its connection to one broker (kept together:
+/// a drain touches all of it, behind a single index).
+#[derive(Clone, Debug, Default)]
+struct Conn {
+    /// The slots the broker leads, in slot order.
+    slots: Vec<usize>,
+    /// Round-robin start for draining.
+    drain_from: usize,
+    /// How many batch ids the queues of the slots it leads hold (ready or
+    /// backing off): a drain stops once none is left.
+    queued: u32,
+    /// Requests in flight, in the order they were sent, with the response
+    /// if it has already arrived. Responses are taken in send order, as a
+    /// TCP stream delivers them: a response that overtook an earlier one
+    /// waits for it.
+    in_flight: VecDeque<InFlight>,
+    /// The request-timeout timer, for its oldest request.
+    timeout: Deadlines,
+}
+
 #[derive(Clone, Debug)]
 struct Open {
     batch: u32,
@@ -194,21 +214,9 @@ pub(crate) struct Producer {
     first: PartitionId,
     /// The leader (index into `Layout::brokers`) of each slot.
     slot_leader: Vec<usize>,
-    /// The slots each broker leads, in slot order.
-    leader_slots: Vec<Vec<usize>>,
-    /// Round-robin start for draining, per broker.
-    drain_from: Vec<usize>,
-    /// Per broker, how many batch ids the queues of the slots it leads
-    /// hold (ready or backing off): a drain stops once none is left.
-    queued: Vec<u32>,
-    /// Requests in flight per broker connection, in the order they were
-    /// sent, with the response if it has already arrived. Responses are
-    /// taken in send order, as a TCP stream delivers them: a response that
-    /// overtook an earlier one waits for it.
-    in_flight: Vec<VecDeque<InFlight>>,
-    /// One request-timeout timer per broker connection, for its oldest
-    /// request.
-    timeouts: Vec<Deadlines>,
+    /// Per broker (index into `Layout::brokers`), the producer's side of
+    /// its connection.
+    conns: Vec<Conn>,
     next_req: u32,
     /// Request ids of transactional requests, from `incarnation << 24` on
     /// (see `txn::copy_of`).
@@ -292,17 +300,19 @@ impl Producer {
             next: 0,
             first: topic.first,
             slot_leader,
-            leader_slots,
+            conns: leader_slots
+                .into_iter()
+                .map(|slots| Conn {
+                    slots,
+                    ..Conn::default()
+                })
+                .collect(),
             open: vec![None; parts],
             spare: vec![Vec::new(); parts],
             // A batch holds at least one record (the ids a transactional
             // producer's recovery skips come on top).
             batches: Vec::with_capacity(meta.plan.len()),
             queues: vec![VecDeque::new(); parts],
-            drain_from: vec![0; layout.brokers.len()],
-            queued: vec![0; layout.brokers.len()],
-            in_flight: vec![VecDeque::new(); layout.brokers.len()],
-            timeouts: vec![Deadlines::default(); layout.brokers.len()],
             next_req,
             next_txn_req: incarnation.wrapping_shl(24),
             next_batch: 0,
@@ -430,7 +440,7 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        let queue = &mut self.in_flight[leader];
+        let queue = &mut self.conns[leader].in_flight;
         // Usually the answer to the oldest request in flight.
         let at = if queue.front().is_some_and(|f| f.req == req) {
             Some(0)
@@ -445,9 +455,9 @@ impl Producer {
             batch,
             result: Some(result),
             ..
-        }) = self.in_flight[leader].front()
+        }) = self.conns[leader].in_flight.front()
         {
-            self.in_flight[leader].pop_front();
+            self.conns[leader].in_flight.pop_front();
             match result {
                 ProduceResult::Appended { base_offset }
                 | ProduceResult::Duplicate { base_offset } => {
@@ -502,14 +512,14 @@ impl Producer {
             }
             let queued = self.queues[slot].len() as u32;
             if old != NO_LEADER {
-                self.leader_slots[old].retain(|&s| s != slot);
-                self.queued[old] -= queued;
+                self.conns[old].slots.retain(|&s| s != slot);
+                self.conns[old].queued -= queued;
             }
             if want != NO_LEADER {
-                let list = &mut self.leader_slots[want];
+                let list = &mut self.conns[want].slots;
                 let at = list.partition_point(|&s| s < slot);
                 list.insert(at, slot);
-                self.queued[want] += queued;
+                self.conns[want].queued += queued;
             }
             self.slot_leader[slot] = want;
         }
@@ -522,7 +532,7 @@ impl Producer {
 
     /// Sends what is ready to every broker (after leaders moved).
     fn send_all(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
-        for leader in 0..self.leader_slots.len() {
+        for leader in 0..self.conns.len() {
             self.send_ready(layout, leader, cx);
         }
         // Partitions without a leader: their batches can only expire.
@@ -591,12 +601,12 @@ impl Producer {
             Timer::Linger { partition, batch } => self.linger(layout, partition, batch, cx),
             Timer::ProduceTimeout { broker } => {
                 let leader = usize::from(broker);
-                self.timeouts[leader].fired();
-                match self.in_flight[leader].front().map(|f| f.deadline) {
+                self.conns[leader].timeout.fired();
+                match self.conns[leader].in_flight.front().map(|f| f.deadline) {
                     // The Java client closes a connection on which a request
                     // timed out, failing every request in flight on it.
                     Some(d) if d <= cx.now => self.fail_connection(layout, durable, leader, cx),
-                    Some(d) => self.timeouts[leader].arm(d, timer, cx),
+                    Some(d) => self.conns[leader].timeout.arm(d, timer, cx),
                     None => {}
                 }
             }
@@ -650,7 +660,11 @@ impl Producer {
         leader: usize,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let failed: Vec<u32> = self.in_flight[leader].drain(..).map(|f| f.batch).collect();
+        let failed: Vec<u32> = self.conns[leader]
+            .in_flight
+            .drain(..)
+            .map(|f| f.batch)
+            .collect();
         // Latest first, since each goes to the front of its queue.
         for &id in failed.iter().rev() {
             self.retry(layout, id, cx);
@@ -785,7 +799,7 @@ impl Producer {
         }
         self.queues[slot].push_back(open.batch);
         if leader != NO_LEADER {
-            self.queued[leader] += 1;
+            self.conns[leader].queued += 1;
             self.send_ready(layout, leader, cx);
         }
     }
@@ -796,8 +810,9 @@ impl Producer {
     #[inline]
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         debug_assert_eq!(
-            self.queued[leader] as usize,
-            self.leader_slots[leader]
+            self.conns[leader].queued as usize,
+            self.conns[leader]
+                .slots
                 .iter()
                 .map(|&s| self.queues[s].len())
                 .sum::<usize>(),
@@ -805,7 +820,7 @@ impl Producer {
         );
         // Nothing queued for this broker: nothing to expire or send (the
         // common case after an acknowledgement), checked before the call.
-        if self.queued[leader] != 0 {
+        if self.conns[leader].queued != 0 {
             self.drain(layout, leader, cx);
         }
     }
@@ -814,10 +829,10 @@ impl Producer {
     #[inline(never)]
     fn drain(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
-        let k = self.leader_slots[leader].len();
+        let k = self.conns[leader].slots.len();
         if self.may_expire(cfg.delivery_timeout, cx.now) {
             for j in 0..k {
-                let slot = self.leader_slots[leader][j];
+                let slot = self.conns[leader].slots[j];
                 if !self.queues[slot].is_empty() {
                     self.expire_queued(layout, slot, cx);
                 }
@@ -827,49 +842,53 @@ impl Producer {
         // case when a batch closes behind a full pipeline): nothing to send,
         // so no round-robin start to look up. Expiry above does not change
         // what is in flight.
-        if k == 0 || self.in_flight[leader].len() as u32 >= cfg.max_in_flight {
+        if k == 0 || self.conns[leader].in_flight.len() as u32 >= cfg.max_in_flight {
             return;
         }
         let n = self.queues.len();
+        let to = layout.brokers[leader];
         // The first of the leader's slots at or after the round-robin start
         // (wrapping around; `drain_from` is always below `n`). A leader
         // leads a few slots: a linear scan beats a binary search.
-        let start = self.drain_from[leader];
-        let mut j = self.leader_slots[leader]
-            .iter()
-            .position(|&s| s >= start)
-            .unwrap_or(0);
-        // Once nothing is queued any more, the rest of the round would
-        // only find empty queues.
-        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && self.queued[leader] != 0
-        {
+        let conn = &self.conns[leader];
+        let start = conn.drain_from;
+        let mut j = conn.slots.iter().position(|&s| s >= start).unwrap_or(0);
+        loop {
+            let conn = &mut self.conns[leader];
+            // Once nothing is queued any more, the rest of the round would
+            // only find empty queues.
+            if conn.in_flight.len() as u32 >= cfg.max_in_flight || conn.queued == 0 {
+                return;
+            }
             // The next ready slot within one round from `j`; none in a
             // whole round ends the drain.
-            let slots = &self.leader_slots[leader];
             let (queues, batches) = (&self.queues, &self.batches);
             let ready = |&s: &usize| {
                 queues[s]
                     .front()
                     .is_some_and(|&id| batches[id as usize].state == BatchState::Queued)
             };
+            let slots = &conn.slots;
             let Some(at) = slots[j..]
                 .iter()
                 .position(ready)
                 .map(|i| j + i)
                 .or_else(|| slots[..j].iter().position(ready))
             else {
-                break;
+                return;
             };
             let slot = slots[at];
             j = if at + 1 == k { 0 } else { at + 1 };
             let id = self.queues[slot].pop_front().expect("checked non-empty");
-            self.queued[leader] -= 1;
-            self.drain_from[leader] = if slot + 1 == n { 0 } else { slot + 1 };
+            conn.queued -= 1;
+            conn.drain_from = if slot + 1 == n { 0 } else { slot + 1 };
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
             b.attempt = b.attempt.saturating_add(1);
             b.leader = leader;
+            // (A fire-and-forget batch is finished right below.)
+            b.state = BatchState::InFlight { req };
             let msg = Msg::Produce {
                 req,
                 partition: b.partition,
@@ -890,21 +909,19 @@ impl Producer {
                 attempt: b.attempt,
                 records: b.records.len() as u16,
             });
-            let to = layout.brokers[leader];
             cx.send(to, msg);
             if cfg.acks == Acks::Zero {
                 // Fire and forget: the send "succeeds" with no offset.
                 self.finish(id, None, cx);
             } else {
-                self.batches[id as usize].state = BatchState::InFlight { req };
                 let deadline = cx.now + cfg.request_timeout;
-                self.in_flight[leader].push_back(InFlight {
+                conn.in_flight.push_back(InFlight {
                     req,
                     batch: id,
                     result: None,
                     deadline,
                 });
-                self.timeouts[leader].arm(
+                conn.timeout.arm(
                     deadline,
                     Timer::ProduceTimeout {
                         broker: leader as u16,
@@ -999,7 +1016,7 @@ impl Producer {
         let partition = b.partition;
         let slot = self.slot(layout, partition);
         if self.slot_leader[slot] != NO_LEADER {
-            self.queued[self.slot_leader[slot]] += 1;
+            self.conns[self.slot_leader[slot]].queued += 1;
         }
         let queue = &mut self.queues[slot];
         if self.pid != 0 {
@@ -1064,7 +1081,7 @@ impl Producer {
         if queued && let Some(i) = self.queues[slot].iter().position(|&q| q == id) {
             self.queues[slot].remove(i);
             if self.slot_leader[slot] != NO_LEADER {
-                self.queued[self.slot_leader[slot]] -= 1;
+                self.conns[self.slot_leader[slot]].queued -= 1;
             }
         }
         if self.pid == 0 {
