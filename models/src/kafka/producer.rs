@@ -43,7 +43,7 @@ fn bit(set: &[u64], i: u32) -> bool {
         .is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
-/// `slot_leader` of a partition without a leader.
+/// `Part::leader` of a partition without a leader.
 const NO_LEADER: usize = usize::MAX;
 
 /// Spent record buffers kept per batch length for reuse.
@@ -115,6 +115,26 @@ struct Conn {
     in_flight: VecDeque<InFlight>,
     /// The request-timeout timer, for its oldest request.
     timeout: Deadlines,
+}
+
+/// One slot's (partition's) batches: the open one, the queued ones, their
+/// numbering (kept together: closing and sending a batch touch all of it,
+/// behind a single index).
+#[derive(Debug)]
+struct Part {
+    /// The open batch.
+    open: Option<Open>,
+    /// The record buffer of the last closed batch, kept for the next one
+    /// to fill.
+    spare: Vec<Record>,
+    /// Queued batch ids; the head may be waiting out a retry backoff.
+    queue: VecDeque<u32>,
+    /// The leader (index into `Layout::brokers`), or `NO_LEADER`.
+    leader: usize,
+    /// Idempotent sequence numbering.
+    numbering: Numbering,
+    /// Idempotent epoch, bumped when a batch fails for good.
+    epoch: u16,
 }
 
 #[derive(Clone, Debug)]
@@ -201,19 +221,11 @@ pub(crate) struct Producer {
     incarnation: u32,
     pid: u32,
     next: usize,
-    /// Open batch per partition of the topic.
-    open: Vec<Option<Open>>,
-    /// Per partition, the record buffer of the last closed batch, kept for
-    /// the next one to fill.
-    spare: Vec<Vec<Record>>,
+    /// Per slot (partition of the topic), its batches' state.
+    parts: Vec<Part>,
     batches: Vec<Batch>,
-    /// Queued batch ids per partition of the topic; the head may be
-    /// waiting out a retry backoff.
-    queues: Vec<VecDeque<u32>>,
     /// The topic's first partition: slot `i` is partition `first + i`.
     first: PartitionId,
-    /// The leader (index into `Layout::brokers`) of each slot.
-    slot_leader: Vec<usize>,
     /// Per broker (index into `Layout::brokers`), the producer's side of
     /// its connection.
     conns: Vec<Conn>,
@@ -230,10 +242,6 @@ pub(crate) struct Producer {
     /// Per length, record buffers of finished batches that no request
     /// holds any more, for closing batches to fill instead of allocating.
     spent: Vec<Vec<Arc<[Record]>>>,
-    /// Idempotent sequence numbering per partition.
-    numbering: Vec<Numbering>,
-    /// Idempotent epoch per partition, bumped when a batch fails for good.
-    epochs: Vec<u16>,
     sticky: Option<PartitionId>,
     outstanding: usize,
     /// A metadata refresh timer is set (a partition has no leader).
@@ -299,7 +307,20 @@ impl Producer {
             pid,
             next: 0,
             first: topic.first,
-            slot_leader,
+            parts: slot_leader
+                .iter()
+                .zip(&layout.planned_per_partition()[usize::from(topic.first.0)..][..parts])
+                .map(|(&leader, &records)| Part {
+                    open: None,
+                    spare: Vec::new(),
+                    queue: VecDeque::new(),
+                    leader,
+                    // A batch holds at least one record: room for as many
+                    // batches as records planned for the partition.
+                    numbering: Numbering::with_capacity(records),
+                    epoch: 0,
+                })
+                .collect(),
             conns: leader_slots
                 .into_iter()
                 .map(|slots| Conn {
@@ -307,25 +328,15 @@ impl Producer {
                     ..Conn::default()
                 })
                 .collect(),
-            open: vec![None; parts],
-            spare: vec![Vec::new(); parts],
             // A batch holds at least one record (the ids a transactional
             // producer's recovery skips come on top).
             batches: Vec::with_capacity(meta.plan.len()),
-            queues: vec![VecDeque::new(); parts],
             next_req,
             next_txn_req: incarnation.wrapping_shl(24),
             next_batch: 0,
             unfinished_from: 0,
             empty: Arc::from(Vec::new()),
             spent: Vec::new(),
-            // A batch holds at least one record: room for as many batches
-            // as records planned for the partition.
-            numbering: layout.planned_per_partition()[usize::from(topic.first.0)..][..parts]
-                .iter()
-                .map(|&records| Numbering::with_capacity(records))
-                .collect(),
-            epochs: vec![0; parts],
             sticky: None,
             outstanding,
             refresh_armed: false,
@@ -499,18 +510,18 @@ impl Producer {
             return;
         }
         let mut leaderless = false;
-        for slot in 0..self.slot_leader.len() {
+        for slot in 0..self.parts.len() {
             let p = PartitionId(self.first.0 + slot as u16);
             let want = durable
                 .leader_of(layout, p)
                 .and_then(|n| layout.broker_index(n))
                 .unwrap_or(NO_LEADER);
             leaderless |= want == NO_LEADER;
-            let old = self.slot_leader[slot];
+            let old = self.parts[slot].leader;
             if want == old {
                 continue;
             }
-            let queued = self.queues[slot].len() as u32;
+            let queued = self.parts[slot].queue.len() as u32;
             if old != NO_LEADER {
                 self.conns[old].slots.retain(|&s| s != slot);
                 self.conns[old].queued -= queued;
@@ -521,7 +532,7 @@ impl Producer {
                 list.insert(at, slot);
                 self.conns[want].queued += queued;
             }
-            self.slot_leader[slot] = want;
+            self.parts[slot].leader = want;
         }
         if leaderless && !self.refresh_armed {
             self.refresh_armed = true;
@@ -538,8 +549,8 @@ impl Producer {
         // Partitions without a leader: their batches can only expire.
         let timeout = layout.producers[self.index].config.delivery_timeout;
         if self.may_expire(timeout, cx.now) {
-            for slot in 0..self.slot_leader.len() {
-                if self.slot_leader[slot] == NO_LEADER && !self.queues[slot].is_empty() {
+            for slot in 0..self.parts.len() {
+                if self.parts[slot].leader == NO_LEADER && !self.parts[slot].queue.is_empty() {
                     self.expire_queued(layout, slot, cx);
                 }
             }
@@ -581,7 +592,11 @@ impl Producer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let slot = self.slot(layout, partition);
-        if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
+        if self.parts[slot]
+            .open
+            .as_ref()
+            .is_some_and(|o| o.batch == batch)
+        {
             self.close(layout, partition, cx);
         }
     }
@@ -711,7 +726,8 @@ impl Producer {
                 layout.key_partitions[r.entity.index()]
             };
             let slot = self.slot(layout, partition);
-            let open = match &mut self.open[slot] {
+            let part = &mut self.parts[slot];
+            let open = match &mut part.open {
                 Some(open) => open,
                 closed @ None => {
                     // The id is taken when the batch opens; it is stored
@@ -721,7 +737,7 @@ impl Producer {
                     let open = closed.insert(Open {
                         batch,
                         created: cx.now,
-                        records: std::mem::take(&mut self.spare[slot]),
+                        records: std::mem::take(&mut part.spare),
                     });
                     cx.after(meta.config.linger, Timer::Linger { partition, batch });
                     open
@@ -763,16 +779,22 @@ impl Producer {
     /// Closes the open batch of `partition` and queues it for sending.
     fn close(&mut self, layout: &Layout, partition: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
         let slot = self.slot(layout, partition);
-        let Some(open) = self.open[slot].take() else {
+        let Some(open) = self.parts[slot].open.take() else {
             return;
         };
-        let leader = self.slot_leader[slot];
-        let place = self.numbering[slot].close(open.records.len() as u32);
+        let records = self.shared(&open.records);
+        let part = &mut self.parts[slot];
+        let leader = part.leader;
+        let place = part.numbering.close(open.records.len() as u32);
+        let mut spare = open.records;
+        spare.clear();
+        part.spare = spare;
+        part.queue.push_back(open.batch);
         let id = open.batch as usize;
         let batch = Batch {
             partition,
             leader,
-            records: self.shared(&open.records),
+            records,
             place,
             attempt: 0,
             created: open.created,
@@ -791,13 +813,9 @@ impl Producer {
             self.batches.push(batch);
         }
         self.unfinished_from = self.unfinished_from.min(id);
-        let mut spare = open.records;
-        spare.clear();
-        self.spare[slot] = spare;
         if self.sticky == Some(partition) {
             self.sticky = None;
         }
-        self.queues[slot].push_back(open.batch);
         if leader != NO_LEADER {
             self.conns[leader].queued += 1;
             self.send_ready(layout, leader, cx);
@@ -814,7 +832,7 @@ impl Producer {
             self.conns[leader]
                 .slots
                 .iter()
-                .map(|&s| self.queues[s].len())
+                .map(|&s| self.parts[s].queue.len())
                 .sum::<usize>(),
             "queued ids per broker"
         );
@@ -833,7 +851,7 @@ impl Producer {
         if self.may_expire(cfg.delivery_timeout, cx.now) {
             for j in 0..k {
                 let slot = self.conns[leader].slots[j];
-                if !self.queues[slot].is_empty() {
+                if !self.parts[slot].queue.is_empty() {
                     self.expire_queued(layout, slot, cx);
                 }
             }
@@ -845,7 +863,7 @@ impl Producer {
         if k == 0 || self.conns[leader].in_flight.len() as u32 >= cfg.max_in_flight {
             return;
         }
-        let n = self.queues.len();
+        let n = self.parts.len();
         let to = layout.brokers[leader];
         // The first of the leader's slots at or after the round-robin start
         // (wrapping around; `drain_from` is always below `n`). A leader
@@ -862,9 +880,10 @@ impl Producer {
             }
             // The next ready slot within one round from `j`; none in a
             // whole round ends the drain.
-            let (queues, batches) = (&self.queues, &self.batches);
+            let (parts, batches) = (&self.parts, &self.batches);
             let ready = |&s: &usize| {
-                queues[s]
+                parts[s]
+                    .queue
                     .front()
                     .is_some_and(|&id| batches[id as usize].state == BatchState::Queued)
             };
@@ -879,7 +898,8 @@ impl Producer {
             };
             let slot = slots[at];
             j = if at + 1 == k { 0 } else { at + 1 };
-            let id = self.queues[slot].pop_front().expect("checked non-empty");
+            let part = &mut self.parts[slot];
+            let id = part.queue.pop_front().expect("checked non-empty");
             conn.queued -= 1;
             conn.drain_from = if slot + 1 == n { 0 } else { slot + 1 };
             let req = self.next_req;
@@ -897,8 +917,8 @@ impl Producer {
                 pid: self.pid,
                 // An unfinished batch always carries the partition's
                 // current epoch and number.
-                epoch: self.epochs[slot],
-                base_seq: self.numbering[slot].base_seq(b.place),
+                epoch: part.epoch,
+                base_seq: part.numbering.base_seq(b.place),
                 acks: cfg.acks,
                 records: b.records.clone(),
             };
@@ -952,7 +972,9 @@ impl Producer {
         self.outstanding -= records.len();
         if self.pid != 0 {
             let slot = usize::from(partition.0 - self.first.0);
-            self.numbering[slot].finished(place, records.len() as u32);
+            self.parts[slot]
+                .numbering
+                .finished(place, records.len() as u32);
         }
         if let Some(t) = &mut self.txn {
             // Answered only when the transaction commits.
@@ -1015,10 +1037,10 @@ impl Producer {
         b.state = BatchState::Backoff;
         let partition = b.partition;
         let slot = self.slot(layout, partition);
-        if self.slot_leader[slot] != NO_LEADER {
-            self.conns[self.slot_leader[slot]].queued += 1;
+        if self.parts[slot].leader != NO_LEADER {
+            self.conns[self.parts[slot].leader].queued += 1;
         }
-        let queue = &mut self.queues[slot];
+        let queue = &mut self.parts[slot].queue;
         if self.pid != 0 {
             // In sequence order (`insertInSequenceOrder`): a partition's
             // batch ids grow with its sequence numbers, so the batch goes
@@ -1078,10 +1100,10 @@ impl Producer {
         let slot = self.slot(layout, partition);
         // Only a queued batch is in the queue (near its head: a retried
         // batch, or the oldest one expiring); one in flight is not.
-        if queued && let Some(i) = self.queues[slot].iter().position(|&q| q == id) {
-            self.queues[slot].remove(i);
-            if self.slot_leader[slot] != NO_LEADER {
-                self.conns[self.slot_leader[slot]].queued -= 1;
+        if queued && let Some(i) = self.parts[slot].queue.iter().position(|&q| q == id) {
+            self.parts[slot].queue.remove(i);
+            if self.parts[slot].leader != NO_LEADER {
+                self.conns[self.parts[slot].leader].queued -= 1;
             }
         }
         if self.pid == 0 {
@@ -1089,9 +1111,9 @@ impl Producer {
         }
         // The partition's unfinished batches now carry the next epoch and
         // are numbered from 0 (worked out as they are sent).
-        self.epochs[slot] = self.epochs[slot].wrapping_add(1);
-        self.numbering[slot].finished(place, records);
-        self.numbering[slot].bump();
+        self.parts[slot].epoch = self.parts[slot].epoch.wrapping_add(1);
+        self.parts[slot].numbering.finished(place, records);
+        self.parts[slot].numbering.bump();
     }
 
     /// Whether any unfinished batch may have waited `timeout` by `now`.
@@ -1117,7 +1139,8 @@ impl Producer {
     fn expire_queued(&mut self, layout: &Layout, slot: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let timeout = layout.producers[self.index].config.delivery_timeout;
         loop {
-            let oldest = self.queues[slot]
+            let oldest = self.parts[slot]
+                .queue
                 .iter()
                 .copied()
                 .find(|&id| self.batches[id as usize].state == BatchState::Queued);
@@ -1293,13 +1316,13 @@ impl Producer {
             self.next_req = next_req;
             self.next_txn_req = next_txn_req;
             self.next_batch = next_batch;
-            let leader = self.slot_leader.first().copied().unwrap_or(0);
+            let leader = self.parts.first().map(|p| p.leader).unwrap_or(0);
             let placeholder = Batch::placeholder(self.first, leader, &self.empty);
             self.batches = vec![placeholder; next_batch as usize];
             self.unfinished_from = next_batch as usize;
         }
         self.pid = pid;
-        self.epochs.iter_mut().for_each(|e| *e = epoch);
+        self.parts.iter_mut().for_each(|p| p.epoch = epoch);
         let t = self.txn.as_mut().expect("transactional");
         t.epoch = epoch;
         t.step = TxnStep::Ready;
@@ -1399,8 +1422,8 @@ impl Producer {
                     if t.records >= limit || (exhausted && t.records > 0) {
                         t.closing = true;
                         // flush(): every open batch goes now.
-                        for slot in 0..self.open.len() {
-                            if self.open[slot].is_some() {
+                        for slot in 0..self.parts.len() {
+                            if self.parts[slot].open.is_some() {
                                 let p = PartitionId(self.first.0 + slot as u16);
                                 self.close(layout, p, cx);
                             }
@@ -1437,7 +1460,7 @@ impl Producer {
 
     /// Whether every closed batch is finished and none is open.
     fn all_finished(&mut self) -> bool {
-        self.open.iter().all(Option::is_none)
+        self.parts.iter().all(|p| p.open.is_none())
             && self.batches[self.unfinished_from.min(self.batches.len())..]
                 .iter()
                 .all(|b| b.state == BatchState::Done)
