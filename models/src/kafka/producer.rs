@@ -365,10 +365,14 @@ impl Producer {
 
     fn settle(&mut self, msg: u32) {
         let word = (msg / 64) as usize;
-        if self.settled.len() <= word {
-            self.settled.resize(word + 1, 0);
+        let bit = 1 << (msg % 64);
+        match self.settled.get_mut(word) {
+            Some(w) => *w |= bit,
+            None => {
+                self.settled.resize(word + 1, 0);
+                self.settled[word] |= bit;
+            }
         }
-        self.settled[word] |= 1 << (msg % 64);
     }
 
     /// Whether every planned record is acknowledged or given up (and, for
