@@ -456,23 +456,37 @@ impl Producer {
         }
         let leader = b.leader;
         let queue = &mut self.conns[leader].in_flight;
-        // Usually the answer to the oldest request in flight.
-        let at = if queue.front().is_some_and(|f| f.req == req) {
-            Some(0)
+        // Usually the answer to the oldest request in flight: taken at
+        // once (with the answer it already has, if any, as for the others).
+        let mut taken = if queue.front().is_some_and(|f| f.req == req) {
+            queue
+                .pop_front()
+                .map(|f| (f.batch, f.result.unwrap_or(result)))
         } else {
-            queue.iter().position(|f| f.req == req)
+            if let Some(f) = queue.iter_mut().find(|f| f.req == req) {
+                f.result.get_or_insert(result);
+            }
+            None
         };
-        if let Some(slot) = at.and_then(|i| queue.get_mut(i)) {
-            slot.result.get_or_insert(result);
-        }
         let mut failed = false;
-        while let Some(&InFlight {
-            batch,
-            result: Some(result),
-            ..
-        }) = self.conns[leader].in_flight.front()
-        {
-            self.conns[leader].in_flight.pop_front();
+        loop {
+            let (batch, result) = match taken.take() {
+                Some(answered) => answered,
+                None => {
+                    let queue = &mut self.conns[leader].in_flight;
+                    match queue.front() {
+                        Some(&InFlight {
+                            batch,
+                            result: Some(result),
+                            ..
+                        }) => {
+                            queue.pop_front();
+                            (batch, result)
+                        }
+                        _ => break,
+                    }
+                }
+            };
             match result {
                 ProduceResult::Appended { base_offset }
                 | ProduceResult::Duplicate { base_offset } => {
