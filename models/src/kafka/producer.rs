@@ -46,8 +46,12 @@ fn bit(set: &[u64], i: u32) -> bool {
 /// `Part::leader` of a partition without a leader.
 const NO_LEADER: usize = usize::MAX;
 
-/// Spent record buffers kept per batch length for reuse.
-const SPENT_PER_LENGTH: usize = 64;
+/// Spent record buffers kept for reuse.
+const SPENT_KEPT: usize = 64;
+
+/// Records a fresh record buffer has room for at most (a full batch's
+/// worth with the default `batch.size`).
+const FRESH_ROOM: u32 = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BatchState {
@@ -61,7 +65,7 @@ enum BatchState {
 struct Batch {
     partition: PartitionId,
     leader: usize,
-    records: Arc<[Record]>,
+    records: Arc<Vec<Record>>,
     /// Its place in the partition's sequence numbering.
     place: Place,
     attempt: u32,
@@ -73,7 +77,7 @@ struct Batch {
 
 impl Batch {
     /// A finished batch with no records, holding the place of an id.
-    fn placeholder(partition: PartitionId, leader: usize, empty: &Arc<[Record]>) -> Batch {
+    fn placeholder(partition: PartitionId, leader: usize, empty: &Arc<Vec<Record>>) -> Batch {
         Batch {
             partition,
             leader,
@@ -124,9 +128,6 @@ struct Conn {
 struct Part {
     /// The open batch.
     open: Option<Open>,
-    /// The record buffer of the last closed batch, kept for the next one
-    /// to fill.
-    spare: Vec<Record>,
     /// Queued batch ids; the head may be waiting out a retry backoff.
     queue: VecDeque<u32>,
     /// The leader (index into `Layout::brokers`), or `NO_LEADER`.
@@ -140,7 +141,7 @@ struct Part {
 #[derive(Clone, Debug)]
 struct Open {
     batch: u32,
-    records: Vec<Record>,
+    records: Arc<Vec<Record>>,
     created: SimTime,
 }
 
@@ -238,10 +239,10 @@ pub(crate) struct Producer {
     unfinished_from: usize,
     /// Records of batch ids reserved but not closed yet (shared, so
     /// placeholders do not allocate).
-    empty: Arc<[Record]>,
-    /// Per length, record buffers of finished batches that no request
-    /// holds any more, for closing batches to fill instead of allocating.
-    spent: Vec<Vec<Arc<[Record]>>>,
+    empty: Arc<Vec<Record>>,
+    /// Record buffers (emptied) of finished batches that no request holds
+    /// any more, for opening batches to fill instead of allocating.
+    spent: Vec<Arc<Vec<Record>>>,
     sticky: Option<PartitionId>,
     outstanding: usize,
     /// A metadata refresh timer is set (a partition has no leader).
@@ -312,7 +313,6 @@ impl Producer {
                 .zip(&layout.planned_per_partition()[usize::from(topic.first.0)..][..parts])
                 .map(|(&leader, &records)| Part {
                     open: None,
-                    spare: Vec::new(),
                     queue: VecDeque::new(),
                     leader,
                     // A batch holds at least one record: room for as many
@@ -335,7 +335,7 @@ impl Producer {
             next_txn_req: incarnation.wrapping_shl(24),
             next_batch: 0,
             unfinished_from: 0,
-            empty: Arc::from(Vec::new()),
+            empty: Arc::new(Vec::new()),
             spent: Vec::new(),
             sticky: None,
             outstanding,
@@ -755,13 +755,21 @@ impl Producer {
                     let open = closed.insert(Open {
                         batch,
                         created: cx.now,
-                        records: std::mem::take(&mut part.spare),
+                        // A spent buffer if there is one (else one with
+                        // room for a full batch, up to a bound); the batch
+                        // fills it and its requests share it, with no copy.
+                        records: self.spent.pop().unwrap_or_else(|| {
+                            let room = meta.config.batch_records.min(FRESH_ROOM) as usize;
+                            Arc::new(Vec::with_capacity(room))
+                        }),
                     });
                     cx.after(meta.config.linger, Timer::Linger { partition, batch });
                     open
                 }
             };
-            open.records.push(Record {
+            let records =
+                Arc::get_mut(&mut open.records).expect("an open batch's records are its own");
+            records.push(Record {
                 msg: r.msg,
                 entity: r.entity,
                 seq: r.seq,
@@ -772,7 +780,7 @@ impl Producer {
                 txn_pid: if self.txn.is_some() { self.pid } else { 0 },
                 control: Control::Data,
             });
-            if open.records.len() as u32 >= meta.config.batch_records {
+            if records.len() as u32 >= meta.config.batch_records {
                 self.close(layout, partition, cx);
             }
         }
@@ -800,19 +808,15 @@ impl Producer {
         let Some(open) = self.parts[slot].open.take() else {
             return;
         };
-        let records = self.shared(&open.records);
         let part = &mut self.parts[slot];
         let leader = part.leader;
         let place = part.numbering.close(open.records.len() as u32);
-        let mut spare = open.records;
-        spare.clear();
-        part.spare = spare;
         part.queue.push_back(open.batch);
         let id = open.batch as usize;
         let batch = Batch {
             partition,
             leader,
-            records,
+            records: open.records,
             place,
             attempt: 0,
             created: open.created,
@@ -1005,36 +1009,21 @@ impl Producer {
         self.recycle(records);
     }
 
-    /// `records` in a shared buffer, reusing a spent one of that length
-    /// when there is one.
-    fn shared(&mut self, records: &[Record]) -> Arc<[Record]> {
-        if let Some(mut spent) = self.spent.get_mut(records.len()).and_then(Vec::pop)
-            && let Some(buf) = Arc::get_mut(&mut spent)
-        {
-            buf.copy_from_slice(records);
-            return spent;
-        }
-        Arc::from(records)
-    }
-
     /// Keeps the records of a finished batch for reuse if nothing else
-    /// holds them (a request still travelling, or a duplicate of it, may).
-    fn recycle(&mut self, records: Arc<[Record]>) {
-        let n = records.len();
-        if n == 0 || Arc::strong_count(&records) != 1 {
+    /// holds them (a request still travelling, or a duplicate of it, may;
+    /// the shared empty records of placeholders always are).
+    fn recycle(&mut self, mut records: Arc<Vec<Record>>) {
+        if self.spent.len() >= SPENT_KEPT {
             return;
         }
-        if self.spent.len() <= n {
-            self.spent.resize_with(n + 1, Vec::new);
-        }
-        let pool = &mut self.spent[n];
-        if pool.len() < SPENT_PER_LENGTH {
-            if pool.capacity() == 0 {
+        if let Some(buf) = Arc::get_mut(&mut records) {
+            buf.clear();
+            if self.spent.capacity() == 0 {
                 // Room for the whole pool at once, rather than growing it
-                // step by step as batches of this length come back.
-                pool.reserve_exact(SPENT_PER_LENGTH);
+                // step by step as batches come back.
+                self.spent.reserve_exact(SPENT_KEPT);
             }
-            pool.push(records);
+            self.spent.push(records);
         }
     }
 
