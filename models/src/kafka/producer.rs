@@ -805,10 +805,10 @@ impl Producer {
     /// Closes the open batch of `partition` and queues it for sending.
     fn close(&mut self, layout: &Layout, partition: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
         let slot = self.slot(layout, partition);
-        let Some(open) = self.parts[slot].open.take() else {
+        let part = &mut self.parts[slot];
+        let Some(open) = part.open.take() else {
             return;
         };
-        let part = &mut self.parts[slot];
         let leader = part.leader;
         let place = part.numbering.close(open.records.len() as u32);
         part.queue.push_back(open.batch);
@@ -840,7 +840,8 @@ impl Producer {
         }
         if leader != NO_LEADER {
             self.conns[leader].queued += 1;
-            self.send_ready(layout, leader, cx);
+            // (What `send_ready` does: something is queued now.)
+            self.drain(layout, leader, cx);
         }
     }
 
