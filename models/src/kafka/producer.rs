@@ -448,6 +448,9 @@ impl Producer {
         let Msg::ProduceResponse { req, batch, result } = msg else {
             return;
         };
+        // A produce response owns nothing (its fields are copied out
+        // above): no drop glue to run for it.
+        std::mem::forget(msg);
         let Some(b) = self.batches.get(batch as usize) else {
             return;
         };
