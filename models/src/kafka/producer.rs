@@ -984,6 +984,8 @@ impl Producer {
         // Done for good: its records are in the history now.
         let records = std::mem::replace(&mut b.records, self.empty.clone());
         let (partition, place) = (b.partition, b.place);
+        // Without transactions the application has its answer now.
+        let answered = self.txn.is_none();
         for (i, r) in records.iter().enumerate() {
             cx.history.record(
                 cx.now,
@@ -994,6 +996,9 @@ impl Producer {
                     offset: base_offset.map(|o| o + i as u64),
                 },
             );
+            if answered {
+                self.settle(r.msg.0);
+            }
         }
         self.outstanding -= records.len();
         if self.pid != 0 {
@@ -1005,10 +1010,6 @@ impl Producer {
         if let Some(t) = &mut self.txn {
             // Answered only when the transaction commits.
             t.acked.extend(records.iter().map(|r| r.msg.0));
-        } else {
-            for r in records.iter() {
-                self.settle(r.msg.0);
-            }
         }
         self.recycle(records);
     }
