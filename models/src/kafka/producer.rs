@@ -935,19 +935,6 @@ impl Producer {
             b.leader = leader;
             // (A fire-and-forget batch is finished right below.)
             b.state = BatchState::InFlight { req };
-            let msg = Msg::Produce {
-                req,
-                partition: b.partition,
-                batch: id,
-                attempt: b.attempt,
-                pid: self.pid,
-                // An unfinished batch always carries the partition's
-                // current epoch and number.
-                epoch: part.epoch,
-                base_seq: part.numbering.base_seq(b.place),
-                acks: cfg.acks,
-                records: b.records.clone(),
-            };
             cx.record(EventKind::ProduceSent {
                 producer: cx.me,
                 partition: b.partition,
@@ -955,7 +942,22 @@ impl Producer {
                 attempt: b.attempt,
                 records: b.records.len() as u16,
             });
-            cx.send(to, msg);
+            cx.send(
+                to,
+                Msg::Produce {
+                    req,
+                    partition: b.partition,
+                    batch: id,
+                    attempt: b.attempt,
+                    pid: self.pid,
+                    // An unfinished batch always carries the partition's
+                    // current epoch and number.
+                    epoch: part.epoch,
+                    base_seq: part.numbering.base_seq(b.place),
+                    acks: cfg.acks,
+                    records: b.records.clone(),
+                },
+            );
             if cfg.acks == Acks::Zero {
                 // Fire and forget: the send "succeeds" with no offset.
                 self.finish(id, None, cx);
