@@ -43,11 +43,15 @@ fn bit(set: &[u64], i: u32) -> bool {
         .is_some_and(|w| w & (1 << (i % 64)) != 0)
 }
 
-/// `slot_leader` of a partition without a leader.
+/// `Part::leader` of a partition without a leader.
 const NO_LEADER: usize = usize::MAX;
 
-/// Spent record buffers kept per batch length for reuse.
-const SPENT_PER_LENGTH: usize = 64;
+/// Spent record buffers kept for reuse.
+const SPENT_KEPT: usize = 64;
+
+/// Records a fresh record buffer has room for at most (a full batch's
+/// worth with the default `batch.size`).
+const FRESH_ROOM: u32 = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BatchState {
@@ -61,7 +65,7 @@ enum BatchState {
 struct Batch {
     partition: PartitionId,
     leader: usize,
-    records: Arc<[Record]>,
+    records: Arc<Vec<Record>>,
     /// Its place in the partition's sequence numbering.
     place: Place,
     attempt: u32,
@@ -73,7 +77,7 @@ struct Batch {
 
 impl Batch {
     /// A finished batch with no records, holding the place of an id.
-    fn placeholder(partition: PartitionId, leader: usize, empty: &Arc<[Record]>) -> Batch {
+    fn placeholder(partition: PartitionId, leader: usize, empty: &Arc<Vec<Record>>) -> Batch {
         Batch {
             partition,
             leader,
@@ -97,10 +101,47 @@ struct InFlight {
     deadline: SimTime,
 }
 
+/// The producer's side of its connection to one broker (kept together:
+/// a drain touches all of it, behind a single index).
+#[derive(Clone, Debug, Default)]
+struct Conn {
+    /// The slots the broker leads, in slot order.
+    slots: Vec<usize>,
+    /// Round-robin start for draining.
+    drain_from: usize,
+    /// How many batch ids the queues of the slots it leads hold (ready or
+    /// backing off): a drain stops once none is left.
+    queued: u32,
+    /// Requests in flight, in the order they were sent, with the response
+    /// if it has already arrived. Responses are taken in send order, as a
+    /// TCP stream delivers them: a response that overtook an earlier one
+    /// waits for it.
+    in_flight: VecDeque<InFlight>,
+    /// The request-timeout timer, for its oldest request.
+    timeout: Deadlines,
+}
+
+/// One slot's (partition's) batches: the open one, the queued ones, their
+/// numbering (kept together: closing and sending a batch touch all of it,
+/// behind a single index).
+#[derive(Debug)]
+struct Part {
+    /// The open batch.
+    open: Option<Open>,
+    /// Queued batch ids; the head may be waiting out a retry backoff.
+    queue: VecDeque<u32>,
+    /// The leader (index into `Layout::brokers`), or `NO_LEADER`.
+    leader: usize,
+    /// Idempotent sequence numbering.
+    numbering: Numbering,
+    /// Idempotent epoch, bumped when a batch fails for good.
+    epoch: u16,
+}
+
 #[derive(Clone, Debug)]
 struct Open {
     batch: u32,
-    records: Vec<Record>,
+    records: Arc<Vec<Record>>,
     created: SimTime,
 }
 
@@ -151,6 +192,17 @@ struct TxnClient {
 }
 
 impl TxnClient {
+    /// Arms the `NextRecord` timer for a record due `at`, unless it is
+    /// armed for then already.
+    #[cold]
+    #[inline(never)]
+    fn arm_next(&mut self, at: SimTime, cx: &mut Cx<'_, Msg, Timer>) {
+        if self.armed_at != Some(at) {
+            self.armed_at = Some(at);
+            cx.after(at.since(cx.now), Timer::NextRecord);
+        }
+    }
+
     /// Whether its batch state is live: not before the first
     /// initialization, not while a recovery replaces it, not once fenced.
     /// (Request timeouts and retries armed in one transaction may fire in
@@ -170,34 +222,14 @@ pub(crate) struct Producer {
     incarnation: u32,
     pid: u32,
     next: usize,
-    /// Open batch per partition of the topic.
-    open: Vec<Option<Open>>,
-    /// Per partition, the record buffer of the last closed batch, kept for
-    /// the next one to fill.
-    spare: Vec<Vec<Record>>,
+    /// Per slot (partition of the topic), its batches' state.
+    parts: Vec<Part>,
     batches: Vec<Batch>,
-    /// Queued batch ids per partition of the topic; the head may be
-    /// waiting out a retry backoff.
-    queues: Vec<VecDeque<u32>>,
     /// The topic's first partition: slot `i` is partition `first + i`.
     first: PartitionId,
-    /// The leader (index into `Layout::brokers`) of each slot.
-    slot_leader: Vec<usize>,
-    /// The slots each broker leads, in slot order.
-    leader_slots: Vec<Vec<usize>>,
-    /// Round-robin start for draining, per broker.
-    drain_from: Vec<usize>,
-    /// Per broker, how many batch ids the queues of the slots it leads
-    /// hold (ready or backing off): a drain stops once none is left.
-    queued: Vec<u32>,
-    /// Requests in flight per broker connection, in the order they were
-    /// sent, with the response if it has already arrived. Responses are
-    /// taken in send order, as a TCP stream delivers them: a response that
-    /// overtook an earlier one waits for it.
-    in_flight: Vec<VecDeque<InFlight>>,
-    /// One request-timeout timer per broker connection, for its oldest
-    /// request.
-    timeouts: Vec<Deadlines>,
+    /// Per broker (index into `Layout::brokers`), the producer's side of
+    /// its connection.
+    conns: Vec<Conn>,
     next_req: u32,
     /// Request ids of transactional requests, from `incarnation << 24` on
     /// (see `txn::copy_of`).
@@ -207,14 +239,10 @@ pub(crate) struct Producer {
     unfinished_from: usize,
     /// Records of batch ids reserved but not closed yet (shared, so
     /// placeholders do not allocate).
-    empty: Arc<[Record]>,
-    /// Per length, record buffers of finished batches that no request
-    /// holds any more, for closing batches to fill instead of allocating.
-    spent: Vec<Vec<Arc<[Record]>>>,
-    /// Idempotent sequence numbering per partition.
-    numbering: Vec<Numbering>,
-    /// Idempotent epoch per partition, bumped when a batch fails for good.
-    epochs: Vec<u16>,
+    empty: Arc<Vec<Record>>,
+    /// Record buffers (emptied) of finished batches that no request holds
+    /// any more, for opening batches to fill instead of allocating.
+    spent: Vec<Arc<Vec<Record>>>,
     sticky: Option<PartitionId>,
     outstanding: usize,
     /// A metadata refresh timer is set (a partition has no leader).
@@ -280,31 +308,35 @@ impl Producer {
             pid,
             next: 0,
             first: topic.first,
-            slot_leader,
-            leader_slots,
-            open: vec![None; parts],
-            spare: vec![Vec::new(); parts],
+            parts: slot_leader
+                .iter()
+                .zip(&layout.planned_per_partition()[usize::from(topic.first.0)..][..parts])
+                .map(|(&leader, &records)| Part {
+                    open: None,
+                    queue: VecDeque::new(),
+                    leader,
+                    // A batch holds at least one record: room for as many
+                    // batches as records planned for the partition.
+                    numbering: Numbering::with_capacity(records),
+                    epoch: 0,
+                })
+                .collect(),
+            conns: leader_slots
+                .into_iter()
+                .map(|slots| Conn {
+                    slots,
+                    ..Conn::default()
+                })
+                .collect(),
             // A batch holds at least one record (the ids a transactional
             // producer's recovery skips come on top).
             batches: Vec::with_capacity(meta.plan.len()),
-            queues: vec![VecDeque::new(); parts],
-            drain_from: vec![0; layout.brokers.len()],
-            queued: vec![0; layout.brokers.len()],
-            in_flight: vec![VecDeque::new(); layout.brokers.len()],
-            timeouts: vec![Deadlines::default(); layout.brokers.len()],
             next_req,
             next_txn_req: incarnation.wrapping_shl(24),
             next_batch: 0,
             unfinished_from: 0,
-            empty: Arc::from(Vec::new()),
+            empty: Arc::new(Vec::new()),
             spent: Vec::new(),
-            // A batch holds at least one record: room for as many batches
-            // as records planned for the partition.
-            numbering: layout.planned_per_partition()[usize::from(topic.first.0)..][..parts]
-                .iter()
-                .map(|&records| Numbering::with_capacity(records))
-                .collect(),
-            epochs: vec![0; parts],
             sticky: None,
             outstanding,
             refresh_armed: false,
@@ -333,10 +365,14 @@ impl Producer {
 
     fn settle(&mut self, msg: u32) {
         let word = (msg / 64) as usize;
-        if self.settled.len() <= word {
-            self.settled.resize(word + 1, 0);
+        let bit = 1 << (msg % 64);
+        match self.settled.get_mut(word) {
+            Some(w) => *w |= bit,
+            None => {
+                self.settled.resize(word + 1, 0);
+                self.settled[word] |= bit;
+            }
         }
-        self.settled[word] |= 1 << (msg % 64);
     }
 
     /// Whether every planned record is acknowledged or given up (and, for
@@ -412,6 +448,9 @@ impl Producer {
         let Msg::ProduceResponse { req, batch, result } = msg else {
             return;
         };
+        // A produce response owns nothing (its fields are copied out
+        // above): no drop glue to run for it.
+        std::mem::forget(msg);
         let Some(b) = self.batches.get(batch as usize) else {
             return;
         };
@@ -419,24 +458,38 @@ impl Producer {
             return; // a late or duplicated response
         }
         let leader = b.leader;
-        let queue = &mut self.in_flight[leader];
-        // Usually the answer to the oldest request in flight.
-        let at = if queue.front().is_some_and(|f| f.req == req) {
-            Some(0)
+        let queue = &mut self.conns[leader].in_flight;
+        // Usually the answer to the oldest request in flight: taken at
+        // once (with the answer it already has, if any, as for the others).
+        let mut taken = if queue.front().is_some_and(|f| f.req == req) {
+            queue
+                .pop_front()
+                .map(|f| (f.batch, f.result.unwrap_or(result)))
         } else {
-            queue.iter().position(|f| f.req == req)
+            if let Some(f) = queue.iter_mut().find(|f| f.req == req) {
+                f.result.get_or_insert(result);
+            }
+            None
         };
-        if let Some(slot) = at.and_then(|i| queue.get_mut(i)) {
-            slot.result.get_or_insert(result);
-        }
         let mut failed = false;
-        while let Some(&InFlight {
-            batch,
-            result: Some(result),
-            ..
-        }) = self.in_flight[leader].front()
-        {
-            self.in_flight[leader].pop_front();
+        loop {
+            let (batch, result) = match taken.take() {
+                Some(answered) => answered,
+                None => {
+                    let queue = &mut self.conns[leader].in_flight;
+                    match queue.front() {
+                        Some(&InFlight {
+                            batch,
+                            result: Some(result),
+                            ..
+                        }) => {
+                            queue.pop_front();
+                            (batch, result)
+                        }
+                        _ => break,
+                    }
+                }
+            };
             match result {
                 ProduceResult::Appended { base_offset }
                 | ProduceResult::Duplicate { base_offset } => {
@@ -478,29 +531,29 @@ impl Producer {
             return;
         }
         let mut leaderless = false;
-        for slot in 0..self.slot_leader.len() {
+        for slot in 0..self.parts.len() {
             let p = PartitionId(self.first.0 + slot as u16);
             let want = durable
                 .leader_of(layout, p)
                 .and_then(|n| layout.broker_index(n))
                 .unwrap_or(NO_LEADER);
             leaderless |= want == NO_LEADER;
-            let old = self.slot_leader[slot];
+            let old = self.parts[slot].leader;
             if want == old {
                 continue;
             }
-            let queued = self.queues[slot].len() as u32;
+            let queued = self.parts[slot].queue.len() as u32;
             if old != NO_LEADER {
-                self.leader_slots[old].retain(|&s| s != slot);
-                self.queued[old] -= queued;
+                self.conns[old].slots.retain(|&s| s != slot);
+                self.conns[old].queued -= queued;
             }
             if want != NO_LEADER {
-                let list = &mut self.leader_slots[want];
+                let list = &mut self.conns[want].slots;
                 let at = list.partition_point(|&s| s < slot);
                 list.insert(at, slot);
-                self.queued[want] += queued;
+                self.conns[want].queued += queued;
             }
-            self.slot_leader[slot] = want;
+            self.parts[slot].leader = want;
         }
         if leaderless && !self.refresh_armed {
             self.refresh_armed = true;
@@ -511,14 +564,14 @@ impl Producer {
 
     /// Sends what is ready to every broker (after leaders moved).
     fn send_all(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) {
-        for leader in 0..self.leader_slots.len() {
+        for leader in 0..self.conns.len() {
             self.send_ready(layout, leader, cx);
         }
         // Partitions without a leader: their batches can only expire.
         let timeout = layout.producers[self.index].config.delivery_timeout;
         if self.may_expire(timeout, cx.now) {
-            for slot in 0..self.slot_leader.len() {
-                if self.slot_leader[slot] == NO_LEADER && !self.queues[slot].is_empty() {
+            for slot in 0..self.parts.len() {
+                if self.parts[slot].leader == NO_LEADER && !self.parts[slot].queue.is_empty() {
                     self.expire_queued(layout, slot, cx);
                 }
             }
@@ -560,7 +613,11 @@ impl Producer {
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
         let slot = self.slot(layout, partition);
-        if self.open[slot].as_ref().is_some_and(|o| o.batch == batch) {
+        if self.parts[slot]
+            .open
+            .as_ref()
+            .is_some_and(|o| o.batch == batch)
+        {
             self.close(layout, partition, cx);
         }
     }
@@ -580,12 +637,12 @@ impl Producer {
             Timer::Linger { partition, batch } => self.linger(layout, partition, batch, cx),
             Timer::ProduceTimeout { broker } => {
                 let leader = usize::from(broker);
-                self.timeouts[leader].fired();
-                match self.in_flight[leader].front().map(|f| f.deadline) {
+                self.conns[leader].timeout.fired();
+                match self.conns[leader].in_flight.front().map(|f| f.deadline) {
                     // The Java client closes a connection on which a request
                     // timed out, failing every request in flight on it.
                     Some(d) if d <= cx.now => self.fail_connection(layout, durable, leader, cx),
-                    Some(d) => self.timeouts[leader].arm(d, timer, cx),
+                    Some(d) => self.conns[leader].timeout.arm(d, timer, cx),
                     None => {}
                 }
             }
@@ -639,7 +696,11 @@ impl Producer {
         leader: usize,
         cx: &mut Cx<'_, Msg, Timer>,
     ) {
-        let failed: Vec<u32> = self.in_flight[leader].drain(..).map(|f| f.batch).collect();
+        let failed: Vec<u32> = self.conns[leader]
+            .in_flight
+            .drain(..)
+            .map(|f| f.batch)
+            .collect();
         // Latest first, since each goes to the front of its queue.
         for &id in failed.iter().rev() {
             self.retry(layout, id, cx);
@@ -669,12 +730,7 @@ impl Producer {
             if r.at > cx.now {
                 match &mut self.txn {
                     None => cx.after(r.at.since(cx.now), Timer::NextRecord),
-                    Some(t) => {
-                        if t.armed_at != Some(r.at) {
-                            t.armed_at = Some(r.at);
-                            cx.after(r.at.since(cx.now), Timer::NextRecord);
-                        }
-                    }
+                    Some(t) => t.arm_next(r.at, cx),
                 }
                 break;
             }
@@ -686,22 +742,13 @@ impl Producer {
             }
             taken += 1;
             let partition = if meta.keyless {
-                match self.sticky {
-                    Some(p) => p,
-                    None => {
-                        let topic = &layout.topics[usize::from(meta.topic)];
-                        let p = PartitionId(
-                            topic.first.0 + cx.rngs.0.below(u64::from(topic.partitions)) as u16,
-                        );
-                        self.sticky = Some(p);
-                        p
-                    }
-                }
+                self.sticky_partition(layout, cx)
             } else {
                 layout.key_partitions[r.entity.index()]
             };
             let slot = self.slot(layout, partition);
-            let open = match &mut self.open[slot] {
+            let part = &mut self.parts[slot];
+            let open = match &mut part.open {
                 Some(open) => open,
                 closed @ None => {
                     // The id is taken when the batch opens; it is stored
@@ -711,13 +758,21 @@ impl Producer {
                     let open = closed.insert(Open {
                         batch,
                         created: cx.now,
-                        records: std::mem::take(&mut self.spare[slot]),
+                        // A spent buffer if there is one (else one with
+                        // room for a full batch, up to a bound); the batch
+                        // fills it and its requests share it, with no copy.
+                        records: self.spent.pop().unwrap_or_else(|| {
+                            let room = meta.config.batch_records.min(FRESH_ROOM) as usize;
+                            Arc::new(Vec::with_capacity(room))
+                        }),
                     });
                     cx.after(meta.config.linger, Timer::Linger { partition, batch });
                     open
                 }
             };
-            open.records.push(Record {
+            let records =
+                Arc::get_mut(&mut open.records).expect("an open batch's records are its own");
+            records.push(Record {
                 msg: r.msg,
                 entity: r.entity,
                 seq: r.seq,
@@ -728,26 +783,43 @@ impl Producer {
                 txn_pid: if self.txn.is_some() { self.pid } else { 0 },
                 control: Control::Data,
             });
-            if open.records.len() as u32 >= meta.config.batch_records {
+            if records.len() as u32 >= meta.config.batch_records {
                 self.close(layout, partition, cx);
             }
         }
         taken
     }
 
+    /// The sticky partition of a keyless producer, drawn when there is
+    /// none (kept out of the record loop: the standard workload is keyed).
+    #[cold]
+    #[inline(never)]
+    fn sticky_partition(&mut self, layout: &Layout, cx: &mut Cx<'_, Msg, Timer>) -> PartitionId {
+        if let Some(p) = self.sticky {
+            return p;
+        }
+        let meta = &layout.producers[self.index];
+        let topic = &layout.topics[usize::from(meta.topic)];
+        let p = PartitionId(topic.first.0 + cx.rngs.0.below(u64::from(topic.partitions)) as u16);
+        self.sticky = Some(p);
+        p
+    }
+
     /// Closes the open batch of `partition` and queues it for sending.
     fn close(&mut self, layout: &Layout, partition: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
         let slot = self.slot(layout, partition);
-        let Some(open) = self.open[slot].take() else {
+        let part = &mut self.parts[slot];
+        let Some(open) = part.open.take() else {
             return;
         };
-        let leader = self.slot_leader[slot];
-        let place = self.numbering[slot].close(open.records.len() as u32);
+        let leader = part.leader;
+        let place = part.numbering.close(open.records.len() as u32);
+        part.queue.push_back(open.batch);
         let id = open.batch as usize;
         let batch = Batch {
             partition,
             leader,
-            records: self.shared(&open.records),
+            records: open.records,
             place,
             attempt: 0,
             created: open.created,
@@ -766,16 +838,13 @@ impl Producer {
             self.batches.push(batch);
         }
         self.unfinished_from = self.unfinished_from.min(id);
-        let mut spare = open.records;
-        spare.clear();
-        self.spare[slot] = spare;
         if self.sticky == Some(partition) {
             self.sticky = None;
         }
-        self.queues[slot].push_back(open.batch);
         if leader != NO_LEADER {
-            self.queued[leader] += 1;
-            self.send_ready(layout, leader, cx);
+            self.conns[leader].queued += 1;
+            // (What `send_ready` does: something is queued now.)
+            self.drain(layout, leader, cx);
         }
     }
 
@@ -785,16 +854,17 @@ impl Producer {
     #[inline]
     fn send_ready(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         debug_assert_eq!(
-            self.queued[leader] as usize,
-            self.leader_slots[leader]
+            self.conns[leader].queued as usize,
+            self.conns[leader]
+                .slots
                 .iter()
-                .map(|&s| self.queues[s].len())
+                .map(|&s| self.parts[s].queue.len())
                 .sum::<usize>(),
             "queued ids per broker"
         );
         // Nothing queued for this broker: nothing to expire or send (the
         // common case after an acknowledgement), checked before the call.
-        if self.queued[leader] != 0 {
+        if self.conns[leader].queued != 0 {
             self.drain(layout, leader, cx);
         }
     }
@@ -803,11 +873,11 @@ impl Producer {
     #[inline(never)]
     fn drain(&mut self, layout: &Layout, leader: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let cfg = &layout.producers[self.index].config;
-        let k = self.leader_slots[leader].len();
+        let k = self.conns[leader].slots.len();
         if self.may_expire(cfg.delivery_timeout, cx.now) {
             for j in 0..k {
-                let slot = self.leader_slots[leader][j];
-                if !self.queues[slot].is_empty() {
+                let slot = self.conns[leader].slots[j];
+                if !self.parts[slot].queue.is_empty() {
                     self.expire_queued(layout, slot, cx);
                 }
             }
@@ -816,62 +886,55 @@ impl Producer {
         // case when a batch closes behind a full pipeline): nothing to send,
         // so no round-robin start to look up. Expiry above does not change
         // what is in flight.
-        if k == 0 || self.in_flight[leader].len() as u32 >= cfg.max_in_flight {
+        if k == 0 || self.conns[leader].in_flight.len() as u32 >= cfg.max_in_flight {
             return;
         }
-        let n = self.queues.len();
+        let n = self.parts.len();
+        let to = layout.brokers[leader];
         // The first of the leader's slots at or after the round-robin start
         // (wrapping around; `drain_from` is always below `n`). A leader
         // leads a few slots: a linear scan beats a binary search.
-        let start = self.drain_from[leader];
-        let mut j = self.leader_slots[leader]
-            .iter()
-            .position(|&s| s >= start)
-            .unwrap_or(0);
-        // Once nothing is queued any more, the rest of the round would
-        // only find empty queues.
-        while (self.in_flight[leader].len() as u32) < cfg.max_in_flight && self.queued[leader] != 0
-        {
+        let conn = &self.conns[leader];
+        let start = conn.drain_from;
+        let mut j = conn.slots.iter().position(|&s| s >= start).unwrap_or(0);
+        loop {
+            let conn = &mut self.conns[leader];
+            // Once nothing is queued any more, the rest of the round would
+            // only find empty queues.
+            if conn.in_flight.len() as u32 >= cfg.max_in_flight || conn.queued == 0 {
+                return;
+            }
             // The next ready slot within one round from `j`; none in a
             // whole round ends the drain.
-            let slots = &self.leader_slots[leader];
-            let (queues, batches) = (&self.queues, &self.batches);
+            let (parts, batches) = (&self.parts, &self.batches);
             let ready = |&s: &usize| {
-                queues[s]
+                parts[s]
+                    .queue
                     .front()
                     .is_some_and(|&id| batches[id as usize].state == BatchState::Queued)
             };
+            let slots = &conn.slots;
             let Some(at) = slots[j..]
                 .iter()
                 .position(ready)
                 .map(|i| j + i)
                 .or_else(|| slots[..j].iter().position(ready))
             else {
-                break;
+                return;
             };
             let slot = slots[at];
             j = if at + 1 == k { 0 } else { at + 1 };
-            let id = self.queues[slot].pop_front().expect("checked non-empty");
-            self.queued[leader] -= 1;
-            self.drain_from[leader] = if slot + 1 == n { 0 } else { slot + 1 };
+            let part = &mut self.parts[slot];
+            let id = part.queue.pop_front().expect("checked non-empty");
+            conn.queued -= 1;
+            conn.drain_from = if slot + 1 == n { 0 } else { slot + 1 };
             let req = self.next_req;
             self.next_req += 1;
             let b = &mut self.batches[id as usize];
             b.attempt = b.attempt.saturating_add(1);
             b.leader = leader;
-            let msg = Msg::Produce {
-                req,
-                partition: b.partition,
-                batch: id,
-                attempt: b.attempt,
-                pid: self.pid,
-                // An unfinished batch always carries the partition's
-                // current epoch and number.
-                epoch: self.epochs[slot],
-                base_seq: self.numbering[slot].base_seq(b.place),
-                acks: cfg.acks,
-                records: b.records.clone(),
-            };
+            // (A fire-and-forget batch is finished right below.)
+            b.state = BatchState::InFlight { req };
             cx.record(EventKind::ProduceSent {
                 producer: cx.me,
                 partition: b.partition,
@@ -879,21 +942,34 @@ impl Producer {
                 attempt: b.attempt,
                 records: b.records.len() as u16,
             });
-            let to = layout.brokers[leader];
-            cx.send(to, msg);
+            cx.send(
+                to,
+                Msg::Produce {
+                    req,
+                    partition: b.partition,
+                    batch: id,
+                    attempt: b.attempt,
+                    pid: self.pid,
+                    // An unfinished batch always carries the partition's
+                    // current epoch and number.
+                    epoch: part.epoch,
+                    base_seq: part.numbering.base_seq(b.place),
+                    acks: cfg.acks,
+                    records: b.records.clone(),
+                },
+            );
             if cfg.acks == Acks::Zero {
                 // Fire and forget: the send "succeeds" with no offset.
                 self.finish(id, None, cx);
             } else {
-                self.batches[id as usize].state = BatchState::InFlight { req };
                 let deadline = cx.now + cfg.request_timeout;
-                self.in_flight[leader].push_back(InFlight {
+                conn.in_flight.push_back(InFlight {
                     req,
                     batch: id,
                     result: None,
                     deadline,
                 });
-                self.timeouts[leader].arm(
+                conn.timeout.arm(
                     deadline,
                     Timer::ProduceTimeout {
                         broker: leader as u16,
@@ -910,6 +986,8 @@ impl Producer {
         // Done for good: its records are in the history now.
         let records = std::mem::replace(&mut b.records, self.empty.clone());
         let (partition, place) = (b.partition, b.place);
+        // Without transactions the application has its answer now.
+        let answered = self.txn.is_none();
         for (i, r) in records.iter().enumerate() {
             cx.history.record(
                 cx.now,
@@ -920,53 +998,39 @@ impl Producer {
                     offset: base_offset.map(|o| o + i as u64),
                 },
             );
+            if answered {
+                self.settle(r.msg.0);
+            }
         }
         self.outstanding -= records.len();
         if self.pid != 0 {
             let slot = usize::from(partition.0 - self.first.0);
-            self.numbering[slot].finished(place, records.len() as u32);
+            self.parts[slot]
+                .numbering
+                .finished(place, records.len() as u32);
         }
         if let Some(t) = &mut self.txn {
             // Answered only when the transaction commits.
             t.acked.extend(records.iter().map(|r| r.msg.0));
-        } else {
-            for r in records.iter() {
-                self.settle(r.msg.0);
-            }
         }
         self.recycle(records);
     }
 
-    /// `records` in a shared buffer, reusing a spent one of that length
-    /// when there is one.
-    fn shared(&mut self, records: &[Record]) -> Arc<[Record]> {
-        if let Some(mut spent) = self.spent.get_mut(records.len()).and_then(Vec::pop)
-            && let Some(buf) = Arc::get_mut(&mut spent)
-        {
-            buf.copy_from_slice(records);
-            return spent;
-        }
-        Arc::from(records)
-    }
-
     /// Keeps the records of a finished batch for reuse if nothing else
-    /// holds them (a request still travelling, or a duplicate of it, may).
-    fn recycle(&mut self, records: Arc<[Record]>) {
-        let n = records.len();
-        if n == 0 || Arc::strong_count(&records) != 1 {
+    /// holds them (a request still travelling, or a duplicate of it, may;
+    /// the shared empty records of placeholders always are).
+    fn recycle(&mut self, mut records: Arc<Vec<Record>>) {
+        if self.spent.len() >= SPENT_KEPT {
             return;
         }
-        if self.spent.len() <= n {
-            self.spent.resize_with(n + 1, Vec::new);
-        }
-        let pool = &mut self.spent[n];
-        if pool.len() < SPENT_PER_LENGTH {
-            if pool.capacity() == 0 {
+        if let Some(buf) = Arc::get_mut(&mut records) {
+            buf.clear();
+            if self.spent.capacity() == 0 {
                 // Room for the whole pool at once, rather than growing it
-                // step by step as batches of this length come back.
-                pool.reserve_exact(SPENT_PER_LENGTH);
+                // step by step as batches come back.
+                self.spent.reserve_exact(SPENT_KEPT);
             }
-            pool.push(records);
+            self.spent.push(records);
         }
     }
 
@@ -987,10 +1051,10 @@ impl Producer {
         b.state = BatchState::Backoff;
         let partition = b.partition;
         let slot = self.slot(layout, partition);
-        if self.slot_leader[slot] != NO_LEADER {
-            self.queued[self.slot_leader[slot]] += 1;
+        if self.parts[slot].leader != NO_LEADER {
+            self.conns[self.parts[slot].leader].queued += 1;
         }
-        let queue = &mut self.queues[slot];
+        let queue = &mut self.parts[slot].queue;
         if self.pid != 0 {
             // In sequence order (`insertInSequenceOrder`): a partition's
             // batch ids grow with its sequence numbers, so the batch goes
@@ -1050,10 +1114,10 @@ impl Producer {
         let slot = self.slot(layout, partition);
         // Only a queued batch is in the queue (near its head: a retried
         // batch, or the oldest one expiring); one in flight is not.
-        if queued && let Some(i) = self.queues[slot].iter().position(|&q| q == id) {
-            self.queues[slot].remove(i);
-            if self.slot_leader[slot] != NO_LEADER {
-                self.queued[self.slot_leader[slot]] -= 1;
+        if queued && let Some(i) = self.parts[slot].queue.iter().position(|&q| q == id) {
+            self.parts[slot].queue.remove(i);
+            if self.parts[slot].leader != NO_LEADER {
+                self.conns[self.parts[slot].leader].queued -= 1;
             }
         }
         if self.pid == 0 {
@@ -1061,9 +1125,9 @@ impl Producer {
         }
         // The partition's unfinished batches now carry the next epoch and
         // are numbered from 0 (worked out as they are sent).
-        self.epochs[slot] = self.epochs[slot].wrapping_add(1);
-        self.numbering[slot].finished(place, records);
-        self.numbering[slot].bump();
+        self.parts[slot].epoch = self.parts[slot].epoch.wrapping_add(1);
+        self.parts[slot].numbering.finished(place, records);
+        self.parts[slot].numbering.bump();
     }
 
     /// Whether any unfinished batch may have waited `timeout` by `now`.
@@ -1089,7 +1153,8 @@ impl Producer {
     fn expire_queued(&mut self, layout: &Layout, slot: usize, cx: &mut Cx<'_, Msg, Timer>) {
         let timeout = layout.producers[self.index].config.delivery_timeout;
         loop {
-            let oldest = self.queues[slot]
+            let oldest = self.parts[slot]
+                .queue
                 .iter()
                 .copied()
                 .find(|&id| self.batches[id as usize].state == BatchState::Queued);
@@ -1265,13 +1330,13 @@ impl Producer {
             self.next_req = next_req;
             self.next_txn_req = next_txn_req;
             self.next_batch = next_batch;
-            let leader = self.slot_leader.first().copied().unwrap_or(0);
+            let leader = self.parts.first().map(|p| p.leader).unwrap_or(0);
             let placeholder = Batch::placeholder(self.first, leader, &self.empty);
             self.batches = vec![placeholder; next_batch as usize];
             self.unfinished_from = next_batch as usize;
         }
         self.pid = pid;
-        self.epochs.iter_mut().for_each(|e| *e = epoch);
+        self.parts.iter_mut().for_each(|p| p.epoch = epoch);
         let t = self.txn.as_mut().expect("transactional");
         t.epoch = epoch;
         t.step = TxnStep::Ready;
@@ -1344,10 +1409,7 @@ impl Producer {
                 };
                 if r.at > cx.now {
                     let t = self.txn.as_mut().expect("transactional");
-                    if t.armed_at != Some(r.at) {
-                        t.armed_at = Some(r.at);
-                        cx.after(r.at.since(cx.now), Timer::NextRecord);
-                    }
+                    t.arm_next(r.at, cx);
                     return;
                 }
                 let t = self.txn.as_mut().expect("transactional");
@@ -1374,8 +1436,8 @@ impl Producer {
                     if t.records >= limit || (exhausted && t.records > 0) {
                         t.closing = true;
                         // flush(): every open batch goes now.
-                        for slot in 0..self.open.len() {
-                            if self.open[slot].is_some() {
+                        for slot in 0..self.parts.len() {
+                            if self.parts[slot].open.is_some() {
                                 let p = PartitionId(self.first.0 + slot as u16);
                                 self.close(layout, p, cx);
                             }
@@ -1412,7 +1474,7 @@ impl Producer {
 
     /// Whether every closed batch is finished and none is open.
     fn all_finished(&mut self) -> bool {
-        self.open.iter().all(Option::is_none)
+        self.parts.iter().all(|p| p.open.is_none())
             && self.batches[self.unfinished_from.min(self.batches.len())..]
                 .iter()
                 .all(|b| b.state == BatchState::Done)

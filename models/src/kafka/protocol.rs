@@ -195,8 +195,9 @@ pub enum Msg {
         base_seq: u32,
         /// The producer's `acks`.
         acks: Acks,
-        /// The records.
-        records: Arc<[Record]>,
+        /// The records (shared with the producer, which keeps them for
+        /// retries).
+        records: Arc<Vec<Record>>,
     },
     /// Leader → producer.
     ProduceResponse {

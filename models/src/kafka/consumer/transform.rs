@@ -65,7 +65,7 @@ pub(super) enum Step {
 pub(super) struct OutSend {
     partition: PartitionId,
     base_seq: u32,
-    records: Arc<[Record]>,
+    records: Arc<Vec<Record>>,
     batch: u32,
     attempt: u32,
     /// The request id of its latest attempt.
@@ -472,7 +472,7 @@ impl Consumer {
             o.sends.push(OutSend {
                 partition: PartitionId(o.first.0 + slot as u16),
                 base_seq,
-                records: Arc::from(records),
+                records: Arc::new(records),
                 batch,
                 attempt: 0,
                 req: 0,
