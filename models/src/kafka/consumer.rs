@@ -221,14 +221,14 @@ impl Consumer {
             .position(|m| *m == node)
             .unwrap_or(0);
         let output = Output::new(layout, group.index(), member, incarnation);
-        // A transactional member's request ids grow across its
-        // incarnations, so answers to an earlier incarnation's requests
-        // are not taken for answers to its own.
-        let next_req = if output.is_some() {
-            incarnation << 20
-        } else {
-            0
-        };
+        // Request ids grow across a consumer's incarnations, so answers to
+        // an earlier incarnation's requests are not taken for answers to
+        // its own. (In Kafka those answers go to the closed connection the
+        // request came on; here the broker answers the node, and a
+        // restarted consumer that numbered its requests from zero again
+        // took the coordinator's answer to its dead predecessor's
+        // JoinGroup, with that member's id and assignment, for its own.)
+        let next_req = incarnation << 20;
         // The factory is user code too: a panic in it must not take the
         // harness down. The consumer then dead-letters everything, and the
         // panic is reported when it starts.
