@@ -74,8 +74,9 @@ pub struct Delivery<'a> {
     pub entity: &'a str,
     /// The entity as a string row key, built once per run: keying rows by
     /// it (`tx.add("balance", d.entity_key, ..)`) is the same as keying
-    /// them by [`Delivery::entity`], without copying the name into a new
-    /// key for every record.
+    /// them by [`Delivery::entity`], without building the key from the
+    /// name for every record (a row key made from it is a copy that
+    /// allocates only for names over 22 bytes).
     pub entity_key: &'a KeyStr,
     /// The entity as an id, convenient as a store key.
     pub entity_id: KeyId,

@@ -39,6 +39,7 @@ use crate::time::SimTime;
 
 use super::config::{CommitMode, OffsetReset};
 use super::protocol::{GroupError, Msg, Record, Resend, Timer};
+use super::request_ids::RequestIds;
 use super::world::{Durable, Layout};
 
 mod transform;
@@ -182,7 +183,7 @@ pub(crate) struct Consumer {
     /// rebalance callbacks).
     next_assignment: Option<Vec<PartitionId>>,
     parts: Vec<Part>,
-    next_req: u32,
+    next_req: RequestIds,
     /// Requests awaiting a response: `(request id, destination, what)`.
     pending: Vec<(u32, NodeId, Pending, SimTime)>,
     /// One timer for the earliest request deadline.
@@ -221,14 +222,8 @@ impl Consumer {
             .position(|m| *m == node)
             .unwrap_or(0);
         let output = Output::new(layout, group.index(), member, incarnation);
-        // Request ids grow across a consumer's incarnations, so answers to
-        // an earlier incarnation's requests are not taken for answers to
-        // its own. (In Kafka those answers go to the closed connection the
-        // request came on; here the broker answers the node, and a
-        // restarted consumer that numbered its requests from zero again
-        // took the coordinator's answer to its dead predecessor's
-        // JoinGroup, with that member's id and assignment, for its own.)
-        let next_req = incarnation << 20;
+        // Request ids apart per incarnation: see [`RequestIds`].
+        let next_req = RequestIds::new(incarnation);
         // The factory is user code too: a panic in it must not take the
         // harness down. The consumer then dead-letters everything, and the
         // panic is reported when it starts.
@@ -294,8 +289,7 @@ impl Consumer {
     }
 
     fn req(&mut self) -> u32 {
-        self.next_req = self.next_req.wrapping_add(1);
-        self.next_req
+        self.next_req.next()
     }
 
     /// Takes the pending request `req` (of any kind but a transactional

@@ -45,6 +45,7 @@ mod numbering;
 mod producer;
 mod protocol;
 mod replica;
+mod request_ids;
 #[cfg(test)]
 mod tests;
 mod txn;

@@ -35,6 +35,7 @@ use crate::time::SimTime;
 use super::config::Acks;
 use super::numbering::{Numbering, Place};
 use super::protocol::{Control, Msg, ProduceResult, Record, Timer, TxnError};
+use super::request_ids::RequestIds;
 use super::world::{Durable, Layout};
 
 /// Whether bit `i` of a bit set is set.
@@ -230,7 +231,7 @@ pub(crate) struct Producer {
     /// Per broker (index into `Layout::brokers`), the producer's side of
     /// its connection.
     conns: Vec<Conn>,
-    next_req: u32,
+    next_req: RequestIds,
     /// Request ids of transactional requests, from `incarnation << 24` on
     /// (see `txn::copy_of`).
     next_txn_req: u32,
@@ -294,14 +295,10 @@ impl Producer {
         for (slot, &leader) in slot_leader.iter().enumerate() {
             leader_slots[leader].push(slot);
         }
-        // A transactional producer's request ids grow across its
-        // incarnations, so answers to an earlier incarnation's requests
-        // are not taken for answers to its own.
-        let next_req = if meta.txn.is_some() {
-            incarnation << 20
-        } else {
-            0
-        };
+        // Request ids apart per incarnation, so answers to an earlier
+        // incarnation's produce requests are not taken for answers to its
+        // own: see [`RequestIds`].
+        let next_req = RequestIds::new(incarnation);
         Producer {
             index,
             incarnation,
@@ -449,7 +446,10 @@ impl Producer {
             return;
         };
         // A produce response owns nothing (its fields are copied out
-        // above): no drop glue to run for it.
+        // above): no drop glue to run for it. The pattern names every
+        // field, with no `..`, so a field added to `ProduceResponse` fails
+        // to compile here; if it owns memory, bind it by value (moving it
+        // out, which this `forget` then refuses) rather than as `_`.
         std::mem::forget(msg);
         let Some(b) = self.batches.get(batch as usize) else {
             return;
@@ -928,8 +928,7 @@ impl Producer {
             let id = part.queue.pop_front().expect("checked non-empty");
             conn.queued -= 1;
             conn.drain_from = if slot + 1 == n { 0 } else { slot + 1 };
-            let req = self.next_req;
-            self.next_req += 1;
+            let req = self.next_req.next();
             let b = &mut self.batches[id as usize];
             b.attempt = b.attempt.saturating_add(1);
             b.leader = leader;

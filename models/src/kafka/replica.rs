@@ -39,6 +39,7 @@ use super::config::Acks;
 use super::controller::{Controller, bit};
 use super::log::LogBatch;
 use super::protocol::{Msg, PartitionState, ProduceResult, Record, ReplicaFetchResult, Timer};
+use super::request_ids::RequestIds;
 use super::world::{Durable, Layout, Role};
 
 /// What a leader knows of one follower (Kafka's `Replica` state).
@@ -136,7 +137,7 @@ pub(crate) struct Replicas {
     waiting: Vec<Waiting>,
     parked: Vec<ParkedFetch>,
     deadlines: Deadlines,
-    next_req: u32,
+    next_req: RequestIds,
     fetch_timeout: SimTime,
     /// Partitions whose HW moved or whose leadership ended since the
     /// broker last looked: its parked consumer fetches there are due.
@@ -153,7 +154,8 @@ impl Replicas {
             waiting: Vec::new(),
             parked: Vec::new(),
             deadlines: Deadlines::default(),
-            next_req: 0,
+            // Apart per incarnation: see [`RequestIds`].
+            next_req: RequestIds::new(incarnation),
             fetch_timeout: layout.broker_config.replica_fetch_timeout,
             woken: Vec::new(),
         }
@@ -590,8 +592,7 @@ impl Replicas {
         let Some(controller) = layout.controller else {
             return;
         };
-        let req = self.next_req;
-        self.next_req += 1;
+        let req = self.next_req.next();
         if let Some(Part {
             role: Role2::Leader { pending, .. },
             ..
@@ -683,7 +684,6 @@ impl Replicas {
     /// Sends the fetch of a followed partition, if none is in flight and
     /// no backoff holds it back.
     fn send_fetch(&mut self, durable: &Durable, p: PartitionId, cx: &mut Cx<'_, Msg, Timer>) {
-        let req = self.next_req;
         let Some(Part { log, state, role }) = self.parts[p.index()].as_mut() else {
             return;
         };
@@ -696,7 +696,7 @@ impl Replicas {
         if fetching.is_some() || *retry_at > cx.now {
             return;
         }
-        self.next_req += 1;
+        let req = self.next_req.next();
         let log = &durable.logs[*log];
         // The leader may hold it for replica.fetch.wait.max.ms before the
         // socket timeout starts to matter.

@@ -36,7 +36,10 @@ impl KeyStr {
     /// Whether the key is too long to be held inline.
     #[inline]
     pub(crate) fn on_heap(&self) -> bool {
-        matches!(self.repr, Repr::Heap(_))
+        match self.repr {
+            Repr::Inline { .. } => false,
+            Repr::Heap(_) => true,
+        }
     }
 
     /// The key's first eight bytes (zero-padded) as a big-endian integer:

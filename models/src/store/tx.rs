@@ -34,8 +34,17 @@ impl Undo {
     /// inline, or an old text value).
     #[inline]
     fn owns_memory(&self) -> bool {
-        matches!(&self.key, RowKey::Str(k) if k.on_heap())
-            || matches!(self.old, Some(Value::Text(_)))
+        // Exhaustive, so that a new kind of key or value must say whether
+        // it owns memory: one counted as owning none would leak.
+        let key = match &self.key {
+            RowKey::Int(_) => false,
+            RowKey::Str(k) => k.on_heap(),
+        };
+        let old = match &self.old {
+            None | Some(Value::Int(_)) => false,
+            Some(Value::Text(_)) => true,
+        };
+        key || old
     }
 }
 
